@@ -1,0 +1,60 @@
+"""Small value types passed from the source layer to the engine: a file, a chunk of complete lines, a reject."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["Chunk", "Compression", "Reject", "SourceFile"]
+
+Compression = Literal["none", "gzip", "zstd"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One physical log file.
+
+    ``log_key`` names the live log a rotated sibling belongs to (``.../audit.jsonl`` for ``audit.jsonl.2.gz``), and
+    ``generation`` orders the siblings of one log from oldest (highest) to the live file (0).
+    """
+
+    path: Path
+    log_key: str
+    generation: int = 0
+    compression: Compression = "none"
+
+    @property
+    def display(self) -> str:
+        """A short name for status bars and reject listings."""
+        return str(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Complete lines read from one file: ``data`` starts at byte ``offset`` (of the decompressed stream).
+
+    Every line in ``data`` ends with ``\\n``; a trailing partial line is never included. ``first_line`` is the
+    1-based line number of the first line in ``data``.
+    """
+
+    source: SourceFile
+    offset: int
+    first_line: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A line that is not a valid record, kept with its place and the reason, never silently dropped."""
+
+    path: str
+    line: int
+    offset: int
+    reason: str
+    raw: bytes
+
+    @property
+    def where(self) -> str:
+        """``file:line`` for messages."""
+        return f"{self.path}:{self.line}"
