@@ -1,8 +1,8 @@
 """The audit-log contract: field names and types of a record and of ``meta``, and ``check_record()``.
 
-This module is the single source of truth shared by the writer (which produces records) and every reader (the
-engine, the CLI, the terminal app, the writer's own ``audit-log`` subcommand). It imports only the standard library
-and orjson, so that embedding the writer stays cheap.
+This module is the single source of truth shared by the writer (which produces records) and every reader
+(the engine, the CLI, the terminal app, the writer's own ``audit-log`` subcommand). It imports only the
+standard library and orjson, so that embedding the writer stays cheap.
 """
 
 from __future__ import annotations
@@ -102,8 +102,8 @@ def format_timestamp(moment: datetime) -> str:
 def parse_timestamp(text: str) -> datetime:
     """Parse an RFC 3339 timestamp with any UTC offset into an aware UTC datetime.
 
-    Fractions beyond microseconds are truncated. Raises ``ContractError`` on anything else: a reader must reject a
-    record whose time it cannot place rather than guess.
+    Fractions beyond microseconds are truncated. Raises ``ContractError`` on anything else: a reader must
+    reject a record whose time it cannot place rather than guess.
     """
     match = _TIMESTAMP_RE.match(text)
     if match is None:
@@ -111,7 +111,9 @@ def parse_timestamp(text: str) -> datetime:
     year, month, day, hour, minute, second, fraction, offset = match.groups()
     micro = int((fraction or "0")[:6].ljust(6, "0"))
     try:
-        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=UTC)
+        moment = datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=UTC
+        )
     except ValueError as exc:
         raise ContractError(f"timestamp out of range: {text[:64]!r}") from exc
     if offset not in ("Z", "z"):
@@ -145,8 +147,8 @@ def check_record(record: Any) -> None:
 def parse_line(line: bytes) -> dict[str, Any]:
     """Decode one physical line (without or with its ``\\n``) into a contract-checked record.
 
-    Raises ``ContractError`` with the reason when the line is not valid UTF-8 JSON, not an object, or breaks the
-    contract.
+    Raises ``ContractError`` with the reason when the line is not valid UTF-8 JSON, not an object, or breaks
+    the contract.
     """
     if len(line) > MAX_LINE_BYTES:
         raise ContractError(f"line longer than {MAX_LINE_BYTES} bytes")

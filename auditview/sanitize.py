@@ -1,9 +1,9 @@
 """Making untrusted text safe to show: control characters become visible escapes.
 
 Every field of every record is untrusted. Before any string reaches a terminal (CLI tables) or Rich/Textual
-(which must receive it as a plain ``Text``/``Content``, never as markup), it passes through ``printable()``, which
-replaces C0 and C1 control characters (ESC included), DEL, and Unicode bidi/format overrides with visible
-``\\xNN`` / ``\\u{NNNN}`` escapes. It imports nothing outside the standard library.
+(which must receive it as a plain ``Text``/``Content``, never as markup), it passes through ``printable()``,
+which replaces C0 and C1 control characters (ESC included), DEL, and Unicode bidi/format overrides with
+visible ``\\xNN`` / ``\\u{NNNN}`` escapes. It imports nothing outside the standard library.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ __all__ = ["printable", "truncate_display"]
 
 # C0 (except nothing: tab and newline are escaped too, a cell is one line), DEL, C1, and bidi / invisible
 # formatting characters that can reorder or hide text (Trojan Source).
-_UNSAFE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]")
+_UNSAFE: Final = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]"
+)
 
 
 def _escape(match: re.Match[str]) -> str:

@@ -2,13 +2,13 @@
 
 Accepted ``WHEN`` forms (case-insensitive):
 
-- a relative duration before now: ``30s``, ``30m``, ``1h``, ``2d``, ``1w``, ``1h30m`` (optionally with ``ago``);
+- a relative duration before now: ``30s``, ``30m``, ``1h``, ``2d``, ``1w``, ``1h30m`` (``ago`` optional);
 - ``now``, ``today`` (local midnight), ``yesterday`` (local midnight of the day before);
 - RFC 3339 / ISO 8601 date or date-time; a naive value means local time;
 - epoch seconds as ``@1700000000`` (fractions allowed).
 
-Calendar arithmetic (local midnight, DST) is done by pendulum. This module imports no UI library and no polars;
-the writer imports it lazily, only when its ``audit-log`` subcommand runs.
+Calendar arithmetic (local midnight, DST) is done by pendulum. This module imports no UI library and no
+polars; the writer imports it lazily, only when its ``audit-log`` subcommand runs.
 """
 
 from __future__ import annotations
@@ -91,7 +91,9 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
         if isinstance(parsed, pendulum.DateTime):
             return _utc(parsed)
         if isinstance(parsed, pendulum.Date):
-            return _utc(pendulum.datetime(parsed.year, parsed.month, parsed.day, tz=pendulum.local_timezone()))
+            return _utc(
+                pendulum.datetime(parsed.year, parsed.month, parsed.day, tz=pendulum.local_timezone())
+            )
     raise TimeParseError(f"bad time {text!r}; expected {WHEN_HELP}")
 
 

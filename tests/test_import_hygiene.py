@@ -1,4 +1,4 @@
-"""The layering is a checked fact: the writer and the engine import no UI library (and the writer no polars)."""
+"""Layering is a checked fact: the writer and the engine import no UI library (the writer no polars)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Small value types passed from the source layer to the engine: a file, a chunk of complete lines, a reject."""
+"""Value types passed from the source layer to the engine: a file, a chunk of complete lines, a reject."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ Compression = Literal["none", "gzip", "zstd"]
 class SourceFile:
     """One physical log file.
 
-    ``log_key`` names the live log a rotated sibling belongs to (``.../audit.jsonl`` for ``audit.jsonl.2.gz``), and
-    ``generation`` orders the siblings of one log from oldest (highest) to the live file (0).
+    ``log_key`` names the live log a rotated sibling belongs to (``.../audit.jsonl`` for
+    ``audit.jsonl.2.gz``), and ``generation`` orders the siblings of one log from oldest (highest) to the
+    live file (0).
     """
 
     path: Path
