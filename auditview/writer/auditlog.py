@@ -1,0 +1,344 @@
+"""The ``audit-log`` subcommand: read this tool's log (rotated siblings included), filter, sort and print it.
+
+``-o jsonl`` prints the stored lines byte for byte, oldest first by ``timestamp`` (records are appended when
+they complete, so file order is not time order); ``-o json`` prints ``{"ok": true, "data": [...], "meta":
+{...}}``; ``-o table`` (the default on a terminal) prints escaped, aligned columns. Malformed lines are
+skipped with a ``file:line: reason`` warning. It never writes the log. ``auditview.timeparse`` (pendulum) is
+imported inside functions only, so that ``import auditview.writer`` stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import re
+import stat
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Final, TextIO
+
+import orjson
+
+from auditview.contract import ContractError, parse_line, parse_timestamp
+from auditview.sanitize import printable, truncate_display
+
+if TYPE_CHECKING:
+    from auditview.writer.auditor import Auditor
+
+__all__ = ["LogLine", "build_parser", "log_files", "read_log", "run_audit_log"]
+
+_FOLLOW_INTERVAL_S: Final = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One valid record line: where it was, its raw bytes (without ``\\n``) and the decoded record."""
+
+    moment: datetime
+    file_index: int
+    line_no: int
+    raw: bytes
+    record: dict[str, Any]
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    """The argument parser of ``<tool> audit-log``."""
+    from auditview.timeparse import WHEN_HELP
+
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Show this tool's audit log, oldest first.",
+        epilog=f"WHEN is {WHEN_HELP}.",
+    )
+    parser.add_argument("--since", metavar="WHEN", help="only records that started at or after WHEN")
+    parser.add_argument("--until", metavar="WHEN", help="only records that started before WHEN")
+    parser.add_argument("--trace-id", metavar="ID", help="only records of this trace")
+    parser.add_argument("--command", metavar="NAME", help="only records of this command")
+    parser.add_argument(
+        "-f", "--follow", action="store_true", help="keep printing new records as they arrive"
+    )
+    parser.add_argument(
+        "-n", "--lines", type=_non_negative, metavar="N", help="only the last N matching records"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("jsonl", "json", "table"),
+        help="output format (default: table on a terminal, else jsonl)",
+    )
+    return parser
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def log_files(path: str) -> list[str]:
+    """The live log and its rotated siblings (``path.N``, ``path.N.gz``), oldest first, the live file last."""
+    directory = os.path.dirname(path) or "."
+    base = os.path.basename(path)
+    pattern = re.compile(rf"^{re.escape(base)}\.(\d+)(\.gz)?$")
+    rotated: list[tuple[int, str]] = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        names = []
+    for name in names:
+        match = pattern.match(name)
+        if match is not None:
+            rotated.append((int(match.group(1)), os.path.join(directory, name)))
+    files = [p for _, p in sorted(rotated, key=lambda item: (-item[0], item[1]))]
+    if base in names or os.path.lexists(path):
+        files.append(path)
+    return files
+
+
+def _read_bytes(path: str) -> bytes:
+    """Read a regular file without ever blocking on a FIFO; gzip siblings are decompressed."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path}: not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read()
+    finally:
+        os.close(fd)
+    return gzip.decompress(data) if path.endswith(".gz") else data
+
+
+def _split_lines(
+    data: bytes, path: str, file_index: int, warn: TextIO, *, first_line: int = 1, final: bool = True
+) -> Iterator[LogLine]:
+    lines = data.split(b"\n")
+    trailing = lines.pop()  # after the last "\n": empty, or an unterminated fragment
+    if trailing and final:
+        lines.append(trailing)
+    for offset, raw in enumerate(lines):
+        line_no = first_line + offset
+        if not raw.strip():
+            continue
+        try:
+            record = parse_line(raw)
+            moment = parse_timestamp(record["timestamp"])
+        except ContractError as exc:
+            reason = str(exc)
+            if trailing and final and offset == len(lines) - 1:
+                reason = f"incomplete last line ({reason})"
+            _warn(warn, f"{path}:{line_no}: skipped: {reason}")
+            continue
+        yield LogLine(moment, file_index, line_no, raw, record)
+
+
+def read_log(path: str, warn: TextIO) -> list[LogLine]:
+    """All valid records of the log at ``path`` and its rotated siblings, in file order."""
+    result: list[LogLine] = []
+    for index, file_path in enumerate(log_files(path)):
+        try:
+            data = _read_bytes(file_path)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            _warn(warn, f"{file_path}: skipped: {exc}")
+            continue
+        result.extend(_split_lines(data, file_path, index, warn))
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Filter:
+    since: datetime | None
+    until: datetime | None
+    trace_id: str | None
+    command: str | None
+
+    def accepts(self, line: LogLine) -> bool:
+        if self.since is not None and line.moment < self.since:
+            return False
+        if self.until is not None and line.moment >= self.until:
+            return False
+        if self.trace_id is not None and line.record.get("trace_id") != self.trace_id:
+            return False
+        return self.command is None or line.record.get("command") == self.command
+
+
+def run_audit_log(
+    auditor: Auditor,
+    argv: Sequence[str],
+    *,
+    prog: str | None = None,
+    stdout: BinaryIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run the audit-log command for ``auditor``'s log; returns 0, 1 (log unreadable) or 2 (bad usage)."""
+    from auditview.timeparse import WHEN_HELP, TimeParseError, parse_when
+
+    out: BinaryIO = stdout if stdout is not None else sys.stdout.buffer
+    err: TextIO = stderr if stderr is not None else sys.stderr
+    name = prog or f"{auditor.tool} audit-log"
+    parser = build_parser(name)
+    try:
+        args = parser.parse_args(list(argv))
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    bounds: dict[str, datetime | None] = {}
+    for option in ("since", "until"):
+        text = getattr(args, option)
+        try:
+            bounds[option] = parse_when(text) if text is not None else None
+        except TimeParseError:
+            err.write(f"{name}: error: bad --{option} value {printable(text)!r}: expected {WHEN_HELP}\n")
+            return 2
+    output = args.output or ("table" if _isatty(out) else "jsonl")
+    if args.follow and output == "json":
+        err.write(f"{name}: error: --follow cannot be used with -o json (use jsonl or table)\n")
+        return 2
+    selector = _Filter(bounds["since"], bounds["until"], args.trace_id, args.command)
+    with auditor.invocation("audit-log", record=False) as inv:
+        path = auditor.log_path
+        lines = [line for line in read_log(path, err) if selector.accepts(line)]
+        lines.sort(key=lambda line: (line.moment, line.file_index, line.line_no))
+        if args.lines is not None:
+            lines = lines[len(lines) - args.lines :] if args.lines else []
+        try:
+            if output == "jsonl":
+                out.write(b"".join(line.raw + b"\n" for line in lines))
+            elif output == "json":
+                meta = {**inv.meta(), "count": len(lines), "log_path": path}
+                body = {"ok": True, "data": [line.record for line in lines], "meta": meta}
+                out.write(orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS) + b"\n")
+            else:
+                out.write(_table(lines, header=True).encode())
+            out.flush()
+            if args.follow:
+                _follow(path, selector, output, out, err)
+        except BrokenPipeError:
+            _silence_stdout()
+        except KeyboardInterrupt:
+            return 0
+    return 0
+
+
+def _follow(path: str, selector: _Filter, output: str, out: BinaryIO, err: TextIO) -> None:
+    """Print records appended to the live file from now on; reopen it when it is rotated or truncated."""
+    identity, offset, line_no = _file_position(path)
+    pending = b""
+    while True:
+        time.sleep(_FOLLOW_INTERVAL_S)
+        current = _file_identity(path)
+        if current is None:
+            continue
+        if current != identity:
+            identity, offset, line_no, pending = current, 0, 1, b""  # rotated: the new file starts empty-ish
+        try:
+            with open(path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size < offset:
+                    offset, line_no, pending = 0, 1, b""  # truncated by someone else
+                handle.seek(offset)
+                chunk = handle.read()
+        except OSError:
+            continue
+        if not chunk:
+            continue
+        offset += len(chunk)
+        data = pending + chunk
+        cut = data.rfind(b"\n") + 1
+        complete, pending = data[:cut], data[cut:]
+        fresh = [
+            line
+            for line in _split_lines(complete, path, 0, err, first_line=line_no)
+            if selector.accepts(line)
+        ]
+        line_no += complete.count(b"\n")
+        if fresh:
+            if output == "jsonl":
+                out.write(b"".join(line.raw + b"\n" for line in fresh))
+            else:
+                out.write(_table(fresh, header=False).encode())
+            out.flush()
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+
+
+def _file_position(path: str) -> tuple[tuple[int, int] | None, int, int]:
+    identity = _file_identity(path)
+    if identity is None:
+        return None, 0, 1
+    try:
+        data = _read_bytes(path)
+    except OSError:
+        return identity, 0, 1
+    complete = data[: data.rfind(b"\n") + 1]
+    return identity, len(complete), complete.count(b"\n") + 1
+
+
+_COLUMNS: Final = (
+    ("TIME (UTC)", 23),
+    ("COMMAND", 16),
+    ("EXIT", 4),
+    ("DURATION", 10),
+    ("TRACE", 34),
+    ("REQUEST", 40),
+)
+
+
+def _table(lines: Sequence[LogLine], *, header: bool) -> str:
+    rows: list[str] = []
+    if header:
+        rows.append("  ".join(title.ljust(width) for title, width in _COLUMNS).rstrip())
+    for line in lines:
+        rec = line.record
+        cells = (
+            str(rec["timestamp"]).replace("T", " ")[:23],
+            str(rec["command"]),
+            str(rec["exit_code"]),
+            f"{float(rec['duration_ms']):.1f} ms",
+            str(rec["trace_id"]),
+            str(rec["request_id"]),
+        )
+        rows.append(
+            "  ".join(
+                truncate_display(printable(cell), width).ljust(width)
+                for cell, (_, width) in zip(cells, _COLUMNS, strict=True)
+            ).rstrip()
+        )
+    return "".join(row + "\n" for row in rows)
+
+
+def _isatty(stream: IO[Any]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _warn(err: TextIO, message: str) -> None:
+    try:
+        err.write(f"warning: {printable(message)}\n")
+        err.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so interpreter shutdown does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass

@@ -1,0 +1,207 @@
+"""The file sink: appends one complete record line with a single ``os.write`` on an ``O_APPEND`` file.
+
+Owns creating the directory (0700) and file (0600), refusing symlinks and anything that is not a regular file
+without ever blocking (``O_NOFOLLOW | O_NONBLOCK``), starting a record with ``\\n`` when a killed writer left
+a fragment, optional ``fsync``, and size-based rotation by rename (never truncation). It raises
+``AuditWriteError``; deciding whether that becomes a warning or a failure is the auditor's job, not this
+module's.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import stat
+from typing import Final, Literal
+
+__all__ = ["AuditWriteError", "FileSink", "FlushMode", "rotated_path"]
+
+FlushMode = Literal["none", "fsync"]
+
+_OPEN_FLAGS: Final = os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+
+class AuditWriteError(OSError):
+    """The audit record could not be written; ``str()`` names the path and the reason."""
+
+
+def rotated_path(path: str, generation: int) -> str:
+    """The name of the ``generation``-th rotated sibling of ``path`` (``audit.jsonl.1`` is the newest)."""
+    return f"{path}.{generation}"
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "a symlink"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+class FileSink:
+    """Append lines to one log file; each ``write()`` opens, appends and closes, so rotation by others is
+    seen."""
+
+    __slots__ = ("flush", "path", "rotate_bytes", "rotate_keep")
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        flush: FlushMode = "none",
+        rotate_bytes: int | None = None,
+        rotate_keep: int = 5,
+    ) -> None:
+        if flush not in ("none", "fsync"):
+            raise ValueError(f"flush must be 'none' or 'fsync', not {flush!r}")
+        if rotate_keep < 1:
+            raise ValueError("rotate_keep must be at least 1")
+        self.path = os.fspath(path)
+        self.flush: FlushMode = flush
+        self.rotate_bytes = rotate_bytes if rotate_bytes and rotate_bytes > 0 else None
+        self.rotate_keep = rotate_keep
+
+    def write(self, line: bytes) -> None:
+        """Append ``line`` (a complete record ending in ``\\n``) with one ``os.write``; raise
+        ``AuditWriteError``."""
+        if not line.endswith(b"\n"):
+            raise ValueError("a record line must end with a newline")
+        try:
+            for _attempt in range(3):
+                fd = self._open()
+                try:
+                    size = os.fstat(fd).st_size
+                    if self.rotate_bytes is not None and size > 0 and size + len(line) > self.rotate_bytes:
+                        if self._rotate(fd):
+                            continue  # reopen the fresh live file
+                        size = os.fstat(fd).st_size
+                    if size > 0 and os.pread(fd, 1, size - 1) != b"\n":
+                        line = b"\n" + line  # a killed writer left a fragment: never glue onto it
+                    self._write_all(fd, line)
+                    if self.flush == "fsync":
+                        os.fsync(fd)
+                    return
+                finally:
+                    os.close(fd)
+            raise AuditWriteError(errno.EAGAIN, "the log kept being rotated while writing", self.path)
+        except AuditWriteError:
+            raise
+        except OSError as exc:
+            raise AuditWriteError(exc.errno or 0, exc.strerror or str(exc), self.path) from exc
+
+    def _open(self) -> int:
+        path = self.path
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return self._create()
+        if not stat.S_ISREG(st.st_mode):
+            raise AuditWriteError(
+                errno.EINVAL, f"refusing to write the audit log: it is {_kind(st.st_mode)}", path
+            )
+        return self._open_existing()
+
+    def _open_existing(self) -> int:
+        try:
+            fd = os.open(self.path, _OPEN_FLAGS)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise AuditWriteError(
+                    errno.ELOOP, "refusing to write the audit log: it is a symlink", self.path
+                ) from None
+            if exc.errno == errno.ENXIO:
+                raise AuditWriteError(
+                    errno.ENXIO, "refusing to write the audit log: it is a FIFO", self.path
+                ) from None
+            raise
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise AuditWriteError(
+                    errno.EINVAL, f"refusing to write the audit log: it is {_kind(st.st_mode)}", self.path
+                )
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _create(self) -> int:
+        directory = os.path.dirname(self.path) or "."
+        _make_private_dirs(directory)
+        try:
+            fd = os.open(self.path, _OPEN_FLAGS | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return self._open_existing()  # another process created it first
+        try:
+            os.fchmod(fd, 0o600)  # explicit: the umask cannot loosen (or wrongly tighten) the mode
+            if self.flush == "fsync":
+                _fsync_dir(directory)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _rotate(self, fd: int) -> bool:
+        """Rename the live file away if it is still the one ``fd`` points at; True when a fresh file is
+        needed."""
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            try:
+                live = os.stat(self.path, follow_symlinks=False)
+            except FileNotFoundError:
+                return True
+            mine = os.fstat(fd)
+            if (live.st_dev, live.st_ino) != (mine.st_dev, mine.st_ino):
+                return True  # someone else rotated already
+            for generation in range(self.rotate_keep - 1, 0, -1):
+                older = rotated_path(self.path, generation)
+                if os.path.lexists(older):
+                    os.replace(older, rotated_path(self.path, generation + 1))
+            os.replace(self.path, rotated_path(self.path, 1))
+            return True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    @staticmethod
+    def _write_all(fd: int, data: bytes) -> None:
+        written = os.write(fd, data)
+        while written < len(data):  # only on a short write (e.g. disk nearly full): finish the line
+            more = os.write(fd, data[written:])
+            if more <= 0:
+                raise AuditWriteError(errno.EIO, "short write", "")
+            written += more
+
+
+def _make_private_dirs(directory: str) -> None:
+    """Create ``directory`` and missing parents with mode 0700 (explicitly, whatever the umask)."""
+    missing: list[str] = []
+    current = os.path.abspath(directory)
+    while not os.path.isdir(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            if not os.path.isdir(path):
+                raise
+            continue
+        os.chmod(path, 0o700)
+
+
+def _fsync_dir(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
