@@ -1,0 +1,1063 @@
+"""The ``auditview`` command: a headless CLI over the engine for scripts and agents, and the app's launcher.
+
+Owns: argument parsing, dispatch, output modes (``table`` / ``json`` / ``jsonl``), the JSON envelope, exit
+codes, and the instrumentation of auditview itself (every invocation appends its own record through
+``auditview.writer``, tool name ``auditview``). It must not: compute anything the engine computes, import
+polars or the engine before a command needs them, or import Textual/Rich at all (the terminal app is imported
+lazily, and only when no subcommand is given). Tables are plain text rendered by ``auditview.cli_render``.
+
+Dispatch is manual on the first argument: a subcommand name runs that command; anything else (nothing, an
+option, a path) belongs to the terminal app, so that ``auditview sample_logs/`` and ``auditview --since 1h``
+open the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shlex
+import shutil
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, is_dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TextIO
+
+import orjson
+
+from auditview import __version__
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from auditview.index import AuditIndex
+    from auditview.writer.context import Invocation
+
+__all__ = ["EXIT_CODES", "SUBCOMMANDS", "CliError", "main"]
+
+EXIT_OK: Final = 0
+EXIT_FAILURE: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_DATAERR: Final = 65
+EXIT_NOINPUT: Final = 66
+
+#: Exit codes and their meaning, as documented in ``--help``.
+EXIT_CODES: Final[dict[int, str]] = {
+    EXIT_OK: "success (including no matching record)",
+    EXIT_FAILURE: "any other failure (e.g. trace not found, --to file exists without --force)",
+    EXIT_USAGE: "usage error: bad option, bad WHEN, bad duration, bad filter",
+    EXIT_DATAERR: "malformed lines present under --strict",
+    EXIT_NOINPUT: "a named input is missing or unreadable",
+}
+
+SUBCOMMANDS: Final = ("export", "traces", "trace", "stats", "rejects", "audit-log")
+OUTPUTS: Final = ("table", "json", "jsonl")
+TRACE_SORTS: Final = ("start", "span", "steps", "failed", "slowest")
+DEFAULT_SLOW: Final = "5s"
+_JSON_OPTS: Final = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
+_EXCERPT_CHARS: Final = 200
+
+_EPILOG: Final = (
+    "WHEN: a duration ago (30m, 1h, 2d, 1h30m), now, today, yesterday, an RFC 3339 / ISO 8601 time"
+    + " (naive means local), or epoch seconds as @1700000000.\n"
+    + "With no PATH, every audit log under $XDG_DATA_HOME/*/ and $XDG_STATE_HOME/*/ is read.\n"
+    + 'Output: -o json prints {"ok": true, "data": ..., "meta": {...}}; -o jsonl one object per line; the'
+    + " default is a table on a terminal and jsonl otherwise (export: always jsonl, the source lines byte"
+    + " for byte).\n"
+    + "\nexit codes:\n"
+    + "\n".join(f"  {code:<3} {text}" for code, text in EXIT_CODES.items())
+)
+
+
+class CliError(Exception):
+    """A failure shown to the user: ``exit_code``, ``error_type`` for the JSON envelope, and ``detail``."""
+
+    def __init__(self, message: str, *, exit_code: int, error_type: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+        self.error_type = error_type
+        self.detail = detail
+
+
+class _HelpShownError(Exception):
+    """argparse printed help or the version; carries the exit status it asked for."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of exiting, so that errors can be shown as JSON and audited."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CliError(
+            message, exit_code=EXIT_USAGE, error_type="UsageError", detail=self.format_usage().rstrip()
+        )
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            sys.stderr.write(message)
+        raise _HelpShownError(status)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _new_parser(prog: str, description: str) -> _Parser:
+    return _Parser(
+        prog=prog,
+        description=description,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+
+
+def _add_paths(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="audit log files, directories, globs or - for stdin (default: every audit log found)",
+    )
+
+
+def _add_time(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", metavar="WHEN", help="only records that started at or after WHEN")
+    parser.add_argument("--until", metavar="WHEN", help="only records that started before WHEN")
+
+
+def _add_filter(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--filter",
+        metavar="EXPR",
+        default="",
+        help="filter expression, e.g. 'exit_code!=0 and duration_ms>5s'",
+    )
+
+
+def _add_slow(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--slow",
+        metavar="DURATION",
+        default=DEFAULT_SLOW,
+        help=f"a step is slow above this duration, or well above its p95 (default {DEFAULT_SLOW})",
+    )
+
+
+def _add_output(parser: argparse.ArgumentParser, *, help_text: str | None = None) -> None:
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=OUTPUTS,
+        default=None,
+        help=help_text or "output format (default: table on a terminal, jsonl otherwise)",
+    )
+
+
+def _add_strict(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strict", action="store_true", help="exit 65 when any input line is malformed")
+
+
+def build_parser(command: str) -> _Parser:
+    """The parser of one subcommand (``"app"`` for the terminal app / top level)."""
+    if command == "app":
+        parser = _new_parser(
+            "auditview",
+            "Audit trails of command-line tools.\n\n"
+            "  auditview [PATH...] [--since WHEN] [--filter EXPR] ...   open the terminal app\n"
+            "  auditview export    [PATH...] ...   matching records as JSONL, byte for byte\n"
+            "  auditview traces    [PATH...] ...   trace summaries (sortable)\n"
+            "  auditview trace ID  [PATH...] ...   the timeline of one trace (a waterfall)\n"
+            "  auditview stats     [PATH...] ...   per tool and command: count, error rate, p50/p95/p99/max\n"
+            "  auditview rejects   [PATH...] ...   malformed lines and why\n"
+            "  auditview audit-log [PATH...] ...   the audit-log contract's subcommand over all sources\n\n"
+            "Run 'auditview COMMAND --help' for a command's options.",
+        )
+        parser.add_argument("--version", action="version", version=f"auditview {__version__}")
+        _add_paths(parser)
+        _add_time(parser)
+        _add_filter(parser)
+        _add_slow(parser)
+        parser.add_argument(
+            "--demo", action="store_true", help="run the demo tool in the background and watch it"
+        )
+        parser.add_argument("--no-follow", action="store_true", help="do not follow the logs as they grow")
+        return parser
+    if command == "export":
+        parser = _new_parser(
+            "auditview export",
+            "Print the matching records as JSONL, each line byte-identical to its source line, oldest first.",
+        )
+        _add_paths(parser)
+        _add_time(parser)
+        _add_filter(parser)
+        parser.add_argument("--trace", metavar="ID", help="only the records of this trace")
+        parser.add_argument("--to", metavar="FILE", help="write to FILE atomically instead of stdout")
+        parser.add_argument("--force", action="store_true", help="overwrite an existing --to FILE")
+        parser.add_argument(
+            "--manifest", metavar="FILE", help="also write a manifest (sources, counts, sha256)"
+        )
+        _add_output(
+            parser,
+            help_text="jsonl (default): the source lines; json: the parsed records in an envelope; table",
+        )
+        _add_strict(parser)
+        return parser
+    if command == "traces":
+        parser = _new_parser(
+            "auditview traces", "Summaries of the traces: span, steps, failures, slowest step."
+        )
+        _add_paths(parser)
+        _add_time(parser)
+        _add_filter(parser)
+        _add_slow(parser)
+        parser.add_argument(
+            "--sort",
+            choices=TRACE_SORTS,
+            default="start",
+            help="start: newest first; span/steps/failed/slowest: largest first (default start)",
+        )
+        parser.add_argument(
+            "--limit", type=_positive_int, metavar="N", help="show only the first N after sorting"
+        )
+        parser.add_argument("--reverse", action="store_true", help="reverse the sort order")
+        _add_output(parser)
+        _add_strict(parser)
+        return parser
+    if command == "trace":
+        parser = _new_parser(
+            "auditview trace",
+            "The timeline of one trace: steps with offsets, durations, gaps, nesting, slow steps, failures\n"
+            "and the critical path. ID may be a unique prefix.",
+        )
+        parser.add_argument("trace_id", metavar="ID", help="the trace id (or a unique prefix of it)")
+        _add_paths(parser)
+        _add_time(parser)
+        _add_filter(parser)
+        _add_slow(parser)
+        _add_output(parser)
+        _add_strict(parser)
+        return parser
+    if command == "stats":
+        parser = _new_parser(
+            "auditview stats", "Per tool and command: count, errors, error rate and p50/p95/p99/max duration."
+        )
+        _add_paths(parser)
+        _add_time(parser)
+        _add_filter(parser)
+        _add_output(parser)
+        _add_strict(parser)
+        return parser
+    if command == "rejects":
+        parser = _new_parser(
+            "auditview rejects",
+            "The malformed lines of the inputs: file:line, byte offset, reason and an excerpt.",
+        )
+        _add_paths(parser)
+        parser.add_argument("--limit", type=_positive_int, metavar="N", help="show only the first N")
+        _add_output(parser)
+        _add_strict(parser)
+        return parser
+    if command == "audit-log":
+        parser = _new_parser(
+            "auditview audit-log",
+            "The audit-log subcommand of the contract, over all sources: stored lines oldest first.",
+        )
+        _add_paths(parser)
+        _add_time(parser)
+        parser.add_argument("--trace-id", metavar="ID", help="only the records of this trace")
+        parser.add_argument("--command", metavar="NAME", help="only the records of this command")
+        _add_filter(parser)
+        parser.add_argument(
+            "-f", "--follow", action="store_true", help="keep printing records as they arrive"
+        )
+        parser.add_argument(
+            "-n", type=_positive_int, metavar="N", dest="last", help="only the last N records"
+        )
+        _add_output(parser)
+        _add_strict(parser)
+        return parser
+    raise ValueError(f"unknown command {command!r}")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Running a command: output modes, the envelope, errors
+
+
+@dataclass
+class Run:
+    """One CLI invocation in progress: parsed options, resolved output mode and the writer's invocation."""
+
+    command: str
+    ns: argparse.Namespace
+    output: str
+    inv: Invocation | None
+    since: datetime | None = None
+    until: datetime | None = None
+    slow_ms: float = 5_000.0
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def stdout(self) -> TextIO:
+        """The current ``sys.stdout`` (tests replace it)."""
+        return sys.stdout
+
+    def write_bytes(self, data: bytes) -> None:
+        """Write raw bytes to stdout, after anything already written as text."""
+        self.stdout.flush()
+        self.stdout.buffer.write(data)
+
+    def meta(self) -> dict[str, Any]:
+        """The contract's ``meta`` for the JSON envelope (empty when auditing is unavailable)."""
+        return self.inv.meta() if self.inv is not None else {}
+
+    def emit_json(self, data: Any) -> None:
+        """Print the success envelope ``{"ok": true, "data": ..., <fields>, "meta": ...}``."""
+        envelope: dict[str, Any] = {"ok": True, "data": data}
+        envelope.update(self.fields)
+        envelope["meta"] = self.meta()
+        self.write_bytes(_dumps(envelope) + b"\n")
+
+    def emit_jsonl(self, items: Iterable[Any]) -> None:
+        """Print one compact JSON object per line."""
+        self.stdout.flush()
+        out = self.stdout.buffer
+        batch: list[bytes] = []
+        for item in items:
+            batch.append(_dumps(item))
+            if len(batch) >= 4096:
+                out.write(b"\n".join(batch) + b"\n")
+                batch.clear()
+        if batch:
+            out.write(b"\n".join(batch) + b"\n")
+
+    def emit_lines(self, lines: Iterable[str]) -> None:
+        """Print already-rendered text lines."""
+        text = "\n".join(lines)
+        self.write_bytes(text.encode("utf-8", "replace") + (b"\n" if text else b""))
+
+    def palette(self) -> Any:
+        """The colour/glyph palette for tables on this stdout."""
+        from auditview.cli_render import terminal_palette
+
+        return terminal_palette(self.stdout)
+
+    def width(self) -> int:
+        """Terminal width for tables (``COLUMNS`` wins; 120 when not a terminal)."""
+        return max(shutil.get_terminal_size((120, 24)).columns, 40)
+
+
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=_json_default, option=_JSON_OPTS)
+
+
+def _json_default(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if hasattr(value, "to_list"):
+        return value.to_list()
+    if hasattr(value, "total_seconds"):
+        return value.total_seconds() * 1000.0
+    raise TypeError(f"cannot serialize {type(value).__name__}")
+
+
+def _stderr(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def _is_tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _prescan_output(argv: Sequence[str]) -> str | None:
+    """The ``-o`` value in raw argv, for rendering usage errors in the requested format."""
+    for i, arg in enumerate(argv):
+        if arg in ("-o", "--output") and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--output="):
+            return arg.split("=", 1)[1]
+        if arg.startswith("-o") and len(arg) > 2 and not arg.startswith("--"):
+            return arg[2:].lstrip("=")
+    return None
+
+
+def _report_error(error: CliError, *, output: str | None, command: str, meta: dict[str, Any]) -> None:
+    if output == "json":
+        envelope = {"ok": False, "error": {"type": error.error_type, "message": error.message}, "meta": meta}
+        sys.stdout.flush()
+        sys.stdout.buffer.write(_dumps(envelope) + b"\n")
+        sys.stdout.flush()
+    prog = "auditview" if command == "app" else f"auditview {command}"
+    if output != "json" or error.exit_code == EXIT_USAGE:
+        if error.detail and error.error_type == "UsageError":
+            _stderr(error.detail)
+        _stderr(f"{prog}: error: {error.message}")
+        if error.detail and error.error_type != "UsageError":
+            _stderr(error.detail)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``auditview`` with ``argv`` (default ``sys.argv[1:]``) and return the process exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = args[0] if args and args[0] in SUBCOMMANDS else "app"
+    rest = args[1:] if command != "app" else args
+    try:
+        ns = build_parser(command).parse_args(rest)
+    except _HelpShownError as shown:
+        return shown.status
+    except CliError as error:
+        with _invocation(command, {"argv": args}) as inv:
+            meta = inv.meta() if inv is not None else {}
+            _report_error(error, output=_prescan_output(rest), command=command, meta=meta)
+            if inv is not None:
+                inv.fail(error.message, error_type=error.error_type, exit_code=error.exit_code)
+        return error.exit_code
+
+    default = "jsonl" if command == "export" or not _is_tty(sys.stdout) else "table"
+    output = getattr(ns, "output", None) or default
+    with _invocation(command, _params_of(ns)) as inv:
+        run = Run(command=command, ns=ns, output=output, inv=inv)
+        code = EXIT_OK
+        try:
+            _resolve_options(run)
+            code = _COMMANDS[command](run)
+        except CliError as error:
+            _report_error(error, output=output, command=command, meta=run.meta())
+            code = error.exit_code
+            if inv is not None:
+                inv.fail(error.message, error_type=error.error_type, exit_code=code)
+        except BrokenPipeError:
+            # The reader went away (``| head``): stop quietly; keep the interpreter from complaining at exit.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            code = EXIT_OK
+        except KeyboardInterrupt:
+            code = 130
+            if inv is not None:
+                inv.fail("interrupted", error_type="KeyboardInterrupt", exit_code=code)
+        except Exception as exc:  # anything else is exit 1 with the reason, never a traceback for users
+            failure = CliError(
+                f"{type(exc).__name__}: {exc}", exit_code=EXIT_FAILURE, error_type=type(exc).__name__
+            )
+            _report_error(failure, output=output, command=command, meta=run.meta())
+            code = EXIT_FAILURE
+            if inv is not None:
+                inv.fail(str(exc), error_type=type(exc).__name__, exit_code=code)
+            if os.environ.get("AUDITVIEW_DEBUG"):
+                raise
+        if inv is not None:
+            inv.exit_code = code
+    with contextlib.suppress(BrokenPipeError):
+        sys.stdout.flush()
+    return code
+
+
+class _invocation:  # noqa: N801 - used like a function: ``with _invocation(...) as inv``
+    """The writer's invocation for this run, or ``None`` when the writer cannot be set up (never fatal)."""
+
+    def __init__(self, command: str, params: dict[str, Any]) -> None:
+        self._command = command
+        self._params = params
+        self._cm: Any = None
+
+    def __enter__(self) -> Invocation | None:
+        try:
+            from auditview.writer import Auditor
+
+            auditor = Auditor(tool="auditview", version=__version__)
+            self._cm = auditor.invocation(self._command, params=self._params)
+            inv: Invocation = self._cm.__enter__()
+        except Exception as exc:  # the CLI works without its own audit trail
+            _stderr(f"auditview: warning: cannot record this invocation: {exc}")
+            self._cm = None
+            return None
+        return inv
+
+    def __exit__(self, *exc_info: Any) -> bool:
+        if self._cm is None:
+            return False
+        return bool(self._cm.__exit__(*exc_info))
+
+
+def _params_of(ns: argparse.Namespace) -> dict[str, Any]:
+    """The options worth recording: everything set to a non-default, non-empty value."""
+    params: dict[str, Any] = {}
+    for key, value in vars(ns).items():
+        if value is None or value is False or value == "" or value == []:
+            continue
+        if key == "slow" and value == DEFAULT_SLOW:
+            continue
+        params[key] = value
+    return params
+
+
+def _resolve_options(run: Run) -> None:
+    """Parse WHEN and DURATION options (exit 2 on a bad one) before any file is read."""
+    ns = run.ns
+    since_text = getattr(ns, "since", None)
+    until_text = getattr(ns, "until", None)
+    slow_text = getattr(ns, "slow", None)
+    if since_text is None and until_text is None and slow_text in (None, DEFAULT_SLOW):
+        return
+    from auditview.timeparse import TimeParseError, parse_duration_ms, parse_when
+
+    try:
+        if since_text is not None:
+            run.since = parse_when(since_text)
+        if until_text is not None:
+            run.until = parse_when(until_text)
+        if slow_text is not None:
+            run.slow_ms = parse_duration_ms(slow_text, default_unit="ms")
+    except TimeParseError as exc:
+        raise CliError(str(exc), exit_code=EXIT_USAGE, error_type="TimeParseError") from None
+    if run.since is not None and run.until is not None and run.until < run.since:
+        raise CliError("--until is before --since", exit_code=EXIT_USAGE, error_type="UsageError")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Loading through the engine
+
+
+@dataclass
+class Loaded:
+    """The index, and the records left after the time range and the filter (``narrowed`` when any applied)."""
+
+    index: AuditIndex
+    frame: pl.DataFrame
+    narrowed: bool
+
+
+def _compile(run: Run) -> Any:
+    text = getattr(run.ns, "filter", "") or ""
+    if not text.strip():
+        return None
+    from auditview.query import FilterError, compile_filter
+
+    try:
+        return compile_filter(text)
+    except FilterError as exc:
+        lines = str(exc).splitlines()
+        first = lines[0] if lines else exc.message
+        detail = "\n".join(lines[1:]) if len(lines) > 1 else _caret(text, exc)
+        raise CliError(
+            f"bad filter: {first}", exit_code=EXIT_USAGE, error_type="FilterError", detail=detail
+        ) from None
+
+
+def _caret(text: str, exc: Any) -> str:
+    position = getattr(exc, "position", None)
+    if not isinstance(position, int):
+        return ""
+    from auditview.sanitize import printable
+
+    return f"  {printable(text)}\n  {' ' * len(printable(text[:position]))}^"
+
+
+def _discover(run: Run) -> list[Any]:
+    from auditview.source.discover import SourceMissing, discover
+
+    try:
+        return discover(list(run.ns.paths))
+    except SourceMissing as exc:
+        raise CliError(str(exc), exit_code=EXIT_NOINPUT, error_type="SourceMissing") from None
+
+
+def _load_index(run: Run) -> AuditIndex:
+    from auditview.index import AuditIndex
+    from auditview.source.discover import SourceMissing
+
+    sources = _discover(run)
+    try:
+        index = AuditIndex.load(sources)
+    except SourceMissing as exc:
+        raise CliError(str(exc), exit_code=EXIT_NOINPUT, error_type="SourceMissing") from None
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        raise CliError(
+            f"cannot read {exc.filename or exc}: {exc.strerror or exc}",
+            exit_code=EXIT_NOINPUT,
+            error_type="SourceMissing",
+        ) from None
+    _check_rejects(run, index)
+    return index
+
+
+def _check_rejects(run: Run, index: AuditIndex) -> None:
+    """Report malformed lines on stderr (never silently), and fail with 65 under ``--strict``."""
+    count = len(index.rejects)
+    run.fields["rejects"] = count
+    if not count or run.command == "rejects":
+        return
+    hint = shlex.join(["auditview", "rejects", *run.ns.paths])
+    noun = "line" if count == 1 else "lines"
+    if getattr(run.ns, "strict", False):
+        raise CliError(
+            f"{count} malformed {noun} in the input (--strict); see '{hint}'",
+            exit_code=EXIT_DATAERR,
+            error_type="RejectsPresent",
+        )
+    _stderr(f"auditview: {count} malformed {noun} skipped; see '{hint}'")
+
+
+def _load(run: Run) -> Loaded:
+    """Discover and index the inputs, then apply the time range and the filter."""
+    compiled = _compile(run)
+    index = _load_index(run)
+    frame = index.frame
+    narrowed = False
+    if run.since is not None or run.until is not None:
+        from auditview.query import time_range
+
+        frame = time_range(frame, run.since, run.until)
+        narrowed = True
+    if compiled is not None:
+        frame = compiled.apply(frame)
+        narrowed = True
+    return Loaded(index=index, frame=frame, narrowed=narrowed)
+
+
+def _slow_rule(run: Run) -> Any:
+    from auditview.slow import SlowStepRule
+
+    return SlowStepRule(threshold_ms=run.slow_ms)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Commands
+
+
+def _records_table(run: Run, index: AuditIndex, frame: pl.DataFrame) -> list[str]:
+    """A table of records: time, tool, command, duration, exit, operator, trace, params."""
+    from auditview.cli_render import Column, format_duration_ms, format_local_time, render_table
+
+    columns = [
+        Column("time", min_width=10, max_width=23),
+        Column("tool", max_width=20, flex=True),
+        Column("command", max_width=24, flex=True),
+        Column("duration", align="right"),
+        Column("exit", align="right"),
+        Column("operator", max_width=16, flex=True),
+        Column("trace", max_width=32, flex=True),
+        Column("params", max_width=80, flex=True),
+    ]
+    rows: list[list[Any]] = []
+    for rec in frame.select(
+        "ts", "tool", "command", "duration_ms", "exit_code", "operator", "trace_id", "params"
+    ).iter_rows(named=True):
+        failed = rec["exit_code"] != 0
+        rows.append(
+            [
+                format_local_time(rec["ts"]),
+                str(rec["tool"]),
+                str(rec["command"]),
+                format_duration_ms(rec["duration_ms"]),
+                (str(rec["exit_code"]), "red" if failed else None),
+                str(rec["operator"]),
+                str(rec["trace_id"]),
+                str(rec["params"]),
+            ]
+        )
+    return render_table(columns, rows, width=run.width(), palette=run.palette())
+
+
+def _parsed_records(index: AuditIndex, frame: pl.DataFrame) -> Iterator[Any]:
+    for raw in index.iter_raw(frame):
+        yield orjson.loads(raw)
+
+
+def cmd_export(run: Run) -> int:
+    """``auditview export``: matching records, byte-identical, to stdout or atomically to ``--to``."""
+    ns = run.ns
+    if ns.manifest and not ns.to:
+        raise CliError("--manifest needs --to FILE", exit_code=EXIT_USAGE, error_type="UsageError")
+    if ns.force and not ns.to:
+        raise CliError("--force needs --to FILE", exit_code=EXIT_USAGE, error_type="UsageError")
+    loaded = _load(run)
+    frame = loaded.frame
+    if ns.trace is not None:
+        import polars as pl
+
+        frame = frame.filter(pl.col("trace_id").cast(pl.String) == ns.trace)
+    if ns.to:
+        from auditview.export import export_to_file
+
+        try:
+            result = export_to_file(
+                loaded.index,
+                frame,
+                Path(ns.to),
+                force=ns.force,
+                manifest=Path(ns.manifest) if ns.manifest else None,
+                filter_text=ns.filter or None,
+                since=run.since,
+                until=run.until,
+            )
+        except FileExistsError as exc:
+            name = exc.filename or ns.to
+            raise CliError(
+                f"{name} exists; use --force to overwrite it",
+                exit_code=EXIT_FAILURE,
+                error_type="FileExistsError",
+            ) from None
+        summary = {
+            "count": result.count,
+            "bytes": result.bytes,
+            "sha256": result.sha256,
+            "path": str(result.path) if result.path is not None else ns.to,
+            "manifest": ns.manifest,
+        }
+        if run.output == "json":
+            run.emit_json(summary)
+        elif run.output == "jsonl":
+            run.emit_jsonl([summary])
+        else:
+            from auditview.sanitize import printable
+
+            run.emit_lines(
+                [
+                    f"exported {result.count} record{'s' if result.count != 1 else ''} "
+                    f"({result.bytes} bytes) to {printable(summary['path'])}",
+                    f"sha256 {result.sha256}",
+                ]
+                + ([f"manifest {printable(ns.manifest)}"] if ns.manifest else [])
+            )
+        return EXIT_OK
+    if run.output == "json":
+        run.emit_json(list(_parsed_records(loaded.index, frame)))
+    elif run.output == "table":
+        run.emit_lines(_records_table(run, loaded.index, frame))
+    else:
+        from auditview.export import export_lines
+
+        run.stdout.flush()
+        export_lines(loaded.index, frame, run.stdout.buffer)
+        run.stdout.buffer.flush()
+    return EXIT_OK
+
+
+def _sorted_traces(run: Run, summary: pl.DataFrame) -> pl.DataFrame:
+    key = {
+        "start": "start",
+        "span": "span_ms",
+        "steps": "steps",
+        "failed": "failed",
+        "slowest": "slowest_ms",
+    }[run.ns.sort]
+    descending = not run.ns.reverse
+    ties = ["start", "trace_id"] if key != "start" else ["trace_id"]
+    summary = summary.sort([key, *ties], descending=[descending] + [descending] * len(ties), nulls_last=True)
+    if run.ns.limit is not None:
+        summary = summary.head(run.ns.limit)
+    return summary
+
+
+def cmd_traces(run: Run) -> int:
+    """``auditview traces``: one row per trace, sorted and limited."""
+    from auditview.traces import orphans, summarize_traces
+
+    loaded = _load(run)
+    rule = _slow_rule(run)
+    frame = loaded.frame
+    if loaded.narrowed:
+        # "Usually" means in all the loaded data, not in the slice the filter left.
+        frame = rule.annotate(frame, reference=loaded.index.frame)
+    summary = _sorted_traces(run, summarize_traces(frame, rule))
+    run.fields["orphans"] = orphans(loaded.frame).height
+    if run.output == "json":
+        run.emit_json(summary.to_dicts())
+    elif run.output == "jsonl":
+        run.emit_jsonl(summary.iter_rows(named=True))
+    else:
+        from auditview.cli_render import Column, format_duration_ms, format_local_time, render_table
+
+        columns = [
+            Column("trace", max_width=36, flex=True),
+            Column("start", min_width=10, max_width=23),
+            Column("span", align="right"),
+            Column("steps", align="right"),
+            Column("failed", align="right"),
+            Column("slow", align="right"),
+            Column("slowest step", max_width=40, flex=True),
+            Column("tools", max_width=40, flex=True),
+            Column("operators", max_width=30, flex=True),
+        ]
+        rows: list[list[Any]] = []
+        for t in summary.iter_rows(named=True):
+            failed = int(t.get("failed") or 0)
+            slow = int(t.get("slow") or 0)
+            rows.append(
+                [
+                    str(t["trace_id"]),
+                    format_local_time(t["start"]),
+                    format_duration_ms(t["span_ms"]),
+                    str(t["steps"]),
+                    (str(failed), "red" if failed else None),
+                    (str(slow), "yellow" if slow else None),
+                    f"{t.get('slowest_command') or '-'} {format_duration_ms(t.get('slowest_ms'))}",
+                    ",".join(str(x) for x in (t.get("tools") or [])),
+                    ",".join(str(x) for x in (t.get("operators") or [])),
+                ]
+            )
+        lines = render_table(columns, rows, width=run.width(), palette=run.palette())
+        total = summary.height
+        lines.append(f"{total} trace{'s' if total != 1 else ''}, {run.fields['orphans']} orphan records")
+        run.emit_lines(lines)
+    return EXIT_OK
+
+
+def _find_trace_id(frame: pl.DataFrame, wanted: str) -> str:
+    """``wanted`` when it is a trace id in ``frame``, else the one trace id it is a unique prefix of."""
+    import polars as pl
+
+    ids = frame.get_column("trace_id").cast(pl.String)
+    if (ids == wanted).any():
+        return wanted
+    if wanted:
+        candidates = ids.filter(ids.str.starts_with(wanted)).unique().sort().to_list()
+        if len(candidates) == 1:
+            return str(candidates[0])
+        if len(candidates) > 1:
+            from auditview.sanitize import printable
+
+            shown = ", ".join(printable(str(c)) for c in candidates[:5])
+            more = f" and {len(candidates) - 5} more" if len(candidates) > 5 else ""
+            raise CliError(
+                f"trace id prefix {wanted!r} is ambiguous: {shown}{more}",
+                exit_code=EXIT_USAGE,
+                error_type="UsageError",
+            )
+    raise CliError(
+        f"no trace {wanted!r} in the selected records", exit_code=EXIT_FAILURE, error_type="TraceNotFound"
+    )
+
+
+def _step_details(frame: pl.DataFrame, trace_id: str) -> dict[str, dict[str, Any]]:
+    """Per request id of the trace: parsed params, error and host, which the timeline does not carry."""
+    import polars as pl
+
+    details: dict[str, dict[str, Any]] = {}
+    cols = [c for c in ("request_id", "params", "error_type", "error_message", "host") if c in frame.columns]
+    rows = frame.filter(pl.col("trace_id").cast(pl.String) == trace_id).select(cols)
+    for row in rows.iter_rows(named=True):
+        request_id = str(row["request_id"])
+        if request_id in details:
+            continue
+        try:
+            params = orjson.loads(row["params"]) if row.get("params") else {}
+        except orjson.JSONDecodeError:
+            params = row["params"]
+        error = None
+        if row.get("error_type") is not None or row.get("error_message") is not None:
+            error = {"type": row.get("error_type"), "message": row.get("error_message")}
+        details[request_id] = {"params": params, "error": error, "host": row.get("host")}
+    return details
+
+
+def cmd_trace(run: Run) -> int:
+    """``auditview trace ID``: the timeline as a text waterfall, or as JSON."""
+    from auditview.timeline import build_timeline
+
+    loaded = _load(run)
+    trace_id = _find_trace_id(loaded.frame, run.ns.trace_id)
+    timeline = build_timeline(loaded.frame, trace_id, _slow_rule(run))
+    if run.output == "table":
+        from auditview.cli_render import render_waterfall
+
+        run.emit_lines(render_waterfall(timeline, width=run.width(), palette=run.palette()))
+        return EXIT_OK
+    details = _step_details(loaded.frame, trace_id)
+    steps = []
+    for step in timeline.steps:
+        item = asdict(step)
+        item.update(details.get(step.request_id, {}))
+        steps.append(item)
+    if run.output == "jsonl":
+        run.emit_jsonl(steps)
+    else:
+        data = asdict(timeline)
+        data["steps"] = steps
+        run.emit_json(data)
+    return EXIT_OK
+
+
+def cmd_stats(run: Run) -> int:
+    """``auditview stats``: per tool and command: count, errors, error rate and duration percentiles."""
+    from auditview.stats import command_stats
+
+    loaded = _load(run)
+    stats = command_stats(loaded.frame)
+    if run.output == "json":
+        run.emit_json(stats.to_dicts())
+    elif run.output == "jsonl":
+        run.emit_jsonl(stats.iter_rows(named=True))
+    else:
+        from auditview.cli_render import Column, format_duration_ms, render_table
+
+        columns = [
+            Column("tool", max_width=24, flex=True),
+            Column("command", max_width=30, flex=True),
+            Column("count", align="right"),
+            Column("errors", align="right"),
+            Column("error rate", align="right"),
+            Column("p50", align="right"),
+            Column("p95", align="right"),
+            Column("p99", align="right"),
+            Column("max", align="right"),
+        ]
+        rows: list[list[Any]] = []
+        for s in stats.iter_rows(named=True):
+            errors = int(s.get("errors") or 0)
+            rate = s.get("error_rate")
+            rows.append(
+                [
+                    str(s["tool"]),
+                    str(s["command"]),
+                    str(s["count"]),
+                    (str(errors), "red" if errors else None),
+                    f"{rate * 100:.1f}%" if rate is not None else "-",
+                    format_duration_ms(s.get("p50_ms")),
+                    format_duration_ms(s.get("p95_ms")),
+                    format_duration_ms(s.get("p99_ms")),
+                    format_duration_ms(s.get("max_ms")),
+                ]
+            )
+        run.emit_lines(render_table(columns, rows, width=run.width(), palette=run.palette()))
+    return EXIT_OK
+
+
+def _reject_item(reject: Any) -> dict[str, Any]:
+    raw: bytes = reject.raw
+    text = raw[: _EXCERPT_CHARS * 4].decode("utf-8", "backslashreplace")[:_EXCERPT_CHARS]
+    return {
+        "path": str(reject.path),
+        "line": reject.line,
+        "offset": reject.offset,
+        "reason": reject.reason,
+        "excerpt": text,
+        "length": len(raw),
+    }
+
+
+def cmd_rejects(run: Run) -> int:
+    """``auditview rejects``: the malformed lines, where they are and why."""
+    index = _load_index(run)
+    rejects = sorted(index.rejects, key=lambda r: (str(r.path), r.offset))
+    if run.ns.limit is not None:
+        rejects = rejects[: run.ns.limit]
+    items = [_reject_item(r) for r in rejects]
+    if run.output == "json":
+        run.emit_json(items)
+    elif run.output == "jsonl":
+        run.emit_jsonl(items)
+    else:
+        from auditview.cli_render import Column, render_table
+
+        columns = [
+            Column("where", max_width=60, flex=True),
+            Column("offset", align="right"),
+            Column("reason", max_width=60, flex=True),
+            Column("excerpt", max_width=80, flex=True),
+        ]
+        rows: list[list[Any]] = [
+            [f"{i['path']}:{i['line']}", str(i["offset"]), i["reason"], i["excerpt"]] for i in items
+        ]
+        lines = render_table(columns, rows, width=run.width(), palette=run.palette())
+        lines.append(f"{len(index.rejects)} malformed line{'s' if len(index.rejects) != 1 else ''}")
+        run.emit_lines(lines)
+    if index.rejects and run.ns.strict:
+        return EXIT_DATAERR
+    return EXIT_OK
+
+
+def cmd_audit_log(run: Run) -> int:
+    """``auditview audit-log``: the contract's subcommand over every source, stored lines oldest first."""
+    import polars as pl
+
+    loaded = _load(run)
+    frame = loaded.frame
+    if run.ns.trace_id is not None:
+        frame = frame.filter(pl.col("trace_id").cast(pl.String) == run.ns.trace_id)
+    if run.ns.command is not None:
+        frame = frame.filter(pl.col("command").cast(pl.String) == run.ns.command)
+    if run.ns.last is not None:
+        frame = frame.tail(run.ns.last)
+    if run.output == "json":
+        run.emit_json(list(_parsed_records(loaded.index, frame)))
+    elif run.output == "table":
+        run.emit_lines(_records_table(run, loaded.index, frame))
+    else:
+        run.stdout.flush()
+        out = run.stdout.buffer
+        for raw in loaded.index.iter_raw(frame):
+            out.write(raw + b"\n")
+        out.flush()
+    if run.ns.follow:
+        return _follow_audit_log(run, loaded)
+    return EXIT_OK
+
+
+def _follow_audit_log(run: Run, loaded: Loaded) -> int:
+    raise CliError("--follow is not available yet", exit_code=EXIT_FAILURE, error_type="NotImplementedError")
+
+
+def _interactive_terminal() -> bool:
+    """True when both stdin and stdout are terminals (the app cannot run otherwise)."""
+    return _is_tty(sys.stdin) and _is_tty(sys.stdout)
+
+
+def cmd_app(run: Run) -> int:
+    """No subcommand: validate the options and hand over to the terminal app (imported only now)."""
+    ns = run.ns
+    _compile(run)
+    if not _interactive_terminal():
+        raise CliError(
+            "the terminal app needs a terminal; for scripts use a subcommand, e.g. 'auditview traces -o json'"
+            " (see 'auditview --help')",
+            exit_code=EXIT_USAGE,
+            error_type="UsageError",
+        )
+    from auditview.tui.app import AppOptions, run_app
+
+    options = AppOptions(
+        paths=list(ns.paths),
+        since=run.since,
+        until=run.until,
+        filter_text=ns.filter or "",
+        slow_ms=run.slow_ms,
+        demo=ns.demo,
+        follow=not ns.no_follow,
+    )
+    return int(run_app(options))
+
+
+_COMMANDS: Final[dict[str, Callable[[Run], int]]] = {
+    "app": cmd_app,
+    "export": cmd_export,
+    "traces": cmd_traces,
+    "trace": cmd_trace,
+    "stats": cmd_stats,
+    "rejects": cmd_rejects,
+    "audit-log": cmd_audit_log,
+}

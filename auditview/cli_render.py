@@ -1,0 +1,398 @@
+"""Plain-text rendering for the headless CLI: aligned tables, durations, times and the trace waterfall.
+
+Everything here works on plain Python values (no polars, no Rich, no Textual), so that a headless command pays
+nothing for rendering it does not do. Every string that comes from a record is untrusted: it passes
+through ``sanitize.printable`` (control characters, ESC, C1 and bidi overrides become visible escapes) and is
+cut to its column's display width, so nothing from a record can emit a terminal control sequence. Colour is
+opt-in through a ``Palette`` and only ever wraps text that has already been sanitized.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, Literal, Protocol, TextIO
+
+from auditview.sanitize import printable
+
+__all__ = [
+    "Cell",
+    "Column",
+    "GapLike",
+    "Palette",
+    "StepLike",
+    "TimelineLike",
+    "display_width",
+    "format_duration_ms",
+    "format_local_time",
+    "render_table",
+    "render_waterfall",
+    "terminal_palette",
+    "truncate_width",
+]
+
+_RESET: Final = "\x1b[0m"
+STYLES: Final[dict[str, str]] = {
+    "bold": "\x1b[1m",
+    "dim": "\x1b[2m",
+    "red": "\x1b[31m",
+    "yellow": "\x1b[33m",
+    "green": "\x1b[32m",
+    "cyan": "\x1b[36m",
+    "magenta": "\x1b[35m",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Palette:
+    """How to decorate output: ``colour`` adds SGR colour codes, ``unicode`` allows block and mark glyphs."""
+
+    colour: bool = False
+    unicode: bool = True
+
+    def paint(self, text: str, style: str | None) -> str:
+        """Wrap already-sanitized ``text`` in the SGR codes of ``style`` when colour is on."""
+        if not self.colour or not style or not text:
+            return text
+        return f"{STYLES[style]}{text}{_RESET}"
+
+    def glyph(self, fancy: str, plain: str) -> str:
+        """Pick the Unicode glyph when the output encoding can carry it, else its ASCII stand-in."""
+        return fancy if self.unicode else plain
+
+
+def terminal_palette(stream: TextIO, environ: os._Environ[str] | dict[str, str] | None = None) -> Palette:
+    """Colour only on a terminal and never when ``NO_COLOR`` is non-empty; Unicode glyphs when UTF-8."""
+    env = os.environ if environ is None else environ
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+    return Palette(colour=tty and not env.get("NO_COLOR"), unicode=encoding.startswith("utf"))
+
+
+def display_width(text: str) -> int:
+    """Terminal cells taken by ``text``: wide East Asian characters count 2, combining marks 0."""
+    if text.isascii():
+        return len(text)
+    width = 0
+    for char in text:
+        if unicodedata.combining(char):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width
+
+
+def truncate_width(text: str, limit: int) -> str:
+    """Cut ``text`` to at most ``limit`` terminal cells, ending with ``…`` when cut."""
+    if limit <= 0:
+        return ""
+    if display_width(text) <= limit:
+        return text
+    out: list[str] = []
+    used = 0
+    for char in text:
+        cells = (
+            0
+            if unicodedata.combining(char)
+            else (2 if unicodedata.east_asian_width(char) in ("W", "F") else 1)
+        )
+        if used + cells > limit - 1:
+            break
+        out.append(char)
+        used += cells
+    return "".join(out) + "…"
+
+
+def _pad(text: str, width: int, align: Literal["left", "right"]) -> str:
+    gap = max(width - display_width(text), 0)
+    return (" " * gap + text) if align == "right" else (text + " " * gap)
+
+
+def format_duration_ms(ms: float | None) -> str:
+    """A short human duration: ``850ms``, ``4.21s``, ``3m12s``, ``1h02m``; ``-`` when unknown."""
+    if ms is None or (isinstance(ms, float) and math.isnan(ms)):
+        return "-"
+    if ms < 0:
+        return "-" + format_duration_ms(-ms)
+    if ms < 1_000:
+        return f"{ms:.0f}ms" if ms >= 10 or ms == int(ms) else f"{ms:.1f}ms"
+    seconds = ms / 1_000
+    if seconds < 10:
+        return f"{seconds:.2f}s"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, sec = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def format_local_time(moment: datetime | None, *, date: bool = True) -> str:
+    """An aware time shown in the local zone with milliseconds (``2026-11-27 10:03:12.345``)."""
+    if moment is None:
+        return "-"
+    local = moment.astimezone()
+    text = local.strftime("%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S")
+    return f"{text}.{local.microsecond // 1000:03d}"
+
+
+#: A table cell: plain text, or text with a palette style name applied when colour is on.
+Cell = str | tuple[str, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One table column: ``flex`` columns give up width first when the table is wider than the terminal."""
+
+    header: str
+    align: Literal["left", "right"] = "left"
+    min_width: int = 3
+    max_width: int = 60
+    flex: bool = False
+
+
+def render_table(
+    columns: Sequence[Column], rows: Sequence[Sequence[Cell]], *, width: int, palette: Palette
+) -> list[str]:
+    """Lay out ``rows`` under ``columns`` within ``width`` cells; every cell is sanitized and truncated."""
+    texts: list[list[tuple[str, str | None]]] = []
+    for row in rows:
+        cells: list[tuple[str, str | None]] = []
+        for cell in row:
+            text, style = (cell, None) if isinstance(cell, str) else cell
+            cells.append((printable(text), style))
+        texts.append(cells)
+    widths = []
+    for i, column in enumerate(columns):
+        natural = max([display_width(column.header)] + [display_width(r[i][0]) for r in texts])
+        widths.append(min(natural, column.max_width))
+    _shrink(columns, widths, width - 2 * (len(columns) - 1))
+    lines = []
+    header = "  ".join(
+        _pad(truncate_width(c.header, w), w, c.align) for c, w in zip(columns, widths, strict=True)
+    )
+    lines.append(palette.paint(header.rstrip(), "bold"))
+    lines.append("  ".join(palette.glyph("─", "-") * w for w in widths))
+    for cells in texts:
+        parts = []
+        for (text, style), column, w in zip(cells, columns, widths, strict=True):
+            parts.append(palette.paint(_pad(truncate_width(text, w), w, column.align), style))
+        lines.append("  ".join(parts).rstrip())
+    return lines
+
+
+def _shrink(columns: Sequence[Column], widths: list[int], budget: int) -> None:
+    """Narrow columns (flex ones first, widest first) until they fit ``budget`` or reach their minimum."""
+    excess = sum(widths) - budget
+    for flex_only in (True, False):
+        while excess > 0:
+            candidates = [
+                i for i, c in enumerate(columns) if (c.flex or not flex_only) and widths[i] > c.min_width
+            ]
+            if not candidates:
+                break
+            widest = max(candidates, key=lambda i: widths[i])
+            others = [widths[i] for i in candidates if i != widest]
+            target = max(max(others, default=0), columns[widest].min_width, widths[widest] - excess)
+            step = max(widths[widest] - target, 1)
+            widths[widest] -= step
+            excess -= step
+
+
+class StepLike(Protocol):
+    """What the waterfall needs of a timeline step (``auditview.timeline.TimelineStep`` has it)."""
+
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def depth(self) -> int: ...
+    @property
+    def tool(self) -> str: ...
+    @property
+    def command(self) -> str: ...
+    @property
+    def start_ms(self) -> float: ...
+    @property
+    def duration_ms(self) -> float: ...
+    @property
+    def end_ms(self) -> float: ...
+    @property
+    def exit_code(self) -> int: ...
+    @property
+    def failed(self) -> bool: ...
+    @property
+    def slow_reason(self) -> str | None: ...
+    @property
+    def on_critical_path(self) -> bool: ...
+
+
+class GapLike(Protocol):
+    """What the waterfall needs of a gap between steps."""
+
+    @property
+    def start_ms(self) -> float: ...
+    @property
+    def end_ms(self) -> float: ...
+    @property
+    def duration_ms(self) -> float: ...
+
+
+class TimelineLike(Protocol):
+    """What the waterfall needs of a timeline."""
+
+    @property
+    def trace_id(self) -> str: ...
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
+    @property
+    def span_ms(self) -> float: ...
+    @property
+    def steps(self) -> Sequence[StepLike]: ...
+    @property
+    def gaps(self) -> Sequence[GapLike]: ...
+
+
+_OFFSET_W: Final = 8
+_DURATION_W: Final = 8
+_MARKS_W: Final = 3
+_MIN_BAR: Final = 10
+
+
+def render_waterfall(timeline: TimelineLike, *, width: int, palette: Palette) -> list[str]:
+    """Render a trace as a text waterfall: one row per step and per gap, bars on the trace's time axis.
+
+    Columns: marks (``*`` critical path, ``✗`` failed, ``!`` slow), offset from the trace start, duration, the
+    step (indented by nesting depth), its bar scaled to the terminal width, and a note (exit, slow reason).
+    """
+    steps = list(timeline.steps)
+    failed = sum(1 for s in steps if s.failed)
+    slow = sum(1 for s in steps if s.slow_reason)
+    span = max(float(timeline.span_ms), 0.0)
+    cross = palette.glyph("✗", "x")
+    title = (
+        f"trace {truncate_width(printable(timeline.trace_id), 80)}  "
+        f"{format_local_time(timeline.start)} → {format_local_time(timeline.end, date=False)}  "
+        f"span {format_duration_ms(span)}  {len(steps)} step{'s' if len(steps) != 1 else ''}"
+    )
+    if failed:
+        title += f"  {failed} failed"
+    if slow:
+        title += f"  {slow} slow"
+    lines = [palette.paint(truncate_width(title, width), "bold")]
+
+    rows: list[tuple[float, int, str, str, str, str, float, float, str | None, str]] = []
+    # (sort start, order, marks, offset, duration, label, bar start, bar end, style, note)
+    for order, step in enumerate(steps):
+        marks = (
+            ("*" if step.on_critical_path else " ")
+            + (cross if step.failed else " ")
+            + ("!" if step.slow_reason else " ")
+        )
+        label = "  " * max(int(step.depth), 0) + printable(f"{step.tool} {step.command}")
+        notes = []
+        if step.failed:
+            notes.append(f"exit {step.exit_code}")
+        if step.slow_reason:
+            notes.append(f"slow: {printable(step.slow_reason)}")
+        style = "red" if step.failed else ("yellow" if step.slow_reason else None)
+        rows.append(
+            (
+                float(step.start_ms),
+                order * 2,
+                marks,
+                format_duration_ms(step.start_ms),
+                format_duration_ms(step.duration_ms),
+                label,
+                float(step.start_ms),
+                float(step.end_ms),
+                style,
+                "; ".join(notes),
+            )
+        )
+    for gap in timeline.gaps:
+        if gap.duration_ms <= 0:
+            continue
+        rows.append(
+            (
+                float(gap.start_ms),
+                -1,
+                "   ",
+                format_duration_ms(gap.start_ms),
+                format_duration_ms(gap.duration_ms),
+                palette.glyph("┄ gap (outside any tool)", "- gap (outside any tool)"),
+                float(gap.start_ms),
+                float(gap.end_ms),
+                "dim",
+                "",
+            )
+        )
+    rows.sort(key=lambda r: (r[0], r[1]))
+
+    fixed = _MARKS_W + 1 + _OFFSET_W + 1 + _DURATION_W + 2
+    label_w = min(max([display_width(r[5]) for r in rows] + [4]), 40)
+    note_w = min(max([display_width(r[9]) for r in rows] + [0]), 40)
+    bar_w = width - fixed - label_w - 2 - (note_w + 2 if note_w else 0)
+    if bar_w < _MIN_BAR:
+        label_w = max(label_w - (_MIN_BAR - bar_w), 12)
+        bar_w = width - fixed - label_w - 2 - (note_w + 2 if note_w else 0)
+    if bar_w < _MIN_BAR:
+        note_w = max(note_w - (_MIN_BAR - bar_w), 0)
+        bar_w = max(width - fixed - label_w - 2 - (note_w + 2 if note_w else 0), _MIN_BAR)
+
+    axis_left = "0"
+    axis_right = format_duration_ms(span)
+    axis = axis_left + " " * max(bar_w - len(axis_left) - len(axis_right), 1) + axis_right
+    header = (
+        " " * _MARKS_W
+        + " "
+        + _pad("offset", _OFFSET_W, "right")
+        + " "
+        + _pad("duration", _DURATION_W, "right")
+        + "  "
+        + _pad("step", label_w, "left")
+        + "  "
+        + axis
+    )
+    lines.append(palette.paint(header.rstrip(), "bold"))
+
+    block = palette.glyph("█", "#")
+    dot = palette.glyph("·", ".")
+    for _, order, marks, offset, duration, label, bar_start, bar_end, style, note in rows:
+        is_gap = order < 0
+        first, last = _bar_cells(bar_start, bar_end, span, bar_w)
+        fill = dot if is_gap else block
+        bar = " " * first + palette.paint(fill * (last - first), style) + " " * (bar_w - last)
+        line = (
+            (palette.paint(marks, "red" if cross in marks else ("yellow" if "!" in marks else None)))
+            + " "
+            + _pad(offset, _OFFSET_W, "right")
+            + " "
+            + _pad(duration, _DURATION_W, "right")
+            + "  "
+            + palette.paint(_pad(truncate_width(label, label_w), label_w, "left"), "dim" if is_gap else None)
+            + "  "
+            + bar
+        )
+        if note and note_w:
+            line += "  " + palette.paint(truncate_width(note, note_w), style)
+        lines.append(line.rstrip())
+    lines.append(palette.paint(f"* critical path   {cross} failed   ! slow", "dim"))
+    return lines
+
+
+def _bar_cells(start_ms: float, end_ms: float, span_ms: float, cells: int) -> tuple[int, int]:
+    """The first and one-past-last cell of a bar from ``start_ms`` to ``end_ms`` on a ``span_ms`` axis."""
+    if span_ms <= 0:
+        return 0, 1
+    first = min(max(int(start_ms / span_ms * cells), 0), cells - 1)
+    last = min(max(math.ceil(end_ms / span_ms * cells), first + 1), cells)
+    return first, last
