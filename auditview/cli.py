@@ -74,12 +74,21 @@ _EPILOG: Final = (
 class CliError(Exception):
     """A failure shown to the user: ``exit_code``, ``error_type`` for the JSON envelope, and ``detail``."""
 
-    def __init__(self, message: str, *, exit_code: int, error_type: str, detail: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        exit_code: int,
+        error_type: str,
+        detail: str = "",
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
         self.error_type = error_type
         self.detail = detail
+        self.extra = extra or {}
 
 
 class _HelpShownError(Exception):
@@ -405,17 +414,19 @@ def _prescan_output(argv: Sequence[str]) -> str | None:
 
 def _report_error(error: CliError, *, output: str | None, command: str, meta: dict[str, Any]) -> None:
     if output == "json":
-        envelope = {"ok": False, "error": {"type": error.error_type, "message": error.message}, "meta": meta}
+        body = {"type": error.error_type, "message": error.message, **error.extra}
+        envelope = {"ok": False, "error": body, "meta": meta}
         sys.stdout.flush()
         sys.stdout.buffer.write(_dumps(envelope) + b"\n")
         sys.stdout.flush()
+    from auditview.sanitize import printable
+
     prog = "auditview" if command == "app" else f"auditview {command}"
-    if output != "json" or error.exit_code == EXIT_USAGE:
-        if error.detail and error.error_type == "UsageError":
-            _stderr(error.detail)
-        _stderr(f"{prog}: error: {error.message}")
-        if error.detail and error.error_type != "UsageError":
-            _stderr(error.detail)
+    if error.detail and error.error_type == "UsageError":
+        _stderr(error.detail)
+    _stderr(f"{prog}: error: {printable(error.message)}")
+    if error.detail and error.error_type != "UsageError":
+        _stderr(error.detail)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -557,23 +568,16 @@ def _compile(run: Run) -> Any:
     from auditview.query import FilterError, compile_filter
 
     try:
-        return compile_filter(text)
+        return compile_filter(text, slow_rule=_slow_rule(run))
     except FilterError as exc:
-        lines = str(exc).splitlines()
-        first = lines[0] if lines else exc.message
-        detail = "\n".join(lines[1:]) if len(lines) > 1 else _caret(text, exc)
+        caret = "\n".join("  " + line for line in exc.caret().splitlines()) if exc.text else ""
         raise CliError(
-            f"bad filter: {first}", exit_code=EXIT_USAGE, error_type="FilterError", detail=detail
+            f"bad filter: {exc}",
+            exit_code=EXIT_USAGE,
+            error_type="FilterError",
+            detail=caret,
+            extra={"position": exc.position, "expected": exc.expected, "suggestion": exc.suggestion},
         ) from None
-
-
-def _caret(text: str, exc: Any) -> str:
-    position = getattr(exc, "position", None)
-    if not isinstance(position, int):
-        return ""
-    from auditview.sanitize import printable
-
-    return f"  {printable(text)}\n  {' ' * len(printable(text[:position]))}^"
 
 
 def _discover(run: Run) -> list[Any]:

@@ -280,7 +280,8 @@ def render_waterfall(timeline: TimelineLike, *, width: int, palette: Palette) ->
     cross = palette.glyph("✗", "x")
     title = (
         f"trace {truncate_width(printable(timeline.trace_id), 80)}  "
-        f"{format_local_time(timeline.start)} → {format_local_time(timeline.end, date=False)}  "
+        f"{format_local_time(timeline.start)} {palette.glyph('→', '->')} "
+        f"{format_local_time(timeline.end, date=False)}  "
         f"span {format_duration_ms(span)}  {len(steps)} step{'s' if len(steps) != 1 else ''}"
     )
     if failed:
