@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["Chunk", "Compression", "Reject", "SourceFile"]
+__all__ = ["Chunk", "Compression", "PartialLine", "Reject", "SourceFile"]
 
 Compression = Literal["none", "gzip", "zstd"]
 
@@ -54,8 +54,21 @@ class Reject:
     offset: int
     reason: str
     raw: bytes
+    #: The full byte length of the line (without ``\n``) when ``raw`` holds only its first bytes (an over-long
+    #: line); ``None`` when ``raw`` is the whole line.
+    length: int | None = None
 
     @property
     def where(self) -> str:
         """``file:line`` for messages."""
         return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class PartialLine:
+    """A trailing line without ``\\n`` (a writer is still writing it): not a record and not a reject, yet."""
+
+    source: SourceFile
+    offset: int
+    line: int
+    length: int

@@ -1,0 +1,487 @@
+"""Reading complete lines from one source (a plain, gzip or zstd file, or a stream like stdin) by byte offset.
+
+Owns: ``FileReader`` (one source, resumable at a byte offset and line number, keeps its file descriptor open
+and read-only, never locks), ``read_all()`` (every complete line of several sources now), ``read_span()`` (the
+exact bytes of one line for export and detail views) and the decompression of gzip (multi-member) and zstd
+(multi-frame) streams. For compressed sources every offset is an offset in the *decompressed* stream.
+
+How lines come out:
+
+* ``FileReader.read_events()`` yields, in stream order, ``Chunk``s (runs of complete lines) and ``Reject``s. A
+  ``Reject`` comes from the reader only for a line longer than ``contract.MAX_LINE_BYTES`` (its bytes are
+  skipped; ``raw`` keeps the first ``REJECT_PREFIX_BYTES`` and ``length`` the full length) or for a compressed
+  stream that turns out corrupt (reading that source stops there; ``raw`` is empty).
+* ``FileReader.read_available()`` yields only the ``Chunk``s and appends the ``Reject``s to ``reader.rejects``
+  (the caller drains that list).
+* A trailing line without ``\\n`` is held (``pending``, ``pending_length``, ``partial()``) and handed out once
+  its ``\\n`` arrives. ``offset``/``line`` are where the pending line starts: a new reader created with them
+  resumes exactly.
+
+Consume an iterator fully: the reader's position advances block by block, and an abandoned iterator loses the
+rest of the block it was yielding.
+
+Limits: a compressed source is decompressed from its start to reach an offset (no seeking inside gzip/zstd).
+Input is fed to the decompressor 64 KiB at a time, which bounds gzip's output per step (~64 MiB at its maximal
+ratio); a hostile zstd frame can still expand further in one step. Must not: parse JSON, import polars or any
+UI library; ``zstandard`` is imported only when a zstd stream is read.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import stat
+import zlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Protocol, Self
+
+from auditview.contract import MAX_LINE_BYTES
+from auditview.source.discover import SourceMissing, magic_compression
+from auditview.source.lines import LineRun, LineSplitter, LongLine
+from auditview.source.types import Chunk, Compression, PartialLine, Reject, SourceFile
+
+__all__ = [
+    "DEFAULT_CHUNK_BYTES",
+    "FileReader",
+    "StreamCorrupt",
+    "open_source",
+    "read_all",
+    "read_span",
+]
+
+DEFAULT_CHUNK_BYTES: Final = 16 << 20
+#: Compressed input is fed to the decompressor in blocks of this size.
+RAW_BLOCK_BYTES: Final = 64 << 10
+#: Bytes kept from just before ``offset`` (see ``FileReader.tail``) to recognise a file's earlier contents.
+TAIL_BYTES: Final = 256
+_STREAM_READ_BYTES: Final = 1 << 20
+
+
+class StreamCorrupt(ValueError):  # noqa: N818 - part of the API, reads better
+    """A compressed stream cannot be decompressed further."""
+
+
+class _Decoder(Protocol):
+    """Decompresses a stream fed in pieces; on corrupt input it returns what it could and sets ``failed``."""
+
+    failed: str | None
+
+    def decode(self, data: bytes) -> bytes: ...
+
+
+class _GzipDecoder:
+    """gzip, any number of members; NUL padding after the last member is ignored like gzip(1) does."""
+
+    def __init__(self) -> None:
+        self._inner: Any = zlib.decompressobj(wbits=31)
+        self._padding = False
+        self.failed: str | None = None
+
+    def decode(self, data: bytes) -> bytes:
+        out: list[bytes] = []
+        while data and self.failed is None:
+            if self._padding:
+                if data.strip(b"\0"):
+                    self.failed = "gzip: trailing garbage after the last member"
+                break
+            try:
+                out.append(self._inner.decompress(data))
+            except zlib.error as exc:
+                self.failed = f"gzip: {exc}"
+                break
+            if not self._inner.eof:
+                break
+            data = self._inner.unused_data
+            self._inner = zlib.decompressobj(wbits=31)
+            if data and data[0] == 0:
+                self._padding = True
+        return b"".join(out)
+
+
+class _ZstdDecoder:
+    """zstd, any number of frames."""
+
+    def __init__(self) -> None:
+        import zstandard  # imported only when a zstd stream is actually read
+
+        self._factory: Any = zstandard.ZstdDecompressor()
+        self._error: type[Exception] = zstandard.ZstdError
+        self._inner: Any = self._factory.decompressobj()
+        self.failed: str | None = None
+
+    def decode(self, data: bytes) -> bytes:
+        out: list[bytes] = []
+        while data and self.failed is None:
+            try:
+                out.append(self._inner.decompress(data))
+            except self._error as exc:
+                self.failed = f"zstd: {exc}"
+                break
+            if not self._inner.eof:
+                break
+            data = self._inner.unused_data
+            self._inner = self._factory.decompressobj()
+        return b"".join(out)
+
+
+def _decoder(compression: Compression) -> _Decoder | None:
+    if compression == "gzip":
+        return _GzipDecoder()
+    if compression == "zstd":
+        return _ZstdDecoder()
+    return None
+
+
+def open_source(source: SourceFile) -> int:
+    """Open ``source`` read-only (no locks) and return the descriptor; ``SourceMissing`` names the path."""
+    if source.path == Path("-"):
+        return 0
+    try:
+        fd = os.open(source.path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise SourceMissing(f"{source.path}: no such file") from None
+    except OSError as exc:
+        raise SourceMissing(f"{source.path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise SourceMissing(f"{source.path}: is a directory")
+    return fd
+
+
+class FileReader:
+    """Reads complete lines of one ``SourceFile`` from a byte offset; remembers where it stopped.
+
+    ``offset``/``line``: where the pending partial line starts (the next line to hand out). ``pending``: the
+    held bytes of that line (a prefix only once it is over the cap). ``rejects``: filled by
+    ``read_available()``.
+    ``fd``: pass an already open descriptor (the follower does, to pin the inode); it is then not closed by
+    ``close()``. A stream (stdin, a pipe) is read with ``os.read``; everything else with ``os.pread``.
+    """
+
+    def __init__(
+        self,
+        source: SourceFile,
+        *,
+        offset: int = 0,
+        line: int = 1,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        fd: int | None = None,
+        max_line: int = MAX_LINE_BYTES,
+    ) -> None:
+        if offset < 0 or line < 1 or chunk_bytes < 1:
+            raise ValueError("offset must be >= 0, line >= 1 and chunk_bytes >= 1")
+        self.source = source
+        self.chunk_bytes = chunk_bytes
+        self.max_line = max_line
+        self.rejects: list[Reject] = []
+        self._owns_fd = fd is None
+        self._fd: int | None = fd
+        self._is_stream: bool | None = True if source.path == Path("-") else None
+        self._splitter = LineSplitter(offset=offset, line=line, max_line=max_line)
+        self._compression: Compression | None = None if source.path == Path("-") else source.compression
+        self._decoder: _Decoder | None = None
+        self._raw_position = 0
+        self._discard = 0
+        self._sniffed = b""
+        self._tail = b""
+        self.eof = False
+        self.broken: str | None = None
+        self._start(offset)
+
+    # -- state -----------------------------------------------------------------------------------------------
+    @property
+    def offset(self) -> int:
+        """Stream offset of the next line to hand out (the start of the pending partial line, if any)."""
+        return self._splitter.offset
+
+    @property
+    def line(self) -> int:
+        """1-based number of the next line to hand out."""
+        return self._splitter.line
+
+    @property
+    def pending(self) -> bytes:
+        """The held bytes of the trailing partial line (``b""`` when none)."""
+        return self._splitter.pending
+
+    @property
+    def pending_length(self) -> int:
+        """Full length of the trailing partial line so far (0 when none)."""
+        return self._splitter.pending_length
+
+    @property
+    def position(self) -> int:
+        """Stream offset of the next byte to read: ``offset + pending_length``."""
+        return self._splitter.position
+
+    @property
+    def compressed(self) -> bool:
+        """True when the stream is gzip or zstd (offsets are then in the decompressed stream)."""
+        return self._compression not in (None, "none")
+
+    @property
+    def raw_position(self) -> int:
+        """How many bytes of the file itself have been consumed."""
+        return self._raw_position if self.compressed or self._is_stream else self.position
+
+    @property
+    def tail(self) -> bytes:
+        """Up to 256 bytes just before ``offset`` as read (empty after an over-long line).
+
+        A fingerprint of the contents already handed out, used to recognise a copy or a rewrite of this file.
+        """
+        return self._tail
+
+    @property
+    def fd(self) -> int:
+        """The open descriptor (opened on first use)."""
+        if self._fd is None:
+            self._fd = open_source(self.source)
+        return self._fd
+
+    def partial(self) -> PartialLine | None:
+        """The trailing partial line, if any."""
+        if not self.pending_length:
+            return None
+        return PartialLine(self.source, self.offset, self.line, self.pending_length)
+
+    def identity(self) -> tuple[int, int]:
+        """``(st_dev, st_ino)`` of the open file."""
+        info = os.fstat(self.fd)
+        return info.st_dev, info.st_ino
+
+    def reset(self) -> None:
+        """Start again from offset 0, line 1 after a truncation, dropping the pending line and fingerprint."""
+        self._splitter = LineSplitter(max_line=self.max_line)
+        self._tail = b""
+        self.eof = False
+        self.broken = None
+        self._start(0)
+
+    def _start(self, offset: int) -> None:
+        self._raw_position = 0
+        self._discard = 0
+        self._decoder = None
+        if self._compression is not None and self._compression != "none":
+            self._decoder = _decoder(self._compression)
+            self._discard = offset
+
+    # -- reading ---------------------------------------------------------------------------------------------
+    def read_available(self) -> Iterator[Chunk]:
+        """Every complete line available now, as ``Chunk``s; over-long lines go to ``self.rejects``."""
+        for item in self.read_events():
+            if isinstance(item, Chunk):
+                yield item
+            else:
+                self.rejects.append(item)
+
+    def read_events(self, *, block: bool = False) -> Iterator[Chunk | Reject]:
+        """Complete lines available now as ``Chunk``s and ``Reject``s, in stream order.
+
+        ``block=True`` matters only for a stream: read until its end instead of until it has nothing more now.
+        """
+        if self.broken is not None:
+            return
+        fd = self.fd
+        if self._is_stream is None:
+            self._is_stream = not stat.S_ISREG(os.fstat(fd).st_mode)
+        if self._compression is None and not self._sniff(fd, block=block):
+            return
+        if self._is_stream:
+            yield from self._read_stream(fd, block=block)
+        elif self._decoder is None:
+            yield from self._read_plain(fd)
+        else:
+            yield from self._read_compressed(fd)
+
+    def _sniff(self, fd: int, *, block: bool) -> bool:
+        """Decide a stream's compression from its first bytes; False while fewer than 4 have arrived."""
+        while len(self._sniffed) < 4:
+            data = self._stream_read(fd, 4 - len(self._sniffed), block=block)
+            if data is None:
+                return False
+            if not data:
+                self.eof = True
+                break
+            self._sniffed += data
+        self._compression = magic_compression(self._sniffed)
+        self._start(self._splitter.offset)
+        return True
+
+    def _stream_read(self, fd: int, size: int, *, block: bool) -> bytes | None:
+        """Read from a stream; ``None`` when nothing is available now and ``block`` is False."""
+        if not block:
+            readable, _, _ = select.select([fd], [], [], 0)
+            if not readable:
+                return None
+        try:
+            return os.read(fd, size)
+        except BlockingIOError:
+            return None
+
+    def _read_plain(self, fd: int) -> Iterator[Chunk | Reject]:
+        while True:
+            data = os.pread(fd, self.chunk_bytes, self.position)
+            if not data:
+                return
+            yield from self._feed(data)
+            if len(data) < self.chunk_bytes:
+                return
+
+    def _read_compressed(self, fd: int) -> Iterator[Chunk | Reject]:
+        decoded: list[bytes] = []
+        size = 0
+        while True:
+            raw = os.pread(fd, RAW_BLOCK_BYTES, self._raw_position)
+            if not raw:
+                break
+            self._raw_position += len(raw)
+            piece = self._decode(raw)
+            decoded.append(piece)
+            size += len(piece)
+            if self._decoder is not None and self._decoder.failed:
+                yield from self._feed(b"".join(decoded))
+                yield self._corrupt(self._decoder.failed)
+                return
+            if size >= self.chunk_bytes:
+                yield from self._feed(b"".join(decoded))
+                decoded, size = [], 0
+        if decoded:
+            yield from self._feed(b"".join(decoded))
+
+    def _read_stream(self, fd: int, *, block: bool) -> Iterator[Chunk | Reject]:
+        buffered: list[bytes] = []
+        size = 0
+        if self._sniffed:
+            first, self._sniffed = self._sniffed, b""
+            self._raw_position += len(first)
+            piece = self._decode(first)
+            buffered.append(piece)
+            size += len(piece)
+        while not self.eof:
+            raw = self._stream_read(fd, _STREAM_READ_BYTES, block=block)
+            if raw is None:
+                break
+            if not raw:
+                self.eof = True
+                break
+            self._raw_position += len(raw)
+            piece = self._decode(raw)
+            buffered.append(piece)
+            size += len(piece)
+            if self._decoder is not None and self._decoder.failed:
+                yield from self._feed(b"".join(buffered))
+                yield self._corrupt(self._decoder.failed)
+                return
+            if size >= self.chunk_bytes:
+                yield from self._feed(b"".join(buffered))
+                buffered, size = [], 0
+        if buffered:
+            yield from self._feed(b"".join(buffered))
+
+    def _decode(self, raw: bytes) -> bytes:
+        """Decompress ``raw`` and drop what lies before the start offset; check ``_failed()`` afterwards."""
+        data = raw if self._decoder is None else self._decoder.decode(raw)
+        if self._discard:
+            skipped = min(self._discard, len(data))
+            self._discard -= skipped
+            data = data[skipped:]
+        return data
+
+    def _corrupt(self, reason: str) -> Reject:
+        self.broken = reason
+        where = self.position
+        return Reject(self.source.display, self.line, where, f"cannot decompress further: {reason}", b"")
+
+    def _feed(self, data: bytes) -> Iterator[Chunk | Reject]:
+        for piece in self._splitter.feed(data):
+            if isinstance(piece, LineRun):
+                tail = piece.data[-TAIL_BYTES:]
+                if len(tail) < TAIL_BYTES and self._tail:
+                    tail = (self._tail + tail)[-TAIL_BYTES:]
+                self._tail = tail
+                yield Chunk(self.source, piece.offset, piece.first_line, piece.data)
+            else:
+                self._tail = b""
+                yield _long_line_reject(self.source, piece, self.max_line)
+
+    # -- lifetime --------------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the descriptor if this reader opened it (stdin is never closed)."""
+        if self._owns_fd and self._fd is not None and self._fd != 0:
+            os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _long_line_reject(source: SourceFile, piece: LongLine, cap: int) -> Reject:
+    reason = f"line longer than {cap} bytes ({piece.length} bytes)"
+    return Reject(source.display, piece.line, piece.offset, reason, piece.prefix, piece.length)
+
+
+def read_all(
+    sources: Sequence[SourceFile],
+    *,
+    rejects: list[Reject] | None = None,
+    partial: list[PartialLine] | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> Iterator[Chunk]:
+    """Every complete line of ``sources`` now, source by source in the given order (``discover()`` lists the
+    oldest sibling first); stdin is read to its end.
+
+    The reader's ``Reject``s (over-long lines, corrupt compressed data) are appended to ``rejects`` and each
+    trailing partial line to ``partial``: pass lists to receive them — without them they are not reported.
+    Raises ``SourceMissing`` when a source cannot be opened.
+    """
+    for source in sources:
+        with FileReader(source, chunk_bytes=chunk_bytes) as reader:
+            for item in reader.read_events(block=True):
+                if isinstance(item, Chunk):
+                    yield item
+                elif rejects is not None:
+                    rejects.append(item)
+            held = reader.partial()
+            if held is not None and partial is not None:
+                partial.append(held)
+
+
+def read_span(source: SourceFile, offset: int, length: int) -> bytes:
+    """The exact ``length`` bytes at stream ``offset`` of ``source`` (decompressing from the start if needed).
+
+    Returns fewer bytes when the stream is shorter. Raises ``SourceMissing`` when the file cannot be opened
+    and ``StreamCorrupt`` when compressed data ends in garbage before the span.
+    """
+    if source.path == Path("-"):
+        raise SourceMissing("-: standard input cannot be read again")
+    fd = open_source(source)
+    try:
+        decoder = _decoder(source.compression)
+        if decoder is None:
+            return os.pread(fd, length, offset)
+        out = bytearray()
+        position = 0
+        raw_position = 0
+        while len(out) < length:
+            raw = os.pread(fd, RAW_BLOCK_BYTES, raw_position)
+            if not raw:
+                break
+            raw_position += len(raw)
+            data = decoder.decode(raw)
+            if decoder.failed:
+                raise StreamCorrupt(f"{source.path}: {decoder.failed}")
+            start = max(0, offset - position)
+            if start < len(data):
+                out += data[start : start + length - len(out)]
+            position += len(data)
+        return bytes(out)
+    finally:
+        os.close(fd)
