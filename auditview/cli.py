@@ -590,10 +590,10 @@ def _discover(run: Run) -> list[Any]:
 
 
 def _load_index(run: Run) -> AuditIndex:
+    sources = _discover(run)
     from auditview.index import AuditIndex
     from auditview.source.discover import SourceMissing
 
-    sources = _discover(run)
     try:
         index = AuditIndex.load(sources)
     except SourceMissing as exc:
