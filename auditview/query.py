@@ -1,0 +1,1192 @@
+"""The filter language shared by the CLI (``--filter``) and the terminal app (filter bar), compiled to polars.
+
+Owns: the tokenizer and parser of filter text, ``FilterError`` (message, exact position, what was expected),
+the compilation of a parsed filter into polars expressions (record predicates, and trace-level predicates
+evaluated with windows over ``trace_id``), ``time_range`` and ``complete`` (completion of field names and
+values for the filter bar). The language is documented in ``notes/query.md``; in short:
+
+- ``field OP value`` with ``=`` ``!=`` ``<`` ``<=`` ``>`` ``>=`` ``~`` (regex search) ``!~``;
+  ``field in (a, b)``, ``field not in (...)``; fields are the index columns, aliases (``duration``, ``time``,
+  ``exit``...), ``params.KEY`` (JSON inside ``params``), ``status``, ``failed``, ``slow``, and any other name
+  (looked up in ``extra``);
+- ``and`` / ``or`` / ``not`` (also ``!``) / parentheses; precedence ``not`` > ``and`` > ``or``; juxtaposed
+  terms are joined with ``and``;
+- a bare word or quoted string is free text (case-insensitive, in the textual columns);
+- ``trace.duration``, ``trace.steps``, ``trace.failed``, ``trace.failures``, ``trace.slow``,
+  ``trace.slow_steps``, ``trace.tools``, ``trace.start``, ``trace.end``, ``trace.has(FILTER)``,
+  ``trace.all(FILTER)``: properties of the whole trace a record belongs to, computed over the frame given to
+  ``apply`` (before filtering); an orphan record forms a trace of its own.
+
+Comparisons on a missing value (null column, absent JSON key) are false; ``a != v`` is exactly ``not a = v``.
+
+This module must not import a UI library, must not read files, and must not run Python per row when
+filtering.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final, Literal, TypeAlias
+
+import orjson
+import polars as pl
+
+from auditview.slow import SlowStepRule
+from auditview.timeparse import TimeParseError, parse_duration_ms, parse_when
+from auditview.traces import end_expr, failed_expr, has_trace_id
+
+__all__ = [
+    "FIELD_NAMES",
+    "TEXT_COLUMNS",
+    "CompiledFilter",
+    "Completion",
+    "FilterError",
+    "compile_filter",
+    "complete",
+    "completions",
+    "time_range",
+]
+
+# ----------------------------------------------------------------------------------------------------
+# Fields
+
+Kind: TypeAlias = Literal["string", "number", "duration", "time", "bool", "json", "status", "derived_bool"]
+
+#: Index columns the language knows, and how their values are read.
+_COLUMNS: Final[dict[str, Kind]] = {
+    "ts": "time",
+    "tool": "string",
+    "command": "string",
+    "exit_code": "number",
+    "duration_ms": "duration",
+    "request_id": "string",
+    "trace_id": "string",
+    "parent_request_id": "string",
+    "operator": "string",
+    "host": "string",
+    "version": "string",
+    "ok": "bool",
+    "error_type": "string",
+    "error_message": "string",
+    "params": "string",
+    "extra": "string",
+    "file_id": "number",
+    "offset": "number",
+    "length": "number",
+    "line": "number",
+}
+
+#: Names users expect, mapped to index columns.
+_ALIASES: Final[dict[str, str]] = {
+    "duration": "duration_ms",
+    "time": "ts",
+    "timestamp": "ts",
+    "exit": "exit_code",
+    "request": "request_id",
+    "parent": "parent_request_id",
+}
+
+#: Computed fields: ``status`` (ok | failed), ``failed`` (exit_code != 0), ``slow`` (SlowStepRule).
+_DERIVED: Final[dict[str, Kind]] = {"status": "status", "failed": "derived_bool", "slow": "derived_bool"}
+
+#: Contract fields that are not index columns; the index keeps them (when present) in ``extra``.
+_EXTRA_CONTRACT_FIELDS: Final = ("pid", "schema_version", "truncated")
+
+#: Trace-level fields (``trace.X``), their kind, and whether a bare ``trace.X`` is a predicate.
+_TRACE_FIELDS: Final[dict[str, Kind]] = {
+    "trace.duration": "duration",
+    "trace.span": "duration",
+    "trace.steps": "number",
+    "trace.failures": "number",
+    "trace.slow_steps": "number",
+    "trace.tools": "number",
+    "trace.failed": "derived_bool",
+    "trace.slow": "derived_bool",
+    "trace.start": "time",
+    "trace.end": "time",
+}
+_TRACE_FUNCTIONS: Final = ("trace.has", "trace.all")
+
+#: The columns searched by free text (those present in the frame).
+TEXT_COLUMNS: Final = (
+    "tool",
+    "command",
+    "operator",
+    "trace_id",
+    "request_id",
+    "params",
+    "error_type",
+    "error_message",
+    "extra",
+)
+
+#: Every field name the language accepts by name, for completion (``params.`` and ``extra.`` are prefixes).
+FIELD_NAMES: Final[tuple[str, ...]] = (
+    *_COLUMNS,
+    *_ALIASES,
+    *_DERIVED,
+    *_TRACE_FIELDS,
+    *_TRACE_FUNCTIONS,
+    "params.",
+    "extra.",
+)
+
+_KNOWN_FOR_TYPOS: Final = tuple(name for name in FIELD_NAMES if not name.endswith("."))
+_KEYWORDS: Final = frozenset({"and", "or", "not", "in"})
+
+
+@dataclass(frozen=True)
+class _Field:
+    """A resolved field reference: what the user wrote, where, and how to read it."""
+
+    raw: str
+    start: int
+    end: int
+    kind: Kind
+    name: str  # canonical column / derived / trace field name, or the JSON column for kind "json"
+    path: tuple[str, ...] = ()  # JSON path segments for kind "json"
+
+    @property
+    def is_trace(self) -> bool:
+        return self.name.startswith("trace.")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Errors
+
+
+class FilterError(ValueError):
+    """An invalid filter: ``message`` says what is wrong, ``position`` (0-based) where, ``expected`` what fits
+
+    ``str(err)`` is one line ending in ``at column N`` (1-based); ``err.caret()`` is the input with a caret
+    line under it; ``err.render()`` is both. ``suggestion`` holds a corrected field name for a likely typo.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        position: int,
+        expected: str = "",
+        *,
+        text: str = "",
+        end: int | None = None,
+        suggestion: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.position = position
+        self.expected = expected
+        self.text = text
+        self.end = position + 1 if end is None else max(end, position + 1)
+        self.suggestion = suggestion
+
+    @property
+    def column(self) -> int:
+        """The 1-based column of the error."""
+        return self.position + 1
+
+    def __str__(self) -> str:
+        return f"{self.message} at column {self.column}"
+
+    def caret(self) -> str:
+        """The filter text (control characters as spaces) and a line with ``^`` under the error's span."""
+        shown = "".join(" " if (ch.isspace() or not ch.isprintable()) else ch for ch in self.text)
+        width = max(1, min(self.end, len(shown) + 1) - self.position)
+        return f"{shown}\n{' ' * self.position}{'^' * width}"
+
+    def render(self) -> str:
+        """``str(self)`` followed by the caret lines."""
+        return f"{self}\n{self.caret()}" if self.text else str(self)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Tokens
+
+TokenKind: TypeAlias = Literal["word", "string", "op", "lparen", "rparen", "comma", "bang", "eof"]
+
+_OPERATORS: Final = ("==", "!=", "<=", ">=", "=~", "!~", "=", "<", ">", "~")
+_OPERATOR_CANONICAL: Final = {"==": "=", "=~": "~"}
+_DELIMITERS: Final = frozenset("()=!<>~,\"'")
+_ESCAPES: Final = {'"': '"', "'": "'", "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: TokenKind
+    text: str  # the source text of the token
+    value: str  # decoded value (strings), canonical operator (ops), else the source text
+    start: int
+    end: int
+    closed: bool = True  # False for an unterminated string (lenient tokenizing only)
+
+
+def _scan_string(text: str, start: int, *, lenient: bool) -> tuple[str, int, bool]:
+    """Decode the quoted string at ``start``; return (value, index after it, closed)."""
+    quote = text[start]
+    chars: list[str] = []
+    i = start + 1
+    while i < len(text):
+        ch = text[i]
+        if ch == quote:
+            return "".join(chars), i + 1, True
+        if ch == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            chars.append(_ESCAPES.get(nxt, "\\" + nxt))
+            i += 2
+            continue
+        chars.append(ch)
+        i += 1
+    if lenient:
+        return "".join(chars), len(text), False
+    raise FilterError(
+        f"unterminated string; expected a closing {quote} to match this quote",
+        start,
+        f"a closing {quote}",
+    )
+
+
+def _tokenize(text: str, *, lenient: bool = False) -> list[_Token]:
+    tokens: list[_Token] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+            continue
+        if ch in "\"'":
+            value, end, closed = _scan_string(text, i, lenient=lenient)
+            tokens.append(_Token("string", text[i:end], value, i, end, closed))
+            i = end
+            continue
+        if ch == "(":
+            tokens.append(_Token("lparen", ch, ch, i, i + 1))
+            i += 1
+            continue
+        if ch == ")":
+            tokens.append(_Token("rparen", ch, ch, i, i + 1))
+            i += 1
+            continue
+        if ch == ",":
+            tokens.append(_Token("comma", ch, ch, i, i + 1))
+            i += 1
+            continue
+        operator = next((op for op in _OPERATORS if text.startswith(op, i)), None)
+        if operator is not None:
+            end = i + len(operator)
+            tokens.append(_Token("op", operator, _OPERATOR_CANONICAL.get(operator, operator), i, end))
+            i = end
+            continue
+        if ch == "!":
+            tokens.append(_Token("bang", ch, ch, i, i + 1))
+            i += 1
+            continue
+        start = i
+        while i < n:
+            ch = text[i]
+            if ch in "\"'" and i > start and text[i - 1] == ".":
+                _, i, closed = _scan_string(text, i, lenient=lenient)
+                continue
+            if ch.isspace() or ch in _DELIMITERS:
+                break
+            i += 1
+        tokens.append(_Token("word", text[start:i], text[start:i], start, i))
+    tokens.append(_Token("eof", "", "", n, n))
+    return tokens
+
+
+def _describe(token: _Token) -> str:
+    if token.kind == "eof":
+        return "the end of the filter"
+    shown = token.text if len(token.text) <= 24 else token.text[:21] + "..."
+    return f"'{shown}'"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Syntax tree
+
+
+@dataclass(frozen=True)
+class _Value:
+    raw: str
+    quoted: bool
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class _Compare:
+    field: _Field
+    op: str
+    literal: object  # str | float | datetime | bool | None (null) | re pattern text for ~
+    op_start: int
+
+
+@dataclass(frozen=True)
+class _InList:
+    field: _Field
+    literals: tuple[object, ...]
+    negate: bool
+
+
+@dataclass(frozen=True)
+class _FreeText:
+    text: str
+
+
+@dataclass(frozen=True)
+class _Flag:
+    field: _Field
+
+
+@dataclass(frozen=True)
+class _TraceFunction:
+    name: str  # "trace.has" | "trace.all"
+    inner: _Node
+
+
+@dataclass(frozen=True)
+class _Not:
+    inner: _Node
+
+
+@dataclass(frozen=True)
+class _And:
+    items: tuple[_Node, ...]
+
+
+@dataclass(frozen=True)
+class _Or:
+    items: tuple[_Node, ...]
+
+
+@dataclass(frozen=True)
+class _MatchAll:
+    pass
+
+
+_Node: TypeAlias = _Compare | _InList | _FreeText | _Flag | _TraceFunction | _Not | _And | _Or | _MatchAll
+
+_MAX_DEPTH: Final = 64
+_NUMBER_RE: Final = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+_NAME_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_TIME_HELP: Final = "a time such as 2026-11-20T09:00Z, 2026-11-20, 1h (ago), today or @1700000000"
+_DURATION_HELP: Final = "a duration such as 250ms, 5s or 1m30s (a bare number means ms)"
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.index = 0
+        self.depth = 0
+        self.trace_depth = 0
+        self.uses_trace = False
+        self.uses_slow = False
+
+    # -- token helpers
+    @property
+    def current(self) -> _Token:
+        return self.tokens[self.index]
+
+    def peek(self, ahead: int = 1) -> _Token:
+        return self.tokens[min(self.index + ahead, len(self.tokens) - 1)]
+
+    def advance(self) -> _Token:
+        token = self.tokens[self.index]
+        if token.kind != "eof":
+            self.index += 1
+        return token
+
+    def is_keyword(self, token: _Token, keyword: str) -> bool:
+        return token.kind == "word" and token.text.lower() == keyword
+
+    def starts_term(self, token: _Token) -> bool:
+        if token.kind in ("string", "lparen", "bang"):
+            return True
+        return token.kind == "word" and token.text.lower() not in ("and", "or", "in")
+
+    # -- grammar
+    def parse(self) -> _Node:
+        if self.current.kind == "eof":
+            return _MatchAll()
+        node = self.parse_or()
+        token = self.current
+        if token.kind == "rparen":
+            raise FilterError("unexpected ')' without a matching '('", token.start, "an operator or a term")
+        if token.kind != "eof":
+            raise FilterError(
+                f"unexpected {_describe(token)}", token.start, "'and', 'or' or the end of the filter"
+            )
+        return node
+
+    def parse_or(self) -> _Node:
+        items = [self.parse_and()]
+        while self.is_keyword(self.current, "or"):
+            operator = self.advance()
+            items.append(self.parse_and(after=operator))
+        return items[0] if len(items) == 1 else _Or(tuple(items))
+
+    def parse_and(self, after: _Token | None = None) -> _Node:
+        items = [self.parse_unary(after)]
+        while True:
+            token = self.current
+            if self.is_keyword(token, "and"):
+                self.advance()
+                items.append(self.parse_unary(token))
+            elif self.starts_term(token):
+                items.append(self.parse_unary(None))
+            else:
+                break
+        return items[0] if len(items) == 1 else _And(tuple(items))
+
+    def parse_unary(self, after: _Token | None) -> _Node:
+        token = self.current
+        if token.kind == "bang" or self.is_keyword(token, "not"):
+            self.advance()
+            return _Not(self.parse_unary(token))
+        return self.parse_primary(after)
+
+    def parse_primary(self, after: _Token | None) -> _Node:
+        token = self.current
+        if token.kind == "lparen":
+            self.advance()
+            self.enter(token)
+            if self.current.kind == "rparen":
+                raise FilterError("empty parentheses", self.current.start, "a filter inside '(' ')'")
+            inner = self.parse_or()
+            self.leave()
+            self.expect_close(token)
+            return inner
+        if token.kind == "string":
+            self.advance()
+            return _FreeText(token.value)
+        if token.kind == "word" and token.text.lower() not in ("and", "or", "in"):
+            return self.parse_word_term()
+        where = f" after {_describe(after)}" if after is not None else ""
+        raise FilterError(
+            f"expected a field, a word or '('{where} but found {_describe(token)}",
+            token.start,
+            "a field, a word or '('",
+            end=token.end,
+        )
+
+    def enter(self, token: _Token) -> None:
+        self.depth += 1
+        if self.depth > _MAX_DEPTH:
+            raise FilterError(
+                f"filter nested deeper than {_MAX_DEPTH} levels", token.start, "fewer parentheses"
+            )
+
+    def leave(self) -> None:
+        self.depth -= 1
+
+    def expect_close(self, opening: _Token) -> None:
+        token = self.current
+        if token.kind != "rparen":
+            raise FilterError(
+                f"expected ')' to close the '(' of column {opening.start + 1}, found {_describe(token)}",
+                token.start,
+                "')'",
+            )
+        self.advance()
+
+    def parse_word_term(self) -> _Node:
+        word = self.advance()
+        lowered = word.text.lower()
+        nxt = self.current
+        if lowered in _TRACE_FUNCTIONS:
+            return self.parse_trace_function(word)
+        if nxt.kind == "op":
+            return self.parse_comparison(word)
+        if self.is_keyword(nxt, "in"):
+            self.advance()
+            return self.parse_in(word, nxt, negate=False)
+        if self.is_keyword(nxt, "not") and self.is_keyword(self.peek(), "in"):
+            self.advance()
+            in_token = self.advance()
+            return self.parse_in(word, in_token, negate=True)
+        if lowered in ("failed", "slow", "trace.failed", "trace.slow"):
+            return _Flag(self.resolve_field(word))
+        if lowered.startswith("trace."):
+            field_ref = self.resolve_field(word)
+            raise FilterError(
+                f"expected an operator after '{field_ref.raw}' (as in trace.duration>1m)",
+                word.end,
+                "an operator",
+            )
+        return _FreeText(word.text)
+
+    def parse_trace_function(self, word: _Token) -> _Node:
+        name = word.text.lower()
+        opening = self.current
+        if opening.kind != "lparen":
+            raise FilterError(f"expected '(' after '{name}'", opening.start, "'('")
+        if self.trace_depth:
+            raise FilterError(
+                f"'{name}' cannot be used inside another trace predicate", word.start, "a record filter"
+            )
+        self.advance()
+        self.enter(opening)
+        if self.current.kind == "rparen":
+            raise FilterError(f"expected a filter inside '{name}(...)'", self.current.start, "a filter")
+        self.trace_depth += 1
+        inner = self.parse_or()
+        self.trace_depth -= 1
+        self.leave()
+        self.expect_close(opening)
+        self.uses_trace = True
+        return _TraceFunction(name, inner)
+
+    def parse_value(self, after: _Token) -> _Value:
+        token = self.current
+        if token.kind == "word" or token.kind == "string":
+            self.advance()
+            return _Value(token.value, token.kind == "string", token.start, token.end)
+        raise FilterError(
+            f"expected a value after '{after.text}' but found {_describe(token)}"
+            if token.kind != "eof"
+            else f"expected a value after '{after.text}'",
+            token.start,
+            "a value",
+        )
+
+    def parse_comparison(self, word: _Token) -> _Node:
+        field_ref = self.resolve_field(word)
+        operator = self.advance()
+        value = self.parse_value(operator)
+        literal = self.coerce(field_ref, operator.value, value, operator)
+        return _Compare(field_ref, operator.value, literal, operator.start)
+
+    def parse_in(self, word: _Token, in_token: _Token, *, negate: bool) -> _Node:
+        field_ref = self.resolve_field(word)
+        opening = self.current
+        if opening.kind != "lparen":
+            raise FilterError(f"expected '(' after '{in_token.text}'", opening.start, "'('")
+        self.advance()
+        literals: list[object] = []
+        after = opening
+        while True:
+            value = self.parse_value(after)
+            literals.append(self.coerce(field_ref, "=", value, after))
+            token = self.current
+            if token.kind == "comma":
+                after = self.advance()
+                continue
+            if token.kind == "rparen":
+                self.advance()
+                break
+            raise FilterError(
+                f"expected ',' or ')' in the list after '{in_token.text}' but found {_describe(token)}",
+                token.start,
+                "',' or ')'",
+            )
+        return _InList(field_ref, tuple(literals), negate)
+
+    # -- fields and values
+    def resolve_field(self, word: _Token) -> _Field:
+        raw = word.text
+        segments = _split_path(raw, word.start)
+        head = segments[0]
+        lowered = raw.lower()
+        if len(segments) == 1:
+            if head in _COLUMNS:
+                return _Field(raw, word.start, word.end, _COLUMNS[head], head)
+            if head in _ALIASES:
+                column = _ALIASES[head]
+                return _Field(raw, word.start, word.end, _COLUMNS[column], column)
+            if head in _DERIVED:
+                if head == "slow":
+                    self.uses_slow = True
+                return _Field(raw, word.start, word.end, _DERIVED[head], head)
+            if head == "trace":
+                return _Field(raw, word.start, word.end, "string", "trace_id")
+        if head == "trace" and len(segments) >= 2:
+            name = f"trace.{'.'.join(segments[1:])}"
+            if lowered in _TRACE_FIELDS:
+                name = lowered
+            if name not in _TRACE_FIELDS:
+                close = difflib.get_close_matches(name, [*_TRACE_FIELDS, *_TRACE_FUNCTIONS], n=1, cutoff=0.6)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise FilterError(
+                    f"unknown trace field '{raw}'{hint}",
+                    word.start,
+                    "one of " + ", ".join([*_TRACE_FIELDS, *_TRACE_FUNCTIONS]),
+                    end=word.end,
+                    suggestion=close[0] if close else None,
+                )
+            if self.trace_depth:
+                raise FilterError(
+                    f"'{name}' cannot be used inside trace.has(...) or trace.all(...)",
+                    word.start,
+                    "a record field",
+                )
+            self.uses_trace = True
+            if name == "trace.slow" or name == "trace.slow_steps":
+                self.uses_slow = True
+            return _Field(raw, word.start, word.end, _TRACE_FIELDS[name], name)
+        if head in ("params", "extra") and len(segments) >= 2:
+            return _Field(raw, word.start, word.end, "json", head, tuple(segments[1:]))
+        if len(segments) == 1 and head not in _EXTRA_CONTRACT_FIELDS:
+            close = difflib.get_close_matches(head, _KNOWN_FOR_TYPOS, n=1, cutoff=0.75)
+            if not close:
+                close = difflib.get_close_matches(head.lower(), _KNOWN_FOR_TYPOS, n=1, cutoff=0.75)
+            if close:
+                raise FilterError(
+                    f"unknown field '{raw}'; did you mean '{close[0]}'? "
+                    f"(write extra.{raw} for a field outside the contract)",
+                    word.start,
+                    "a known field",
+                    end=word.end,
+                    suggestion=close[0],
+                )
+        if not _NAME_RE.match(head) and not raw.startswith(("'", '"')):
+            raise FilterError(f"'{raw}' is not a field name", word.start, "a field name", end=word.end)
+        return _Field(raw, word.start, word.end, "json", "extra", tuple(segments))
+
+    def coerce(self, field_ref: _Field, op: str, value: _Value, after: _Token) -> object:
+        where = f" after '{after.text}'"
+        kind = field_ref.kind
+        raw = value.raw
+        if op in ("~", "!~"):
+            if kind in ("bool", "derived_bool", "status"):
+                raise FilterError(
+                    f"'{op}' does not apply to '{field_ref.raw}'", after.start, "'=' or '!='", end=after.end
+                )
+            try:
+                pl.select(pl.lit("").str.contains(raw))
+            except pl.exceptions.PolarsError as exc:
+                detail = str(exc).strip().splitlines()
+                reason = next((line.strip() for line in detail if line.strip().startswith("error:")), "")
+                reason = reason.removeprefix("error:").strip() or "invalid syntax"
+                raise FilterError(
+                    f"invalid regular expression{where}: {reason}",
+                    value.start,
+                    "a regular expression",
+                    end=value.end,
+                ) from None
+            return raw
+        ordering = op in ("<", "<=", ">", ">=")
+        if not value.quoted and raw == "null":
+            if ordering:
+                raise FilterError(f"'{op}' cannot compare with null", value.start, "a value", end=value.end)
+            return None
+        if kind in ("bool", "derived_bool"):
+            if ordering:
+                raise FilterError(
+                    f"'{op}' does not apply to '{field_ref.raw}'", after.start, "'=' or '!='", end=after.end
+                )
+            lowered = raw.lower()
+            if lowered in ("true", "yes", "1"):
+                return True
+            if lowered in ("false", "no", "0"):
+                return False
+            raise FilterError(
+                f"expected true or false{where} but found '{raw}'",
+                value.start,
+                "true or false",
+                end=value.end,
+            )
+        if kind == "status":
+            if ordering:
+                raise FilterError(
+                    f"'{op}' does not apply to 'status'", after.start, "'=' or '!='", end=after.end
+                )
+            lowered = raw.lower()
+            if lowered in ("ok", "success", "succeeded"):
+                return "ok"
+            if lowered in ("failed", "fail", "failure", "error"):
+                return "failed"
+            raise FilterError(
+                f"expected ok or failed{where} but found '{raw}'", value.start, "ok or failed", end=value.end
+            )
+        if kind == "number":
+            if _NUMBER_RE.match(raw.strip()):
+                return float(raw)
+            raise FilterError(
+                f"expected a number{where} but found '{raw}'", value.start, "a number", end=value.end
+            )
+        if kind == "duration":
+            try:
+                return parse_duration_ms(raw)
+            except TimeParseError:
+                raise FilterError(
+                    f"expected {_DURATION_HELP}{where} but found '{raw}'",
+                    value.start,
+                    "a duration",
+                    end=value.end,
+                ) from None
+        if kind == "time":
+            try:
+                return parse_when(raw)
+            except TimeParseError:
+                raise FilterError(
+                    f"expected {_TIME_HELP}{where} but found '{raw}'", value.start, "a time", end=value.end
+                ) from None
+        if kind == "json" and not value.quoted and _NUMBER_RE.match(raw):
+            return float(raw)
+        return raw
+
+
+def _split_path(raw: str, start: int) -> list[str]:
+    """Split ``params.a."b.c".d`` into ``["params", "a", "b.c", "d"]``; reject empty segments."""
+    segments: list[str] = []
+    i = 0
+    n = len(raw)
+    while True:
+        if i < n and raw[i] in "\"'":
+            value, i, _ = _scan_string(raw, i, lenient=True)
+            segments.append(value)
+        else:
+            j = raw.find(".", i)
+            j = n if j < 0 else j
+            segment = raw[i:j]
+            if not segment:
+                raise FilterError(f"expected a name after '.' in '{raw}'", start + i, "a name")
+            segments.append(segment)
+            i = j
+        if i >= n:
+            return segments
+        if raw[i] != ".":
+            raise FilterError(f"expected '.' after a quoted name in '{raw}'", start + i, "'.'")
+        i += 1
+        if i >= n:
+            raise FilterError(f"expected a name after '.' in '{raw}'", start + i, "a name")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Compilation
+
+_ORPHAN = "__av_orphan"
+_START_MS = "__av_start_ms"
+_END_MS = "__av_end_ms"
+_END_TS = "__av_end_ts"
+_SLOW = "__av_slow"
+_FAILED = "__av_failed"
+
+
+@dataclass
+class _Context:
+    schema: Mapping[str, pl.DataType]
+
+    def text(self, column: str) -> pl.Expr:
+        dtype = self.schema.get(column)
+        if dtype is None:
+            return pl.lit(None, dtype=pl.String)
+        expr = pl.col(column)
+        return expr if dtype == pl.String else expr.cast(pl.String)
+
+    def column(self, column: str) -> pl.Expr:
+        if column not in self.schema:
+            return pl.lit(None, dtype=pl.String)
+        return pl.col(column)
+
+
+def _trace_window(expr: pl.Expr) -> pl.Expr:
+    return expr.over(pl.col("trace_id"), pl.col(_ORPHAN))
+
+
+def _json_path(segments: tuple[str, ...]) -> str:
+    parts = []
+    for segment in segments:
+        if segment.isdigit():
+            parts.append(f"[{segment}]")
+        else:
+            parts.append("[" + orjson.dumps(segment).decode() + "]")
+    return "$" + "".join(parts)
+
+
+def _field_expr(ref: _Field, ctx: _Context) -> pl.Expr:
+    name = ref.name
+    if ref.kind == "json":
+        return ctx.text(name).str.json_path_match(_json_path(ref.path))
+    if name == "failed" or name == "status":
+        return pl.col(_FAILED)
+    if name == "slow":
+        return pl.col(_SLOW)
+    if ref.is_trace:
+        return _trace_field_expr(name)
+    if ref.kind == "string":
+        return ctx.text(name)
+    return ctx.column(name)
+
+
+def _trace_field_expr(name: str) -> pl.Expr:
+    if name in ("trace.duration", "trace.span"):
+        return _trace_window(pl.col(_END_MS).max()) - _trace_window(pl.col(_START_MS).min())
+    if name == "trace.steps":
+        return _trace_window(pl.len())
+    if name == "trace.failures":
+        return _trace_window(pl.col(_FAILED).sum())
+    if name == "trace.failed":
+        return _trace_window(pl.col(_FAILED).any())
+    if name == "trace.slow_steps":
+        return _trace_window(pl.col(_SLOW).sum())
+    if name == "trace.slow":
+        return _trace_window(pl.col(_SLOW).any())
+    if name == "trace.tools":
+        return _trace_window(pl.col("tool").n_unique())
+    if name == "trace.start":
+        return _trace_window(pl.col("ts").min())
+    if name == "trace.end":
+        return _trace_window(pl.col(_END_TS).max())
+    raise AssertionError(name)  # pragma: no cover - resolve_field admits only the names above
+
+
+def _literal(value: object) -> pl.Expr:
+    if isinstance(value, datetime):
+        return pl.lit(value, dtype=pl.Datetime("us", "UTC"))
+    if isinstance(value, float):
+        return pl.lit(value, dtype=pl.Float64)
+    return pl.lit(value)
+
+
+def _positive(lhs: pl.Expr, op: str, rhs: pl.Expr) -> pl.Expr:
+    if op in ("=", "!="):
+        return lhs == rhs
+    if op == "<":
+        return lhs < rhs
+    if op == "<=":
+        return lhs <= rhs
+    if op == ">":
+        return lhs > rhs
+    return lhs >= rhs
+
+
+def _compile_compare(node: _Compare, ctx: _Context) -> pl.Expr:
+    ref = node.field
+    op = node.op
+    lhs = _field_expr(ref, ctx)
+    value = node.literal
+    if op in ("~", "!~"):
+        if ref.kind not in ("string", "json"):
+            lhs = lhs.cast(pl.String)
+        matched = lhs.str.contains(str(value)).fill_null(False)
+        return ~matched if op == "!~" else matched
+    if value is None:
+        matched = lhs.is_null()
+    elif ref.kind == "status":
+        matched = lhs if value == "failed" else ~lhs
+    elif ref.kind == "json" and isinstance(value, float):
+        matched = _positive(lhs.cast(pl.Float64, strict=False), op, _literal(value)).fill_null(False)
+    else:
+        matched = _positive(lhs, op, _literal(value)).fill_null(False)
+    return ~matched if op == "!=" else matched
+
+
+def _compile_in(node: _InList, ctx: _Context) -> pl.Expr:
+    ref = node.field
+    lhs = _field_expr(ref, ctx)
+    parts: list[pl.Expr] = []
+    values = list(node.literals)
+    if any(value is None for value in values):
+        parts.append(lhs.is_null())
+        values = [value for value in values if value is not None]
+    if ref.kind == "status":
+        wanted = set(values)
+        if "failed" in wanted:
+            parts.append(lhs)
+        if "ok" in wanted:
+            parts.append(~lhs)
+    elif ref.kind in ("bool", "derived_bool"):
+        parts.extend(lhs == pl.lit(value) for value in set(values))
+    elif ref.kind == "time":
+        if values:
+            parts.append(lhs.is_in(pl.Series(values, dtype=pl.Datetime("us", "UTC")).implode()))
+    elif ref.kind in ("number", "duration"):
+        if values:
+            parts.append(lhs.cast(pl.Float64).is_in(pl.Series(values, dtype=pl.Float64).implode()))
+    elif ref.kind == "json":
+        numbers = [value for value in values if isinstance(value, float)]
+        texts = [value for value in values if isinstance(value, str)]
+        if numbers:
+            parts.append(
+                lhs.cast(pl.Float64, strict=False).is_in(pl.Series(numbers, dtype=pl.Float64).implode())
+            )
+        if texts:
+            parts.append(lhs.is_in(pl.Series(texts, dtype=pl.String).implode()))
+    elif values:
+        parts.append(lhs.is_in(pl.Series([str(value) for value in values], dtype=pl.String).implode()))
+    matched = pl.any_horizontal(parts).fill_null(False) if parts else pl.lit(False)
+    return ~matched if node.negate else matched
+
+
+def _compile_free_text(node: _FreeText, ctx: _Context) -> pl.Expr:
+    pattern = "(?i)" + re.escape(node.text)
+    columns = [name for name in TEXT_COLUMNS if name in ctx.schema]
+    if not columns:
+        return pl.lit(False)
+    return pl.any_horizontal([ctx.text(name).str.contains(pattern) for name in columns]).fill_null(False)
+
+
+def _compile(node: _Node, ctx: _Context) -> pl.Expr:
+    if isinstance(node, _MatchAll):
+        return pl.lit(True)
+    if isinstance(node, _Compare):
+        return _compile_compare(node, ctx)
+    if isinstance(node, _InList):
+        return _compile_in(node, ctx)
+    if isinstance(node, _FreeText):
+        return _compile_free_text(node, ctx)
+    if isinstance(node, _Flag):
+        return _field_expr(node.field, ctx).fill_null(False)
+    if isinstance(node, _Not):
+        return ~_compile(node.inner, ctx)
+    if isinstance(node, _And):
+        return pl.all_horizontal([_compile(item, ctx) for item in node.items])
+    if isinstance(node, _Or):
+        return pl.any_horizontal([_compile(item, ctx) for item in node.items])
+    inner = _compile(node.inner, ctx)
+    return _trace_window(inner.any() if node.name == "trace.has" else inner.all())
+
+
+def _mentions_failed(node: _Node) -> bool:
+    if isinstance(node, _Compare | _InList | _Flag):
+        return node.field.name in ("failed", "status", "trace.failed", "trace.failures")
+    if isinstance(node, _Not | _TraceFunction):
+        return _mentions_failed(node.inner)
+    if isinstance(node, _And | _Or):
+        return any(_mentions_failed(item) for item in node.items)
+    return False
+
+
+@dataclass(frozen=True)
+class CompiledFilter:
+    """A parsed, validated filter; ``apply`` runs it on a frame.
+
+    ``uses_trace`` is true when the filter has trace-level predicates (their value depends on the whole
+    frame, so a follower cannot apply the filter to new rows alone); ``uses_slow`` when it needs slow steps.
+    """
+
+    text: str
+    slow_rule: SlowStepRule
+    uses_trace: bool
+    uses_slow: bool
+    _node: _Node = field(repr=False)
+
+    @property
+    def matches_all(self) -> bool:
+        """True for an empty filter (every record matches)."""
+        return isinstance(self._node, _MatchAll)
+
+    def predicate(self, schema: Mapping[str, pl.DataType]) -> pl.Expr:
+        """The Boolean expression for a frame with ``schema``; it reads the helper columns of ``prepare``."""
+        return _compile(self._node, _Context(dict(schema)))
+
+    def prepare(self, frame: pl.LazyFrame, schema: Mapping[str, pl.DataType]) -> pl.LazyFrame:
+        """Add the helper columns (``__av_*``) the predicate reads: failed, slow, trace keys, start/end."""
+        helpers: list[pl.Expr] = []
+        if _mentions_failed(self._node) or self.uses_trace:
+            helpers.append(failed_expr().alias(_FAILED))
+        if self.uses_slow:
+            slow = pl.col("slow").fill_null(False) if "slow" in schema else self.slow_rule.slow_expr()
+            helpers.append(slow.alias(_SLOW))
+        if self.uses_trace:
+            helpers.append(
+                pl.when(has_trace_id())
+                .then(pl.lit(0, dtype=pl.UInt32))
+                .otherwise(pl.int_range(1, pl.len() + 1, dtype=pl.UInt32))
+                .alias(_ORPHAN)
+            )
+            start_ms = pl.col("ts").dt.epoch("us").cast(pl.Float64) / 1000.0
+            helpers += [
+                start_ms.alias(_START_MS),
+                (start_ms + pl.col("duration_ms")).alias(_END_MS),
+                end_expr().alias(_END_TS),
+            ]
+        return frame.with_columns(helpers) if helpers else frame
+
+    def mask(self, frame: pl.DataFrame) -> pl.Series:
+        """A Boolean series, one value per row of ``frame``: true where the record matches."""
+        if self.matches_all:
+            return pl.Series("match", [True] * frame.height, dtype=pl.Boolean)
+        schema = frame.schema
+        lazy = self.prepare(frame.lazy(), schema)
+        return lazy.select(self.predicate(schema).alias("match")).collect().to_series()
+
+    def apply(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The matching records of ``frame``, in frame order, with the frame's columns."""
+        if self.matches_all:
+            return frame
+        schema = frame.schema
+        lazy = self.prepare(frame.lazy(), schema)
+        return lazy.filter(self.predicate(schema)).select(frame.columns).collect()
+
+
+def compile_filter(text: str, *, slow_rule: SlowStepRule | None = None) -> CompiledFilter:
+    """Parse and validate ``text``; raise ``FilterError`` (with ``text`` set) when it is not a valid filter.
+
+    ``slow_rule`` decides ``slow`` / ``trace.slow`` when the frame has no ``slow`` column (default
+    ``SlowStepRule()``). Relative times (``time>1h``) are resolved now, at compile time.
+    """
+    try:
+        parser = _Parser(text)
+        node = parser.parse()
+    except FilterError as err:
+        err.text = text
+        raise
+    return CompiledFilter(
+        text=text,
+        slow_rule=slow_rule or SlowStepRule(),
+        uses_trace=parser.uses_trace,
+        uses_slow=parser.uses_slow,
+        _node=node,
+    )
+
+
+def time_range(frame: pl.DataFrame, since: datetime | None, until: datetime | None) -> pl.DataFrame:
+    """The records with ``since <= ts <= until`` (either bound may be None), in frame order."""
+    condition = pl.lit(True)
+    if since is not None:
+        condition = condition & (pl.col("ts") >= pl.lit(since, dtype=pl.Datetime("us", "UTC")))
+    if until is not None:
+        condition = condition & (pl.col("ts") <= pl.lit(until, dtype=pl.Datetime("us", "UTC")))
+    if since is None and until is None:
+        return frame
+    return frame.filter(condition)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Completion
+
+
+@dataclass(frozen=True)
+class Completion:
+    """Completion at a cursor: replace ``text[start:end]`` with one of ``candidates``.
+
+    ``kind`` is ``"field"`` (a field name or free text is being typed), ``"value"`` (after an operator or
+    inside an ``in (...)`` list) or ``"none"``.
+    """
+
+    start: int
+    end: int
+    kind: Literal["field", "value", "none"]
+    candidates: list[str]
+
+
+_MAX_CANDIDATES: Final = 20
+_BARE_VALUE_RE: Final = re.compile(r"^[^\s()=!<>~,\"']+$")
+
+
+def _quote_if_needed(value: str) -> str:
+    if _BARE_VALUE_RE.match(value) and value.lower() not in _KEYWORDS and value != "null":
+        return value
+    return orjson.dumps(value).decode()
+
+
+def _value_candidates(ref: _Field, prefix: str, frame: pl.DataFrame) -> list[str]:
+    if ref.kind in ("bool", "derived_bool"):
+        options = ["true", "false"]
+    elif ref.kind == "status":
+        options = ["ok", "failed"]
+    elif ref.kind in ("time", "duration") or ref.is_trace:
+        return []
+    else:
+        ctx = _Context(dict(frame.schema))
+        if ref.kind == "json" and ref.name not in frame.columns:
+            return []
+        if ref.kind != "json" and ref.name not in frame.columns:
+            return []
+        values = _field_expr(ref, ctx)
+        if ref.kind != "json" and ref.kind != "string":
+            values = values.cast(pl.String)
+        counted = (
+            frame.lazy()
+            .select(values.alias("value"))
+            .drop_nulls()
+            .filter(pl.col("value").str.starts_with(prefix.strip("\"'")))
+            .group_by("value")
+            .len()
+            .sort(["len", "value"], descending=[True, False])
+            .head(_MAX_CANDIDATES)
+            .collect()
+        )
+        return [_quote_if_needed(value) for value in counted.get_column("value").to_list()]
+    return [option for option in options if option.startswith(prefix.lower())]
+
+
+def _field_candidates(prefix: str, frame: pl.DataFrame) -> list[str]:
+    lowered = prefix.lower()
+    for json_column in ("params", "extra"):
+        if lowered.startswith(json_column + ".") and json_column in frame.columns:
+            keys = _json_keys(frame, json_column)
+            return [f"{json_column}.{key}" for key in keys if f"{json_column}.{key}".startswith(prefix)][
+                :_MAX_CANDIDATES
+            ]
+    names = [name for name in FIELD_NAMES if name.startswith(lowered)]
+    return names[:_MAX_CANDIDATES]
+
+
+def _json_keys(frame: pl.DataFrame, column: str, sample: int = 2000) -> list[str]:
+    """Top-level keys seen in the JSON text column (from the newest ``sample`` rows), most frequent first."""
+    counts: dict[str, int] = {}
+    texts = frame.get_column(column).cast(pl.String).tail(sample).drop_nulls().to_list()
+    for text in texts:
+        try:
+            decoded = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(decoded, dict):
+            for key in decoded:
+                counts[key] = counts.get(key, 0) + 1
+    ordered = sorted(counts, key=lambda key: (-counts[key], key))
+    return [key if _NAME_RE.match(key) else orjson.dumps(key).decode() for key in ordered]
+
+
+def completions(text: str, cursor: int, frame: pl.DataFrame) -> Completion:
+    """What fits at ``cursor``: field names at a field position, frequent values after an operator.
+
+    Never raises on incomplete or invalid text.
+    """
+    cursor = max(0, min(cursor, len(text)))
+    tokens = [token for token in _tokenize(text[:cursor], lenient=True) if token.kind != "eof"]
+    partial: _Token | None = None
+    if tokens and tokens[-1].end == cursor and tokens[-1].kind in ("word", "string"):
+        partial = tokens.pop()
+    start = partial.start if partial is not None else cursor
+    prefix = partial.value if partial is not None else ""
+    previous = tokens[-1] if tokens else None
+    field_token: _Token | None = None
+    if previous is not None and previous.kind == "op" and len(tokens) >= 2 and tokens[-2].kind == "word":
+        field_token = tokens[-2]
+    elif previous is not None and previous.kind in ("lparen", "comma"):
+        field_token = _in_list_field(tokens)
+    if field_token is not None:
+        try:
+            ref = _Parser("").resolve_field(field_token)
+        except FilterError:
+            return Completion(start, cursor, "value", [])
+        return Completion(start, cursor, "value", _value_candidates(ref, prefix, frame))
+    if partial is not None and partial.kind == "string":
+        return Completion(start, cursor, "none", [])
+    return Completion(start, cursor, "field", _field_candidates(prefix, frame))
+
+
+def _in_list_field(tokens: list[_Token]) -> _Token | None:
+    """The field of the ``in (...)`` list whose value comes next, when the tokens end inside such a list."""
+    i = len(tokens) - 1
+    while i >= 0 and tokens[i].kind == "comma":
+        i -= 1
+        if i < 0 or tokens[i].kind not in ("word", "string"):
+            return None
+        i -= 1
+    if (
+        i < 1
+        or tokens[i].kind != "lparen"
+        or tokens[i - 1].kind != "word"
+        or tokens[i - 1].text.lower() != "in"
+    ):
+        return None
+    j = i - 2
+    if j >= 0 and tokens[j].kind == "word" and tokens[j].text.lower() == "not":
+        j -= 1
+    return tokens[j] if j >= 0 and tokens[j].kind == "word" else None
+
+
+def complete(text: str, cursor: int, frame: pl.DataFrame) -> list[str]:
+    """Candidates replacing the word at ``cursor`` (see ``completions`` for where the word starts)."""
+    return completions(text, cursor, frame).candidates
