@@ -45,9 +45,43 @@ def _fallback(value: Any) -> Any:
     return str(value)
 
 
+_INT64_MIN: Final = -(2**63)
+_UINT64_MAX: Final = 2**64 - 1
+_MAX_DEPTH: Final = 64
+
+
+def _coerce(value: Any, depth: int = 0) -> Any:
+    """A JSON-safe copy for what orjson refuses: huge integers, lone surrogates, odd keys, very deep
+    nesting."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        return value if _INT64_MIN <= value <= _UINT64_MAX else str(value)
+    if depth >= _MAX_DEPTH:
+        return _coerce(repr(value)[:1000])
+    if isinstance(value, dict):
+        return {_coerce(str(k)): _coerce(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_coerce(v, depth + 1) for v in value]
+    return _coerce(str(_fallback(value)))
+
+
 def default_serializer(record: dict[str, Any]) -> bytes:
-    """Compact JSON via orjson; non-string keys are stringified, unknown objects become ``str(obj)``."""
-    return orjson.dumps(record, default=_fallback, option=orjson.OPT_NON_STR_KEYS)
+    """Compact JSON via orjson; non-string keys are stringified, unknown objects become ``str(obj)``.
+
+    When orjson refuses a value (an integer beyond 64 bits, a lone surrogate, nesting deeper than orjson
+    allows) the record is coerced to something JSON can carry instead of being lost.
+    """
+    try:
+        return orjson.dumps(record, default=_fallback, option=orjson.OPT_NON_STR_KEYS)
+    except (orjson.JSONEncodeError, TypeError):
+        return orjson.dumps(_coerce(record), default=_fallback, option=orjson.OPT_NON_STR_KEYS)
 
 
 _operator_cache: str | None = None

@@ -15,7 +15,9 @@ from typing import Any, Final
 
 __all__ = [
     "DEFAULT_SECRET_KEYS",
+    "MAX_DEPTH",
     "REDACTED",
+    "TOO_DEEP",
     "RedactionRule",
     "Redactor",
     "cap_record_size",
@@ -23,6 +25,8 @@ __all__ = [
 ]
 
 REDACTED: Final = "[REDACTED]"
+TOO_DEEP: Final = "[REDACTED: nested too deep]"
+MAX_DEPTH: Final = 32
 
 DEFAULT_SECRET_KEYS: Final = (
     "password",
@@ -79,16 +83,23 @@ class Redactor:
         return any(pattern in lowered for pattern in self._keys)
 
     def __call__(self, value: Any) -> Any:
-        """Return ``value`` with secrets replaced by ``[REDACTED]``."""
-        return self._walk(None, value)
+        """Return ``value`` with secrets replaced by ``[REDACTED]``.
 
-    def _walk(self, key: str | None, value: Any) -> Any:
-        if isinstance(value, Mapping):
-            result: Any = {
-                k: (REDACTED if self.is_secret_key(k) else self._walk(str(k), v)) for k, v in value.items()
+        Containers nested deeper than ``MAX_DEPTH`` are replaced by a note (they could hide a secret and would
+        make the record unreadable anyway).
+        """
+        return self._walk(None, value, 0)
+
+    def _walk(self, key: str | None, value: Any, depth: int) -> Any:
+        if isinstance(value, Mapping | list | tuple | set | frozenset) and depth >= MAX_DEPTH:
+            result: Any = TOO_DEEP
+        elif isinstance(value, Mapping):
+            result = {
+                k: (REDACTED if self.is_secret_key(k) else self._walk(str(k), v, depth + 1))
+                for k, v in value.items()
             }
         elif isinstance(value, list | tuple | set | frozenset):
-            result = self._walk_list(list(value))
+            result = self._walk_list(list(value), depth + 1)
         elif isinstance(value, str):
             result = self._redact_string(value)
         else:
@@ -97,7 +108,7 @@ class Redactor:
             result = rule(key, result)
         return result
 
-    def _walk_list(self, items: list[Any]) -> list[Any]:
+    def _walk_list(self, items: list[Any], depth: int) -> list[Any]:
         out: list[Any] = []
         secret_next = False
         for item in items:
@@ -114,7 +125,7 @@ class Redactor:
                 secret_next = True  # ["--password", "hunter2"]
                 out.append(item)
                 continue
-            out.append(self._walk(None, item))
+            out.append(self._walk(None, item, depth))
         return out
 
     def _redact_string(self, text: str) -> str:
