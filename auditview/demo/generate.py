@@ -896,6 +896,8 @@ def write_log_dir(
 
 
 def _parse_when(text: str) -> datetime:
+    if text.strip().lower() == "now":
+        return datetime.now(UTC)
     try:
         return parse_timestamp(text)
     except ContractError:
