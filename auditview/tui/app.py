@@ -1,0 +1,518 @@
+"""The auditview terminal app: the shell (records, filter bar, volume strip, status bar) and its wiring.
+
+Owns: ``AppOptions`` and ``run_app`` (the CLI's entry), ``create_app`` (the one factory shared by the CLI,
+the tests and the benchmark), and ``AuditViewApp``, which keeps the state — the whole index frame, the
+filtered view, the filter and time range — and hands it *down* to widgets and screens, which send messages
+*up*.
+
+Must not: open a log file or parse a record on the UI thread. The loader worker (``workers.load_and_follow``)
+owns the index and the follower; filtering, raw-line reads and timelines run in thread workers too.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import polars as pl
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer
+from textual.worker import get_current_worker
+
+from auditview.query import FilterError, compile_filter, completions
+from auditview.slow import SlowStepRule
+from auditview.source.types import Reject
+from auditview.tui.messages import (
+    ExportRequested,
+    FilterApplied,
+    FilterFailed,
+    IndexingFinished,
+    IndexingProgressed,
+    LoadFailed,
+    RawIndex,
+    RecordDetailRequested,
+    RecordsAppended,
+    SearchApplied,
+    SourceEventHappened,
+    TraceOpened,
+)
+from auditview.tui.screens.detail import DetailScreen
+from auditview.tui.screens.export import ExportDialog, ExportScope, default_export_name
+from auditview.tui.screens.help import HelpScreen
+from auditview.tui.screens.rejects import RejectsScreen
+from auditview.tui.screens.time_range import TimeRange, TimeRangeDialog
+from auditview.tui.widgets.filter_bar import FilterBar
+from auditview.tui.widgets.records import RecordsTable
+from auditview.tui.widgets.status import StatusBar
+from auditview.tui.widgets.volume import VolumeStrip
+from auditview.tui.workers import LoaderOptions, filter_view, load_and_follow
+
+__all__ = ["AppOptions", "AuditViewApp", "create_app", "run_app"]
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class AppOptions:
+    """What the CLI asks the app to show."""
+
+    paths: list[str] = field(default_factory=list)
+    since: datetime | None = None
+    until: datetime | None = None
+    filter_text: str = ""
+    slow_ms: float = 5000.0
+    demo: bool = False
+    follow: bool = True
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _describe_moment(moment: datetime | None) -> str:
+    return "" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class AuditViewApp(App[int]):
+    """Records of every tool, live: filter, jump to failures and slow steps, open traces, export."""
+
+    CSS_PATH = "auditview.tcss"
+    TITLE = "auditview"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("slash", "filter", "Filter"),
+        Binding("f", "search", "Search", show=False),
+        Binding("w", "time_range", "Time range", show=False),
+        Binding("t", "traces", "Traces"),
+        Binding("x", "export", "Export"),
+        Binding("r", "rejects", "Rejects", show=False),
+    ]
+
+    def __init__(self, options: AppOptions, *, clock: Clock = _utc_now, load: bool = True) -> None:
+        super().__init__()
+        self.options = options
+        self.clock = clock
+        self.load = load
+        self.rule = SlowStepRule(threshold_ms=options.slow_ms)
+        self.frame: pl.DataFrame = pl.DataFrame()
+        self.view: pl.DataFrame = pl.DataFrame()
+        self.index: RawIndex | None = None
+        self.preview = False
+        self.filter_text = options.filter_text
+        self.search_text = ""
+        self.range = TimeRange(
+            options.since,
+            options.until,
+            _describe_moment(options.since),
+            _describe_moment(options.until),
+        )
+        self._generation = 0
+        self._filter_running = False
+        self._filter_dirty = False
+        self._pending_appended = False
+        self.loaded = False
+        self.indexing_seconds: float | None = None
+
+    # ------------------------------------------------------------------------------------------- children
+    @property
+    def records(self) -> RecordsTable:
+        """The records table."""
+        return self.query_one(RecordsTable)
+
+    @property
+    def status(self) -> StatusBar:
+        """The status bar."""
+        return self.query_one(StatusBar)
+
+    @property
+    def filter_bar(self) -> FilterBar:
+        """The filter bar."""
+        return self.query_one(FilterBar)
+
+    def compose(self) -> ComposeResult:
+        """Filter bar, volume strip, records, status bar, footer."""
+        yield FilterBar(completions, id="filter-bar")
+        yield VolumeStrip(id="volume")
+        yield RecordsTable(id="records")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Show the starting filter and range, focus the table and start loading."""
+        self.filter_bar.input.value = self.filter_text
+        self.filter_bar.applied = self.filter_text
+        self.filter_bar.show_range(self.range.describe())
+        self.status.live = self.options.follow
+        self.records.focus()
+        if self.load:
+            self.load_sources()
+
+    # -------------------------------------------------------------------------------------------- loading
+    @work(thread=True, exclusive=True, group="loader", description="index and follow", exit_on_error=False)
+    def load_sources(self) -> None:
+        """Preview, index and follow the sources (see ``workers.load_and_follow``)."""
+        worker = get_current_worker()
+        options = LoaderOptions(self.options.paths, follow=self.options.follow)
+        load_and_follow(options, self.post_message, lambda: worker.is_cancelled)
+
+    def on_records_appended(self, message: RecordsAppended) -> None:
+        """Take the new index snapshot and refresh the view."""
+        self.frame = message.frame
+        self.index = message.index
+        self.preview = message.preview
+        self.status.total = message.frame.height
+        self.status.rejects = message.rejects
+        self.status.sources = len(message.index.files)
+        self.loaded = True
+        self._request_filter(appended=True)
+
+    def on_indexing_progressed(self, message: IndexingProgressed) -> None:
+        """Show indexing progress."""
+        self.status.progress = message.done / message.total if message.total else None
+
+    def on_indexing_finished(self, message: IndexingFinished) -> None:
+        """Hide the progress."""
+        self.status.progress = None
+        self.indexing_seconds = message.seconds
+
+    def on_source_event_happened(self, message: SourceEventHappened) -> None:
+        """Show rotations, truncations and new files in the status bar."""
+        self.status.event = message.text
+
+    def on_load_failed(self, message: LoadFailed) -> None:
+        """Show why nothing could be loaded."""
+        self.status.event = message.error
+        self.notify(message.error, title="cannot read the logs", severity="error", timeout=10)
+
+    # ------------------------------------------------------------------------------------------ filtering
+    def _request_filter(self, *, appended: bool = False) -> None:
+        """Run the filter worker now, or once the running one finishes (never two at once)."""
+        self._pending_appended = self._pending_appended or appended
+        if self._filter_running:
+            self._filter_dirty = True
+            return
+        self._filter_running = True
+        self._filter_dirty = False
+        self._generation += 1
+        self.status.filter_busy = True
+        self.run_filter(self._generation, self.frame, self.filter_text, self.range)
+
+    @work(thread=True, group="filter", description="filter", exit_on_error=False)
+    def run_filter(self, generation: int, frame: pl.DataFrame, text: str, span: TimeRange) -> None:
+        """Filter and annotate in a thread; post the view or the error."""
+        try:
+            view, volume = filter_view(frame, text, span.since, span.until, self.rule)
+        except FilterError as exc:
+            self.post_message(FilterFailed(text, exc.message, exc.position))
+            return
+        except Exception as exc:  # a filter bug must not kill the app: show it and keep the old view
+            self.post_message(FilterFailed(text, f"filter failed: {exc}", 0))
+            return
+        self.post_message(FilterApplied(generation, view, volume, text))
+
+    def on_filter_applied(self, message: FilterApplied) -> None:
+        """Show the new view (new records are counted as unseen while the user is scrolled up)."""
+        self._filter_done()
+        if message.filter_text != self.filter_text:
+            return
+        self.view = message.view
+        appended = self._pending_appended
+        self._pending_appended = False
+        self.records.show_frame(message.view, appended=appended)
+        self.query_one(VolumeStrip).show(message.volume)
+        self.status.shown = message.view.height
+        self._update_open_screens()
+        if self.search_text:
+            self.run_search(self.search_text, message.view)
+
+    def on_filter_failed(self, message: FilterFailed) -> None:
+        """Point at the error in the filter bar and keep the previous view."""
+        self._filter_done()
+        self.filter_bar.show_error(message.text, message.message, message.position)
+        if message.text == self.filter_text:
+            self.filter_text = self.filter_bar.applied
+            if self.filter_text != message.text:
+                self._request_filter()
+
+    def _filter_done(self) -> None:
+        self._filter_running = False
+        self.status.filter_busy = False
+        if self._filter_dirty:
+            self._request_filter()
+
+    def action_filter(self) -> None:
+        """Open the filter bar."""
+        self.filter_bar.mode = "filter"
+        self.filter_bar.input.value = self.filter_text
+        self.filter_bar.input.focus()
+
+    def action_search(self) -> None:
+        """Open the filter bar in search mode (highlight and jump with n/N)."""
+        self.filter_bar.mode = "search"
+        self.filter_bar.input.value = self.search_text
+        self.filter_bar.input.focus()
+
+    @on(FilterBar.Submitted)
+    def _filter_submitted(self, message: FilterBar.Submitted) -> None:
+        if self.filter_bar.mode == "search":
+            self._search_submitted(message.text)
+            return
+        try:
+            if message.text:
+                compile_filter(message.text, slow_rule=self.rule)
+        except FilterError as exc:
+            self.filter_bar.show_error(message.text, exc.message, exc.position)
+            return
+        self.filter_bar.applied = message.text
+        self.filter_bar.clear_message()
+        self.filter_text = message.text
+        self.records.following = True
+        self.records.focus()
+        self._request_filter()
+
+    @on(FilterBar.Cancelled)
+    def _filter_cancelled(self) -> None:
+        if self.filter_bar.mode == "search":
+            self.filter_bar.mode = "filter"
+            self.filter_bar.input.value = self.filter_text
+        self.records.focus()
+
+    def _search_submitted(self, text: str) -> None:
+        try:
+            if text:
+                compile_filter(text, slow_rule=self.rule)
+        except FilterError as exc:
+            self.filter_bar.show_error(text, exc.message, exc.position)
+            return
+        self.search_text = text
+        self.filter_bar.mode = "filter"
+        self.filter_bar.input.value = self.filter_text
+        self.filter_bar.clear_message()
+        self.records.focus()
+        if text:
+            self.run_search(text, self.view)
+        else:
+            self.records.set_matches(())
+
+    @work(thread=True, exclusive=True, group="search", description="search", exit_on_error=False)
+    def run_search(self, text: str, view: pl.DataFrame) -> None:
+        """Find the rows of ``view`` matching ``text``."""
+        try:
+            numbered = view.with_row_index("__row")
+            rows = compile_filter(text, slow_rule=self.rule).apply(numbered)["__row"].to_list()
+        except Exception as exc:
+            self.post_message(FilterFailed(text, f"search failed: {exc}", 0))
+            return
+        self.post_message(SearchApplied(text, rows, view.height))
+
+    def on_search_applied(self, message: SearchApplied) -> None:
+        """Highlight the matches and jump to the first one after the cursor."""
+        if message.text != self.search_text or message.view_height != self.view.height:
+            return
+        self.records.set_matches(message.rows)
+        self.status.event = f"search: {len(message.rows):,} matches (n/N)"
+        if message.rows and self.records.cursor not in message.rows:
+            self.records.action_next_match()
+
+    def action_time_range(self) -> None:
+        """Change since/until from inside the app."""
+
+        def apply(result: TimeRange | None) -> None:
+            if result is None:
+                return
+            self.range = result
+            self.filter_bar.show_range(result.describe())
+            self._request_filter()
+
+        self.push_screen(TimeRangeDialog(self.range, self.clock), apply)
+
+    # ----------------------------------------------------------------------------------------- the table
+    @on(RecordsTable.FollowChanged)
+    def _follow_changed(self, message: RecordsTable.FollowChanged) -> None:
+        self.status.following = message.following
+        self.status.unseen = message.unseen
+
+    @on(RecordsTable.DetailWanted)
+    def _detail_wanted(self, message: RecordsTable.DetailWanted) -> None:
+        row = self.view.row(message.row, named=True)
+        self.open_detail(int(row["file_id"]), int(row["offset"]), int(row["length"]))
+
+    def on_record_detail_requested(self, message: RecordDetailRequested) -> None:
+        """A screen asked for a record's detail."""
+        self.open_detail(message.file_id, message.offset, message.length)
+
+    def open_detail(self, file_id: int, offset: int, length: int) -> None:
+        """Read the raw line in a worker, then push the detail screen."""
+        if self.index is None:
+            return
+        self.read_detail(self.index, self.frame, file_id, offset, length, self.preview)
+
+    @work(thread=True, exclusive=True, group="detail", description="read record", exit_on_error=False)
+    def read_detail(
+        self, index: RawIndex, frame: pl.DataFrame, file_id: int, offset: int, length: int, preview: bool
+    ) -> None:
+        """Read the exact bytes and the line number, then show them."""
+        try:
+            raw = index.raw_line(file_id, offset, length)
+        except OSError as exc:
+            self.call_from_thread(self.notify, f"cannot read the record: {exc}", severity="error")
+            return
+        match = frame.filter((pl.col("file_id") == file_id) & (pl.col("offset") == offset))
+        line = None if preview or match.height == 0 else int(match["line"][0])
+        reason = None
+        if match.height and "slow_reason" in match.columns:
+            reason = match["slow_reason"][0]
+        view_match = self.view.filter((pl.col("file_id") == file_id) & (pl.col("offset") == offset))
+        if view_match.height and "slow_reason" in view_match.columns:
+            reason = view_match["slow_reason"][0]
+        source = index.files[file_id].display if 0 <= file_id < len(index.files) else "?"
+        self.call_from_thread(self.push_screen, DetailScreen(raw, source, line, reason))
+
+    # ------------------------------------------------------------------------------------------- screens
+    _MAIN_ONLY: ClassVar[frozenset[str]] = frozenset(
+        {"filter", "search", "time_range", "traces", "export", "rejects"}
+    )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Main-view actions only work (and only show in the footer) on the main view."""
+        if action in self._MAIN_ONLY and len(self.screen_stack) > 1:
+            return None
+        return True
+
+    def action_help(self) -> None:
+        """Show the keys."""
+        self.push_screen(HelpScreen())
+
+    def action_rejects(self) -> None:
+        """List the rejected lines."""
+        rejects: list[Reject] = list(self.index.rejects) if self.index is not None else []
+        self.push_screen(RejectsScreen(rejects))
+
+    def action_traces(self) -> None:
+        """Open the traces list (tui-traces' screen) on the current view."""
+        module = _optional_module("auditview.tui.screens.traces")
+        if module is None:
+            self.notify("the traces screen is not available in this build", severity="warning")
+            return
+        self.push_screen(module.TracesScreen(self.view, self.rule))
+
+    def on_trace_opened(self, message: TraceOpened) -> None:
+        """Build the timeline in a worker and push it."""
+        self.build_trace_timeline(message.trace_id, self.frame)
+
+    @work(thread=True, exclusive=True, group="timeline", description="timeline", exit_on_error=False)
+    def build_trace_timeline(self, trace_id: str, frame: pl.DataFrame) -> None:
+        """Timeline of one trace, over all loaded records (not only the filtered ones)."""
+        from auditview.timeline import build_timeline
+
+        module = _optional_module("auditview.tui.screens.timeline")
+        if module is None:
+            return
+        timeline = build_timeline(frame, trace_id, self.rule)
+        self.call_from_thread(self.push_screen, module.TimelineScreen(timeline))
+
+    def _update_open_screens(self) -> None:
+        """Hand the new view down to screens that show live data."""
+        for screen in self.screen_stack:
+            updater = getattr(screen, "update_frame", None)
+            if callable(updater):
+                updater(self.view)
+
+    def on_export_requested(self, message: ExportRequested) -> None:
+        """A screen asked for the export dialog."""
+        self.open_export(trace_id=message.trace_id)
+
+    def action_export(self) -> None:
+        """Export the filtered records, the marked ones, or the trace of the record under the cursor."""
+        trace_id = None
+        if self.view.height and 0 <= self.records.cursor < self.view.height:
+            value = self.view["trace_id"][self.records.cursor]
+            trace_id = value if isinstance(value, str) and value.strip() else None
+        self.open_export(trace_id=trace_id, prefer_trace=False)
+
+    def open_export(self, *, trace_id: str | None, prefer_trace: bool = True) -> None:
+        """Push the export dialog with the scopes that make sense now."""
+        if self.index is None:
+            self.notify("nothing loaded yet", severity="warning")
+            return
+        scopes: dict[str, ExportScope] = {"filtered": ExportScope("filtered records", self.view)}
+        marked = self.records.marked
+        if marked:
+            keys = pl.DataFrame(
+                {"file_id": [k.file_id for k in marked], "offset": [k.offset for k in marked]},
+                schema={"file_id": self.frame.schema["file_id"], "offset": self.frame.schema["offset"]},
+            )
+            scopes["marked"] = ExportScope("marked records", self.frame.join(keys, on=["file_id", "offset"]))
+        if trace_id:
+            trace_frame = self.frame.filter(pl.col("trace_id") == trace_id)
+            label = f"trace {trace_id[:40]}"
+            scopes["trace"] = ExportScope(label, trace_frame)
+        default = "trace" if prefer_trace and trace_id else "marked" if marked else "filtered"
+        dialog = ExportDialog(
+            self.index,
+            scopes,
+            default_scope=default,
+            default_path=Path(default_export_name(self.clock())),
+            filter_text=self.filter_text,
+            since=self.range.since,
+            until=self.range.until,
+        )
+
+        def done(result: Any) -> None:
+            if result is not None:
+                self.notify(f"exported {result.count:,} records to {result.path}", title="export", timeout=6)
+
+        self.push_screen(dialog, done)
+
+    # ------------------------------------------------------------------------------------ command palette
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The main actions, searchable in the command palette (ctrl+p)."""
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Filter records", "Open the filter bar (/)", self.action_filter)
+        yield SystemCommand("Search records", "Highlight matches, jump with n/N (f)", self.action_search)
+        yield SystemCommand("Time range", "Change since / until (w)", self.action_time_range)
+        yield SystemCommand("Traces", "List traces and open their timelines (t)", self.action_traces)
+        yield SystemCommand("Export", "Write records as byte-exact JSONL (x)", self.action_export)
+        yield SystemCommand("Rejects", "List malformed lines (r)", self.action_rejects)
+        yield SystemCommand(
+            "Next failure", "Jump to the next failed record (e)", self.records.action_next_failed
+        )
+        yield SystemCommand(
+            "Next slow step", "Jump to the next slow record (s)", self.records.action_next_slow
+        )
+        yield SystemCommand("Newest record", "Jump to the end and follow (G)", self.records.action_last)
+        yield SystemCommand("Help", "All keys (?)", self.action_help)
+
+
+def _optional_module(name: str) -> Any:
+    """Import a screen module that another engineer owns; ``None`` while it does not exist yet."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def create_app(options: AppOptions, *, clock: Clock = _utc_now, load: bool = True) -> AuditViewApp:
+    """The one factory used by the CLI, the tests and the benchmark."""
+    return AuditViewApp(options, clock=clock, load=load)
+
+
+def run_app(options: AppOptions) -> int:
+    """Run the app until the user quits; returns the process exit code."""
+    if options.demo:
+        from auditview.tui.demo import run_demo
+
+        return run_demo(options)
+    app = create_app(options)
+    result = app.run()
+    return int(result or app.return_code or 0)

@@ -1,0 +1,58 @@
+"""The detail screen: one record's full JSON, pretty and highlighted, with its source file and line.
+
+It receives the raw bytes from the app (which read them in a worker) and renders them inert; ``c`` copies the
+exact raw line to the clipboard with OSC 52 (``App.copy_to_clipboard``).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from auditview.sanitize import printable, truncate_display
+from auditview.tui.widgets.detail import pretty_record, raw_preview
+
+__all__ = ["DetailScreen"]
+
+
+class DetailScreen(Screen[None]):
+    """The record's JSON with a header line naming where it came from."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("c", "copy_raw", "Copy raw line"),
+    ]
+
+    def __init__(self, raw: bytes, source: str, line: int | None, slow_reason: str | None = None) -> None:
+        super().__init__()
+        self.raw = raw
+        self.source = source
+        self.line = line
+        self.slow_reason = slow_reason
+
+    def compose(self) -> ComposeResult:
+        """Header, pretty JSON, raw line, footer."""
+        where = (
+            f"{self.source}:{self.line}" if self.line else f"{self.source} (line number pending: indexing)"
+        )
+        header = Content.styled("record ", "bold") + Content(truncate_display(printable(where), 300))
+        header += Content(f" · {len(self.raw):,} bytes")
+        if self.slow_reason:
+            header += Content.styled(" · ◷ slow: ", "$warning") + Content(printable(self.slow_reason))
+        yield Static(header, id="detail-header")
+        with VerticalScroll(id="detail-body"):
+            yield Static(pretty_record(self.raw), id="detail-json")
+            yield Static(Content.styled("raw line", "bold"), classes="detail-section")
+            yield Static(Content(raw_preview(self.raw)), id="detail-raw")
+        yield Footer()
+
+    def action_copy_raw(self) -> None:
+        """Copy the exact raw line (OSC 52)."""
+        self.app.copy_to_clipboard(self.raw.decode("utf-8", errors="replace"))
+        self.notify(f"copied the raw line ({len(self.raw):,} bytes)", timeout=3)

@@ -1,0 +1,491 @@
+"""The records table: a virtual, line-API widget that renders only the visible rows of the view frame.
+
+It never builds a Python object per record: ``render_line`` slices the polars frame for the visible window
+(cached per scroll position), formats those few rows, and turns each cell into a ``Segment`` of *sanitized*
+text (``sanitize.printable``), so hostile field values reach the terminal as inert, visible characters.
+
+Data comes down as an attribute (``show_frame``); the widget tells the app about the cursor through messages.
+It follows new records while the cursor is on the last row and otherwise stays on the same record and counts
+"N new" until the user jumps to the end.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Final
+
+import polars as pl
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from auditview.sanitize import printable
+
+__all__ = ["RecordKey", "RecordsTable", "format_duration"]
+
+#: Display cap for one cell; anything longer is cut before it is measured.
+_CELL_CAP: Final = 200
+_BAR_BLOCKS: Final = " ▏▎▍▌▋▊▉█"
+_GLYPH_FAILED: Final = "✗"
+_GLYPH_SLOW: Final = "◷"
+_GLYPH_MARKED: Final = "●"
+_GLYPH_MATCH: Final = "›"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordKey:
+    """Where a record lives in its source; stable across index rebuilds, so it identifies a row."""
+
+    file_id: int
+    offset: int
+
+
+def format_duration(ms: float | None) -> str:
+    """Format a duration compactly: ``850ms``, ``4.21s``, ``2m03s``, ``1h05m``."""
+    if ms is None or math.isnan(ms):
+        return "?"
+    if ms < 1000:
+        return f"{ms:.0f}ms"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+
+
+def _duration_bar(ms: float | None, width: int) -> str:
+    """A log-scaled bar from 10 ms (empty) to 100 s (full) in eighth blocks."""
+    if ms is None or math.isnan(ms) or ms <= 10:
+        return " " * width
+    fraction = min(math.log10(ms / 10) / 4, 1.0)
+    eighths = round(fraction * width * 8)
+    full, rest = divmod(eighths, 8)
+    bar = "█" * full + (_BAR_BLOCKS[rest] if rest and full < width else "")
+    return bar.ljust(width)[:width]
+
+
+def _fit(text: str, width: int, *, right: bool = False) -> str:
+    """Sanitize, cut and pad ``text`` to exactly ``width`` cells (``…`` when cut)."""
+    if width <= 0:
+        return ""
+    safe = printable(text[:_CELL_CAP])
+    if cell_len(safe) > width:
+        return set_cell_size(safe, width - 1) + "…"
+    pad = width - cell_len(safe)
+    return " " * pad + safe if right else safe + " " * pad
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """Cell widths for one terminal width."""
+
+    time: int
+    tool: int
+    command: int
+    duration: int
+    bar: int
+    exit: int
+    operator: int
+    trace: int
+
+    @classmethod
+    def for_width(cls, width: int) -> _Columns:
+        """Give the fixed columns their size and share the rest among the text columns."""
+        time = 23 if width >= 150 else 12
+        duration, exit_ = 7, 4
+        bar = 6 if width >= 100 else 3
+        fixed = 2 + time + duration + bar + exit_ + 8  # glyph column + separators
+        rest = max(width - fixed, 16)
+        tool = max(rest * 18 // 100, 4)
+        command = max(rest * 24 // 100, 4)
+        operator = max(rest * 20 // 100, 4)
+        trace = max(rest - tool - command - operator, 4)
+        return cls(time, tool, command, duration, bar, exit_, operator, trace)
+
+
+_ROW_COLUMNS: Final = (
+    "ts",
+    "tool",
+    "command",
+    "duration_ms",
+    "exit_code",
+    "operator",
+    "trace_id",
+    "file_id",
+    "offset",
+)
+
+
+class RecordsTable(ScrollView, can_focus=True):
+    """A virtual table of audit records: time, tool, command, duration, exit, operator, trace."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "records--header",
+        "records--cursor",
+        "records--failed",
+        "records--slow",
+        "records--marked",
+        "records--match",
+        "records--bar",
+        "records--dim",
+    }
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j,down", "cursor_down", "Down", show=False),
+        Binding("k,up", "cursor_up", "Up", show=False),
+        Binding("pagedown,ctrl+f", "page_down", "PgDn", show=False),
+        Binding("pageup,ctrl+b", "page_up", "PgUp", show=False),
+        Binding("g,home", "first", "Top", show=False),
+        Binding("G,end", "last", "End", show=False),
+        Binding("e", "next_failed", "Next failure"),
+        Binding("E", "previous_failed", "Prev fail", show=False),
+        Binding("s", "next_slow", "Next slow"),
+        Binding("S", "previous_slow", "Prev slow", show=False),
+        Binding("n", "next_match", "Next match", show=False),
+        Binding("N", "previous_match", "Prev match", show=False),
+        Binding("space", "toggle_mark", "Mark", show=False),
+        Binding("enter", "open_detail", "Detail"),
+    ]
+
+    cursor: reactive[int] = reactive(0, init=False)
+
+    @dataclass
+    class CursorMoved(Message):
+        """The cursor is on row ``row`` of the view (``-1`` when the view is empty)."""
+
+        row: int
+
+    @dataclass
+    class DetailWanted(Message):
+        """The user pressed enter on ``row``."""
+
+        row: int
+
+    @dataclass
+    class FollowChanged(Message):
+        """Following switched on or off, or the count of unseen new records changed."""
+
+        following: bool
+        unseen: int
+
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._frame: pl.DataFrame = pl.DataFrame()
+        self._window_start = -1
+        self._window: list[tuple[object, ...]] = []
+        self._failed_rows: pl.Series = pl.Series("r", [], dtype=pl.UInt32)
+        self._slow_rows: pl.Series = pl.Series("r", [], dtype=pl.UInt32)
+        self._match_rows: Sequence[int] = ()
+        self._match_set: frozenset[int] = frozenset()
+        self.marked: set[RecordKey] = set()
+        self.following = True
+        self.unseen = 0
+
+    # ----------------------------------------------------------------------------------------------- data dow
+    @property
+    def frame(self) -> pl.DataFrame:
+        """The view frame currently shown."""
+        return self._frame
+
+    @property
+    def row_count(self) -> int:
+        """Number of rows in the view."""
+        return self._frame.height
+
+    def show_frame(self, frame: pl.DataFrame, *, appended: bool = False) -> None:
+        """Show ``frame``; keep the cursor on the same record unless following (then go to the new end).
+
+        ``appended`` says the change is new records arriving (counted as unseen while not following), not a
+        new filter.
+        """
+        old_key = self.key_at(self.cursor)
+        old_height = self._frame.height
+        old_offset_in_view = self.cursor - round(self.scroll_y) + 1
+        self._frame = frame
+        self._window_start = -1
+        self._failed_rows = self._rows_where(frame, "failed")
+        self._slow_rows = self._rows_where(frame, "slow")
+        self._match_rows, self._match_set = (), frozenset()
+        self.virtual_size = Size(self.size.width, frame.height + 1)
+        if frame.height == 0:
+            self.set_cursor(0, scroll=False)
+        elif self.following or old_key is None:
+            self.set_cursor(frame.height - 1 if self.following else 0, scroll=True)
+        else:
+            row = self.row_of(old_key)
+            new_row = row if row is not None else min(self.cursor, frame.height - 1)
+            if appended:
+                self.unseen += max(frame.height - old_height, 0)
+                self.post_message(self.FollowChanged(self.following, self.unseen))
+            self.set_cursor(new_row, scroll=False)
+            self.scroll_to(y=max(new_row + 1 - old_offset_in_view, 0), animate=False, immediate=True)
+        self.refresh()
+
+    def set_matches(self, rows: Sequence[int]) -> None:
+        """Highlight ``rows`` (sorted row numbers of the current view) as search matches."""
+        self._match_rows = rows
+        self._match_set = frozenset(rows)
+        self.refresh()
+
+    @staticmethod
+    def _rows_where(frame: pl.DataFrame, column: str) -> pl.Series:
+        if column == "failed" and "exit_code" in frame.columns:
+            mask = frame["exit_code"].fill_null(0) != 0
+        elif column in frame.columns:
+            mask = frame[column].fill_null(False)
+        else:
+            return pl.Series("r", [], dtype=pl.UInt32)
+        return mask.arg_true().cast(pl.UInt32)
+
+    def key_at(self, row: int) -> RecordKey | None:
+        """The source location of the record on ``row`` (``None`` outside the view)."""
+        if not 0 <= row < self._frame.height or "file_id" not in self._frame.columns:
+            return None
+        return RecordKey(int(self._frame["file_id"][row]), int(self._frame["offset"][row]))
+
+    def row_of(self, key: RecordKey) -> int | None:
+        """The row of the record at ``key`` in the view, or ``None``."""
+        if self._frame.height == 0:
+            return None
+        hits = (
+            ((self._frame["file_id"] == key.file_id) & (self._frame["offset"] == key.offset))
+            .arg_true()
+            .to_list()
+        )
+        return int(hits[0]) if hits else None
+
+    # ------------------------------------------------------------------------------------------------ cursor
+    def set_cursor(self, row: int, *, scroll: bool = True) -> None:
+        """Move the cursor to ``row`` (clamped) and scroll it into view."""
+        last = self._frame.height - 1
+        row = max(0, min(row, last)) if last >= 0 else 0
+        self.cursor = row
+        if scroll:
+            self._scroll_cursor_into_view()
+            self.call_after_refresh(self._scroll_cursor_into_view)
+        at_end = last < 0 or row == last
+        if at_end != self.following or (at_end and self.unseen):
+            self.following = at_end
+            if at_end:
+                self.unseen = 0
+            self.post_message(self.FollowChanged(self.following, self.unseen))
+
+    def _scroll_cursor_into_view(self) -> None:
+        body = max(self.scrollable_content_region.height - 1, 1)
+        top = round(self.scroll_y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + body:
+            self.scroll_to(y=self.cursor - body + 1, animate=False, immediate=True)
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        """Repaint the two rows that changed and tell the app."""
+        self.refresh()
+        self.post_message(self.CursorMoved(new if self._frame.height else -1))
+
+    def _page(self) -> int:
+        return max(self.scrollable_content_region.height - 2, 1)
+
+    def action_cursor_down(self) -> None:
+        """Move down one row."""
+        self.set_cursor(self.cursor + 1)
+
+    def action_cursor_up(self) -> None:
+        """Move up one row."""
+        self.set_cursor(self.cursor - 1)
+
+    def action_page_down(self) -> None:
+        """Move down one page."""
+        self.set_cursor(self.cursor + self._page())
+
+    def action_page_up(self) -> None:
+        """Move up one page."""
+        self.set_cursor(self.cursor - self._page())
+
+    def action_first(self) -> None:
+        """Go to the oldest record."""
+        self.set_cursor(0)
+
+    def action_last(self) -> None:
+        """Go to the newest record and follow."""
+        self.set_cursor(self._frame.height - 1)
+
+    def _jump(self, rows: pl.Series | Sequence[int], forward: bool) -> bool:
+        values = rows.to_list() if isinstance(rows, pl.Series) else list(rows)
+        if not values:
+            self.app.bell()
+            return False
+        import bisect
+
+        if forward:
+            index = bisect.bisect_right(values, self.cursor)
+            target = values[index] if index < len(values) else None
+        else:
+            index = bisect.bisect_left(values, self.cursor) - 1
+            target = values[index] if index >= 0 else None
+        if target is None:
+            self.app.bell()
+            return False
+        self.set_cursor(int(target))
+        return True
+
+    def action_next_failed(self) -> None:
+        """Jump to the next failed record."""
+        self._jump(self._failed_rows, True)
+
+    def action_previous_failed(self) -> None:
+        """Jump to the previous failed record."""
+        self._jump(self._failed_rows, False)
+
+    def action_next_slow(self) -> None:
+        """Jump to the next slow record."""
+        self._jump(self._slow_rows, True)
+
+    def action_previous_slow(self) -> None:
+        """Jump to the previous slow record."""
+        self._jump(self._slow_rows, False)
+
+    def action_next_match(self) -> None:
+        """Jump to the next search match."""
+        self._jump(self._match_rows, True)
+
+    def action_previous_match(self) -> None:
+        """Jump to the previous search match."""
+        self._jump(self._match_rows, False)
+
+    def action_toggle_mark(self) -> None:
+        """Mark or unmark the record under the cursor (for exporting marked records) and move down."""
+        key = self.key_at(self.cursor)
+        if key is None:
+            return
+        if key in self.marked:
+            self.marked.discard(key)
+        else:
+            self.marked.add(key)
+        self.refresh()
+        self.set_cursor(self.cursor + 1)
+
+    def action_open_detail(self) -> None:
+        """Ask for the detail of the record under the cursor."""
+        if self._frame.height:
+            self.post_message(self.DetailWanted(self.cursor))
+
+    def on_click(self, event: object) -> None:
+        """Put the cursor on the clicked row."""
+        y = getattr(event, "y", None)
+        if isinstance(y, int) and y >= 1:
+            self.set_cursor(round(self.scroll_y) + y - 1, scroll=False)
+
+    # --------------------------------------------------------------------------------------------- rendering
+    def _load_window(self, top: int, height: int) -> None:
+        """Format the rows ``top .. top+height`` (plus some margin) into plain tuples, once per scroll
+        position."""
+        start = max(top - height, 0)
+        if (
+            self._window_start >= 0
+            and self._window_start <= top
+            and top + height <= self._window_start + len(self._window)
+        ):
+            return
+        columns = [c for c in _ROW_COLUMNS if c in self._frame.columns]
+        part = self._frame.slice(start, height * 3).select(columns)
+        if "ts" in part.columns:
+            part = part.with_columns(pl.col("ts").dt.strftime("%Y-%m-%d %H:%M:%S%.3f").alias("ts"))
+        cast = [pl.col(c).cast(pl.String) for c in ("tool", "command", "operator") if c in part.columns]
+        part = part.with_columns(cast)
+        self._window = list(part.iter_rows())
+        self._window_start = start
+        self._window_columns = columns
+
+    def render_line(self, y: int) -> Strip:
+        """Render screen line ``y``: the header on line 0, then one record per line."""
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        columns = _Columns.for_width(width)
+        if y == 0:
+            return self._header(columns, width)
+        row = round(self.scroll_y) + y - 1
+        if row >= self._frame.height:
+            return Strip.blank(width, base)
+        self._load_window(round(self.scroll_y), self.scrollable_content_region.height)
+        values = dict(zip(self._window_columns, self._window[row - self._window_start], strict=True))
+        return self._row_strip(row, values, columns, width)
+
+    def _header(self, columns: _Columns, width: int) -> Strip:
+        style = self.get_component_rich_style("records--header")
+        cells = [
+            "  ",
+            _fit("time (UTC)", columns.time),
+            _fit("tool", columns.tool),
+            _fit("command", columns.command),
+            _fit("duration", columns.duration + columns.bar + 1),
+            _fit("exit", columns.exit, right=True),
+            _fit("operator", columns.operator),
+            _fit("trace", columns.trace),
+        ]
+        return Strip([Segment(" ".join(cells), style)]).crop_extend(0, width, style)
+
+    def _row_strip(self, row: int, values: dict[str, object], columns: _Columns, width: int) -> Strip:
+        exit_code = values.get("exit_code")
+        failed = isinstance(exit_code, int) and exit_code != 0
+        slow = self._is_slow(row)
+        key = RecordKey(int(str(values.get("file_id", -1))), int(str(values.get("offset", -1))))
+        marked = key in self.marked
+        base = self.rich_style
+        if failed:
+            base += self.get_component_rich_style("records--failed")
+        elif slow:
+            base += self.get_component_rich_style("records--slow")
+        if row in self._match_set:
+            base += self.get_component_rich_style("records--match")
+        if marked:
+            base += self.get_component_rich_style("records--marked")
+        dim = base + self.get_component_rich_style("records--dim")
+        bar_style = base + self.get_component_rich_style("records--bar")
+        glyph = _GLYPH_FAILED if failed else _GLYPH_SLOW if slow else " "
+        second = _GLYPH_MARKED if marked else _GLYPH_MATCH if row in self._match_set else " "
+        ts = str(values.get("ts") or "")
+        if columns.time < 23:
+            ts = ts[11:]
+        duration = values.get("duration_ms")
+        duration_ms = float(duration) if isinstance(duration, int | float) else None
+        exit_text = "" if exit_code is None else str(exit_code)
+        segments = [
+            Segment(glyph + second, base),
+            Segment(_fit(ts, columns.time) + " ", dim),
+            Segment(_fit(str(values.get("tool") or ""), columns.tool) + " ", base),
+            Segment(_fit(str(values.get("command") or ""), columns.command) + " ", base),
+            Segment(_fit(format_duration(duration_ms), columns.duration, right=True) + " ", base),
+            Segment(_duration_bar(duration_ms, columns.bar) + " ", bar_style),
+            Segment(_fit(exit_text, columns.exit, right=True) + " ", base),
+            Segment(_fit(str(values.get("operator") or ""), columns.operator) + " ", base),
+            Segment(_fit(str(values.get("trace_id") or ""), columns.trace), dim),
+        ]
+        strip = Strip(segments).crop_extend(0, width, base)
+        if row == self.cursor and self.has_focus:
+            strip = strip.apply_style(self.get_component_rich_style("records--cursor"))
+        elif row == self.cursor:
+            strip = strip.apply_style(self.get_component_rich_style("records--cursor") + Style(dim=True))
+        return strip
+
+    def _is_slow(self, row: int) -> bool:
+        if "slow" not in self._frame.columns:
+            return False
+        value = self._frame["slow"][row]
+        return bool(value)
+
+    def on_resize(self) -> None:
+        """Keep the virtual size in step with the width and the cursor visible."""
+        self.virtual_size = Size(self.size.width, self._frame.height + 1)
+        self._window_start = -1
+        if self.following and self._frame.height:
+            self._scroll_cursor_into_view()
