@@ -1,0 +1,140 @@
+"""The timeline screen: one trace as a waterfall, with a title line and an info line for the cursor step.
+
+The app builds the ``Timeline`` (``auditview.timeline.build_timeline``, in a worker) and hands it down; this
+screen shows it in a ``Waterfall``, describes the cursor step (offsets, duration, exit code, operator, slow
+reason, critical path) and translates the waterfall's ``StepSelected`` into the app's
+``RecordDetailRequested``. ``x`` posts ``ExportRequested`` for the trace. Nothing here reads files; every
+string shown is sanitized.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from auditview.sanitize import printable, truncate_display
+from auditview.timeline import Timeline, TimelineStep
+from auditview.tui.messages import ExportRequested, RecordDetailRequested
+from auditview.tui.widgets.waterfall import (
+    CRITICAL_GLYPH,
+    FAILED_GLYPH,
+    SLOW_GLYPH,
+    Waterfall,
+    format_duration,
+)
+
+__all__ = ["TimelineScreen", "describe_step", "describe_timeline"]
+
+LEGEND = f"{FAILED_GLYPH} failed  {SLOW_GLYPH} slow  {CRITICAL_GLYPH} critical path  ░ idle"
+
+
+def _safe(value: object, limit: int) -> str:
+    return truncate_display(printable(str(value)[: limit * 2]), limit)
+
+
+def describe_timeline(timeline: Timeline) -> Content:
+    """The title line: trace id, start (UTC), span, step count, failures, slow steps."""
+    steps = timeline.steps
+    failed = sum(1 for step in steps if step.failed)
+    slow = sum(1 for step in steps if step.slow_reason)
+    start = timeline.start.strftime("%Y-%m-%d %H:%M:%S UTC")
+    parts: list[tuple[str, str] | str] = [
+        ("Trace ", "bold"),
+        (_safe(timeline.trace_id, 48), "bold"),
+        f"  {start}  span {format_duration(float(timeline.span_ms))}",
+        f"  {len(steps)} step{'s' if len(steps) != 1 else ''}",
+    ]
+    if failed:
+        parts.append((f"  {FAILED_GLYPH} {failed} failed", "$text-error"))
+    if slow:
+        parts.append((f"  {SLOW_GLYPH} {slow} slow", "$text-warning"))
+    return Content.assemble(*parts)
+
+
+def describe_step(step: TimelineStep) -> Content:
+    """The info line for one step: what ran, when, how long, how it ended and why it is marked."""
+    label = _safe(f"{step.tool} {step.command}", 60)
+    parts: list[tuple[str, str] | str] = [
+        (label, "bold"),
+        f"  +{format_duration(step.start_ms)} → +{format_duration(step.end_ms)}",
+        f"  ({format_duration(step.duration_ms)})",
+    ]
+    if step.failed:
+        parts.append((f"  {FAILED_GLYPH} exit {step.exit_code}", "$text-error"))
+    else:
+        parts.append(f"  exit {step.exit_code}")
+    if step.operator:
+        parts.append(f"  by {_safe(step.operator, 24)}")
+    if step.slow_reason:
+        parts.append((f"  {SLOW_GLYPH} slow: {_safe(step.slow_reason, 80)}", "$text-warning"))
+    if step.on_critical_path:
+        parts.append(f"  {CRITICAL_GLYPH} on the critical path")
+    parts.append((f"  request {_safe(step.request_id, 40)}", "$text-muted"))
+    return Content.assemble(*parts)
+
+
+class TimelineScreen(Screen[None]):
+    """One trace's waterfall, its title and the cursor step's details."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("x", "export_trace", "Export trace"),
+    ]
+
+    def __init__(
+        self,
+        timeline: Timeline,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        """Show ``timeline``."""
+        super().__init__(name=name, id=id, classes=classes)
+        self.timeline = timeline
+
+    @property
+    def waterfall(self) -> Waterfall:
+        """The waterfall widget."""
+        return self.query_one(Waterfall)
+
+    def compose(self) -> ComposeResult:
+        """Title, waterfall, step info, legend, footer."""
+        yield Static(describe_timeline(self.timeline), id="timeline-title")
+        yield Waterfall(self.timeline, id="waterfall")
+        yield Static(Content(""), id="timeline-step")
+        yield Static(Content(LEGEND), id="timeline-legend")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Focus the waterfall."""
+        self.waterfall.focus()
+
+    def update_timeline(self, timeline: Timeline) -> None:
+        """Show a newer version of the trace (new steps arrived); cursor and zoom are kept."""
+        self.timeline = timeline
+        self.query_one("#timeline-title", Static).update(describe_timeline(timeline))
+        self.waterfall.update_timeline(timeline)
+
+    @on(Waterfall.StepHighlighted)
+    def _show_step(self, message: Waterfall.StepHighlighted) -> None:
+        self.query_one("#timeline-step", Static).update(describe_step(message.step))
+
+    @on(Waterfall.StepSelected)
+    def _open_step(self, message: Waterfall.StepSelected) -> None:
+        message.stop()
+        self.post_message(RecordDetailRequested(message.file_id, message.offset, message.length))
+
+    def action_back(self) -> None:
+        """Return to the previous screen."""
+        self.dismiss()
+
+    def action_export_trace(self) -> None:
+        """Ask the app to export this trace."""
+        self.post_message(ExportRequested(self.timeline.trace_id))

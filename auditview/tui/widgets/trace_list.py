@@ -1,0 +1,476 @@
+"""The traces list: a virtual, line-API table over the trace summaries, sortable, surviving live growth.
+
+``TraceList`` renders only the rows on screen (1M records make ~87k traces; no Python object per trace is
+built): ``render_line`` reads the visible rows from the sorted polars frame, a block at a time, and turns each
+cell into a ``Segment`` of ``printable()`` text, never markup. Columns: start, span, steps, failed, slow,
+slowest step, tools and trace id; ``o`` cycles the sort column and ``O`` reverses it. ``update_summaries``
+takes a newer summaries frame (open traces grow) and keeps the cursor on the same trace id.
+
+The widget computes nothing about traces itself (``auditview.traces.summarize_traces`` does) and opens
+nothing: it is handed a frame (attributes down) and posts ``TraceSelected`` / ``TraceHighlighted`` (messages
+up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Final
+
+import polars as pl
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from auditview.sanitize import printable
+from auditview.tui.widgets.waterfall import CURSOR_GLYPH, FAILED_GLYPH, SLOW_GLYPH, format_duration
+
+__all__ = ["SORT_COLUMNS", "ColumnLayout", "SortColumn", "TraceList", "column_layout", "sort_summaries"]
+
+HEADER_LINES: Final = 1
+_BLOCK: Final = 64
+_FIELD_CAP: Final = 200
+
+
+@dataclass(frozen=True)
+class SortColumn:
+    """A column the list can be sorted by: its header ``label``, the key expression, its natural direction."""
+
+    label: str
+    key: str
+    descending: bool
+
+
+#: The sort columns ``o`` cycles through, in order; "start" (newest first) is the default.
+SORT_COLUMNS: Final = (
+    SortColumn("start", "start", True),
+    SortColumn("span", "span_ms", True),
+    SortColumn("steps", "steps", True),
+    SortColumn("fail", "failed", True),
+    SortColumn("slow", "slow", True),
+    SortColumn("slowest", "slowest_ms", True),
+    SortColumn("tools", "tools", False),
+    SortColumn("trace", "trace_id", False),
+)
+
+
+def sort_summaries(summaries: pl.DataFrame, column: SortColumn, descending: bool) -> pl.DataFrame:
+    """Sort the summaries by ``column`` (ties broken by trace id, ascending) — stable and deterministic."""
+    if summaries.is_empty():
+        return summaries
+    key: pl.Expr = pl.col(column.key)
+    if column.key == "tools":
+        key = pl.col("tools").list.join(", ")
+    return summaries.sort([key, pl.col("trace_id")], descending=[descending, False], nulls_last=True)
+
+
+@dataclass(frozen=True)
+class ColumnLayout:
+    """Widths of the columns for a given total width (0 means the column is hidden)."""
+
+    start: int = 14
+    span: int = 7
+    steps: int = 5
+    failed: int = 4
+    slow: int = 4
+    slowest: int = 20
+    tools: int = 16
+    trace: int = 12
+
+
+_GUTTER: Final = 2
+
+
+def column_layout(width: int) -> ColumnLayout:
+    """Share ``width`` cells among the columns: fixed numeric columns, then slowest, trace id and tools."""
+    fixed = _GUTTER + (14 + 1) + (7 + 1) + (5 + 1) + (4 + 1) + (4 + 1)
+    rest = max(0, width - fixed)
+    slowest = max(14, min(34, int(rest * 0.38)))
+    trace = max(10, min(36, int(rest * 0.27)))
+    tools = rest - slowest - trace - 3
+    if tools < 6:
+        tools = 0
+        trace = max(0, rest - slowest - 2)
+    return ColumnLayout(slowest=slowest, tools=max(0, tools), trace=trace)
+
+
+def _fit(text: str, width: int, *, right: bool = False) -> str:
+    """Sanitize, cut (with ``…``) and pad ``text`` to exactly ``width`` terminal cells."""
+    if width <= 0:
+        return ""
+    safe = printable(text[:_FIELD_CAP])
+    if cell_len(safe) > width:
+        return set_cell_size(safe, width - 1) + "…"
+    if right:
+        return " " * (width - cell_len(safe)) + safe
+    return set_cell_size(safe, width)
+
+
+def _format_start(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%m-%d %H:%M:%S")
+    return "?"
+
+
+class TraceList(ScrollView, can_focus=True):
+    """The list of traces, one line each, under a fixed header line."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "trace-list--header",
+        "trace-list--cursor",
+        "trace-list--failed",
+        "trace-list--slow",
+        "trace-list--dim",
+    }
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home,g", "first", "First", show=False),
+        Binding("end,G", "last", "Last", show=False),
+        Binding("enter", "select", "Timeline"),
+        Binding("o", "next_sort", "Sort"),
+        Binding("O", "reverse_sort", "Reverse"),
+        Binding("e", "next_failed", "Next failed"),
+        Binding("E", "previous_failed", "Prev failed", show=False),
+        Binding("s", "next_slow", "Next slow"),
+        Binding("S", "previous_slow", "Prev slow", show=False),
+    ]
+
+    @dataclass
+    class TraceSelected(Message):
+        """Enter was pressed on the trace ``trace_id``: open its timeline."""
+
+        trace_id: str
+
+    @dataclass
+    class TraceHighlighted(Message):
+        """The cursor moved to a trace; ``summary`` is its row of the summaries frame."""
+
+        summary: Mapping[str, Any]
+
+        def can_replace(self, message: Message) -> bool:
+            """Only the latest cursor position matters."""
+            return isinstance(message, TraceList.TraceHighlighted)
+
+    def __init__(
+        self,
+        summaries: pl.DataFrame | None = None,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        """Show ``summaries`` (``summarize_traces`` output); ``None`` shows "summarizing" until data comes."""
+        super().__init__(name=name, id=id, classes=classes)
+        self._raw: pl.DataFrame | None = summaries
+        self._sorted: pl.DataFrame = pl.DataFrame()
+        self._blocks: dict[int, list[tuple[Any, ...]]] = {}
+        self._columns: list[str] = []
+        self.sort_index = 0
+        self.descending = SORT_COLUMNS[0].descending
+        self.cursor = 0
+        if summaries is not None:
+            self._resort(keep=None)
+
+    # --- data ---------------------------------------------------------------------------------------------
+
+    @property
+    def sort_column(self) -> SortColumn:
+        """The column the list is sorted by."""
+        return SORT_COLUMNS[self.sort_index]
+
+    @property
+    def row_count(self) -> int:
+        """The number of traces shown."""
+        return self._sorted.height
+
+    @property
+    def loaded(self) -> bool:
+        """Whether a summaries frame has been given yet."""
+        return self._raw is not None
+
+    @property
+    def trace_ids(self) -> list[str]:
+        """The trace ids in display order (for tests and small lists; it materialises the column)."""
+        if self._sorted.is_empty():
+            return []
+        return [str(value) for value in self._sorted.get_column("trace_id").to_list()]
+
+    @property
+    def selected_trace_id(self) -> str | None:
+        """The trace id under the cursor."""
+        row = self.row(self.cursor)
+        return None if row is None else str(row["trace_id"])
+
+    def row(self, index: int) -> dict[str, Any] | None:
+        """The summary row at display position ``index`` as a dict, or ``None``."""
+        values = self._row_values(index)
+        return None if values is None else dict(zip(self._columns, values, strict=True))
+
+    def update_summaries(self, summaries: pl.DataFrame) -> None:
+        """Show a newer summaries frame; the cursor stays on the same trace (and at the same screen line)."""
+        keep = self.selected_trace_id
+        screen_line = self.cursor - round(self.scroll_y)
+        self._raw = summaries
+        self._resort(keep=keep)
+        if keep is not None and self.selected_trace_id == keep:
+            self.scroll_to(y=max(0, self.cursor - screen_line), animate=False, immediate=True)
+        self._scroll_to_cursor()
+        self.refresh()
+        self._post_highlight()
+
+    def _resort(self, keep: str | None) -> None:
+        raw = self._raw if self._raw is not None else pl.DataFrame()
+        self._sorted = sort_summaries(raw, self.sort_column, self.descending) if raw.width else raw
+        self._columns = self._sorted.columns
+        self._blocks.clear()
+        self.cursor = min(self.cursor, max(0, self._sorted.height - 1))
+        if keep is not None and not self._sorted.is_empty():
+            position = self._sorted.get_column("trace_id").index_of(keep)
+            if position is not None:
+                self.cursor = int(position)
+        self.virtual_size = Size(0, self._sorted.height + HEADER_LINES)
+
+    def _row_values(self, index: int) -> tuple[Any, ...] | None:
+        if not 0 <= index < self._sorted.height:
+            return None
+        block = index // _BLOCK
+        rows = self._blocks.get(block)
+        if rows is None:
+            if len(self._blocks) > 64:
+                self._blocks.clear()
+            rows = self._sorted.slice(block * _BLOCK, _BLOCK).rows()
+            self._blocks[block] = rows
+        return rows[index - block * _BLOCK]
+
+    # --- sorting ------------------------------------------------------------------------------------------
+
+    def set_sort(self, index: int, descending: bool | None = None) -> None:
+        """Sort by ``SORT_COLUMNS[index]`` (its natural direction unless ``descending`` is given)."""
+        keep = self.selected_trace_id
+        self.sort_index = index % len(SORT_COLUMNS)
+        self.descending = self.sort_column.descending if descending is None else descending
+        self._resort(keep=keep)
+        self._scroll_to_cursor()
+        self.refresh()
+
+    def action_next_sort(self) -> None:
+        """Sort by the next column."""
+        self.set_sort(self.sort_index + 1)
+
+    def action_reverse_sort(self) -> None:
+        """Reverse the sort order."""
+        self.set_sort(self.sort_index, not self.descending)
+
+    # --- cursor -------------------------------------------------------------------------------------------
+
+    def _body_height(self) -> int:
+        return max(1, self.scrollable_content_region.height - HEADER_LINES)
+
+    def _scroll_to_cursor(self) -> None:
+        top = round(self.scroll_y)
+        height = self._body_height()
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + height:
+            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
+
+    def move_cursor(self, index: int) -> None:
+        """Put the cursor on row ``index`` (clamped), scroll it into view and announce it."""
+        if self._sorted.is_empty():
+            return
+        index = max(0, min(self._sorted.height - 1, index))
+        changed = index != self.cursor
+        self.cursor = index
+        self._scroll_to_cursor()
+        self.refresh()
+        if changed:
+            self._post_highlight()
+
+    def _post_highlight(self) -> None:
+        row = self.row(self.cursor)
+        if row is not None:
+            self.post_message(self.TraceHighlighted(row))
+
+    def on_mount(self) -> None:
+        """Announce the initial cursor trace."""
+        self._post_highlight()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Keep the cursor visible when the widget changes size."""
+        self._scroll_to_cursor()
+
+    def action_cursor_up(self) -> None:
+        """Move up one trace."""
+        self.move_cursor(self.cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        """Move down one trace."""
+        self.move_cursor(self.cursor + 1)
+
+    def action_page_up(self) -> None:
+        """Move up a screenful."""
+        self.move_cursor(self.cursor - self._body_height())
+
+    def action_page_down(self) -> None:
+        """Move down a screenful."""
+        self.move_cursor(self.cursor + self._body_height())
+
+    def action_first(self) -> None:
+        """Move to the first trace."""
+        self.move_cursor(0)
+
+    def action_last(self) -> None:
+        """Move to the last trace."""
+        self.move_cursor(self._sorted.height - 1)
+
+    def _jump(self, column: str, direction: int) -> None:
+        if self._sorted.is_empty():
+            return
+        hits = self._sorted.get_column(column) > 0
+        if direction > 0:
+            after = hits.slice(self.cursor + 1).arg_true()
+            target = None if after.is_empty() else self.cursor + 1 + int(after[0])
+        else:
+            before = hits.slice(0, self.cursor).arg_true()
+            target = None if before.is_empty() else int(before[-1])
+        if target is None:
+            what = "failed" if column == "failed" else "slow"
+            self.notify(f"No trace with {what} steps {'below' if direction > 0 else 'above'}.", timeout=2)
+            return
+        self.move_cursor(target)
+
+    def action_next_failed(self) -> None:
+        """Jump to the next trace with a failed step."""
+        self._jump("failed", 1)
+
+    def action_previous_failed(self) -> None:
+        """Jump to the previous trace with a failed step."""
+        self._jump("failed", -1)
+
+    def action_next_slow(self) -> None:
+        """Jump to the next trace with a slow step."""
+        self._jump("slow", 1)
+
+    def action_previous_slow(self) -> None:
+        """Jump to the previous trace with a slow step."""
+        self._jump("slow", -1)
+
+    def action_select(self) -> None:
+        """Open the trace under the cursor."""
+        trace_id = self.selected_trace_id
+        if trace_id is not None:
+            self.post_message(self.TraceSelected(trace_id))
+
+    def on_click(self, event: events.Click) -> None:
+        """A click moves the cursor to the row; a double click opens it; a click on the header sorts."""
+        if event.y < HEADER_LINES:
+            return
+        index = round(self.scroll_y) + event.y - HEADER_LINES
+        if 0 <= index < self._sorted.height:
+            self.move_cursor(index)
+            if event.chain >= 2:
+                self.action_select()
+
+    # --- rendering ----------------------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        """Render screen line ``y``: the header, then the rows from the scroll offset."""
+        width = self.scrollable_content_region.width
+        if width <= 0:
+            return Strip.blank(0)
+        layout = column_layout(width)
+        if y < HEADER_LINES:
+            return self._render_header(layout, width)
+        base = self.rich_style
+        index = round(self.scroll_y) + y - HEADER_LINES
+        if self._sorted.is_empty():
+            if y != HEADER_LINES:
+                return Strip.blank(width, base)
+            text = "  no traces in the current view" if self.loaded else "  summarizing traces…"
+            return Strip(
+                [Segment(_fit(text, width), self.get_component_rich_style("trace-list--dim"))], width
+            )
+        values = self.row(index)
+        if values is None:
+            return Strip.blank(width, base)
+        return self._render_row(values, index == self.cursor, layout, width)
+
+    def _render_header(self, layout: ColumnLayout, width: int) -> Strip:
+        style = self.get_component_rich_style("trace-list--header")
+        arrow = "▼" if self.descending else "▲"
+        sort_label = self.sort_column.label
+
+        def head(label: str, size: int, *, right: bool = False) -> str:
+            text = f"{label}{arrow}" if label == sort_label else label
+            return _fit(text, size, right=right) + " " if size else ""
+
+        line = (
+            " " * _GUTTER
+            + head("start", layout.start)
+            + head("span", layout.span, right=True)
+            + head("steps", layout.steps, right=True)
+            + head("fail", layout.failed, right=True)
+            + head("slow", layout.slow, right=True)
+            + head("slowest", layout.slowest)
+            + head("tools", layout.tools)
+            + head("trace", layout.trace)
+        )
+        return Strip([Segment(_fit(line, width), style)], width)
+
+    def _render_row(self, row: Mapping[str, Any], is_cursor: bool, layout: ColumnLayout, width: int) -> Strip:
+        base = self.rich_style
+        cursor_style = self.get_component_rich_style("trace-list--cursor")
+        line_style = cursor_style if is_cursor else base
+        failed = int(row.get("failed") or 0)
+        slow = int(row.get("slow") or 0)
+        dim = self.get_component_rich_style("trace-list--dim")
+        failed_style = self.get_component_rich_style("trace-list--failed")
+        slow_style = self.get_component_rich_style("trace-list--slow")
+        if is_cursor:
+            dim = failed_style = slow_style = cursor_style
+        glyph_style = failed_style if failed else slow_style if slow else line_style
+        glyph = FAILED_GLYPH if failed else SLOW_GLYPH if slow else " "
+        slowest_ms = row.get("slowest_ms")
+        slowest = ""
+        if isinstance(slowest_ms, (int, float)):
+            tool = str(row.get("slowest_tool") or "")[:_FIELD_CAP]
+            command = str(row.get("slowest_command") or "")[:_FIELD_CAP]
+            slowest = f"{format_duration(float(slowest_ms))} {tool} {command}".rstrip()
+        tools_value = row.get("tools")
+        tools = (
+            ", ".join(str(t)[:_FIELD_CAP] for t in tools_value[:20])
+            if isinstance(tools_value, Sequence)
+            else ""
+        )
+        span = row.get("span_ms")
+        span_text = format_duration(float(span)) if isinstance(span, (int, float)) else "?"
+        segments: list[Segment] = [
+            Segment(CURSOR_GLYPH if is_cursor else " ", line_style),
+            Segment(glyph, glyph_style),
+            Segment(_fit(_format_start(row.get("start")), layout.start) + " ", line_style),
+            Segment(_fit(span_text, layout.span, right=True) + " ", line_style),
+            Segment(_fit(str(row.get("steps", "")), layout.steps, right=True) + " ", line_style),
+            Segment(
+                _fit(str(failed) if failed else "·", layout.failed, right=True) + " ",
+                failed_style if failed else dim,
+            ),
+            Segment(
+                _fit(str(slow) if slow else "·", layout.slow, right=True) + " ", slow_style if slow else dim
+            ),
+            Segment(_fit(slowest, layout.slowest) + " ", line_style),
+        ]
+        if layout.tools:
+            segments.append(Segment(_fit(tools, layout.tools) + " ", line_style))
+        if layout.trace:
+            segments.append(Segment(_fit(str(row.get("trace_id", "")), layout.trace), line_style))
+        return Strip(segments).crop_extend(0, width, line_style)
