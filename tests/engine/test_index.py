@@ -1,0 +1,128 @@
+"""AuditIndex: loading files, merging and sorting records, incremental growth, the way back to raw bytes."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+import pytest
+
+from auditview.index import AuditIndex, RawLineChanged
+from auditview.source.types import Chunk, SourceFile
+
+
+def record(ts: str, request_id: str, **overrides: Any) -> bytes:
+    """One valid record line (without ``\\n``) at ``ts``."""
+    base: dict[str, Any] = {
+        "timestamp": ts,
+        "tool": "t",
+        "command": "c",
+        "params": {},
+        "exit_code": 0,
+        "duration_ms": 1,
+        "request_id": request_id,
+        "trace_id": "tr",
+        "version": "1",
+        "operator": "op",
+    }
+    base.update(overrides)
+    return orjson.dumps(base)
+
+
+def write(path: Path, lines: list[bytes], tail: bytes = b"") -> SourceFile:
+    """Write ``lines`` (+ an unterminated ``tail``) to ``path`` and describe it as a source."""
+    path.write_bytes(b"".join(line + b"\n" for line in lines) + tail)
+    return SourceFile(path, str(path))
+
+
+def test_load_merges_files_by_time_with_stable_ties(tmp_path: Path) -> None:
+    """Records from several files sort by timestamp, ties by file then offset."""
+    day = "2026-01-01T00:00:0"
+    a = write(tmp_path / "a.jsonl", [record(f"{day}2Z", "a1"), record(f"{day}1Z", "a2")])
+    b = write(tmp_path / "b.jsonl", [record(f"{day}1Z", "b1"), record(f"{day}0Z", "b2")])
+    index = AuditIndex.load([a, b])
+    assert index.frame["request_id"].to_list() == ["b2", "a2", "b1", "a1"]
+    assert index.files == [a, b]
+
+
+def test_partial_last_line_is_incomplete_not_reject(tmp_path: Path) -> None:
+    """A last line without newline is counted as incomplete and is neither a row nor a reject."""
+    source = write(tmp_path / "a.jsonl", [record("2026-01-01T00:00:00Z", "r1")], tail=b'{"timestamp": "2026')
+    index = AuditIndex.load([source])
+    assert index.frame.height == 1
+    assert index.rejects == []
+    assert index.incomplete == 1
+
+
+def test_raw_line_returns_exact_bytes(tmp_path: Path) -> None:
+    """raw_line and iter_raw give back each record's exact source bytes, also from a gzip file."""
+    lines = [record("2026-01-01T00:00:00Z", "r1", params={"x": "é  spaced"}), b' {"odd": "but rejected"}']
+    lines.append(record("2026-01-01T00:00:01+05:00", "r2").replace(b",", b", "))
+    plain = write(tmp_path / "a.jsonl", lines)
+    packed = tmp_path / "a.jsonl.1.gz"
+    packed.write_bytes(gzip.compress(b"".join(line + b"\n" for line in lines)))
+    index = AuditIndex.load([plain, SourceFile(packed, str(plain.path), 1, "gzip")])
+    frame = index.frame
+    assert frame.height == 4
+    assert len(index.rejects) == 2
+    got = list(index.iter_raw(frame))
+    assert sorted(got) == sorted([lines[0], lines[2]] * 2)
+    first = frame.row(0, named=True)
+    assert index.raw_line(first["file_id"], first["offset"], first["length"]) == got[0]
+
+
+def test_raw_line_notices_a_rewritten_file(tmp_path: Path) -> None:
+    """When the file no longer holds the line at its offset, raw_line raises, not other bytes."""
+    source = write(tmp_path / "a.jsonl", [record("2026-01-01T00:00:00Z", "r1")])
+    index = AuditIndex.load([source])
+    row = index.frame.row(0, named=True)
+    source.path.write_bytes(b"short\n")
+    with pytest.raises(RawLineChanged):
+        index.raw_line(row["file_id"], row["offset"], row["length"])
+
+
+def test_add_chunk_equals_one_shot_load(tmp_path: Path) -> None:
+    """Feeding a file chunk by chunk gives the same frame and rejects as loading it at once."""
+    lines = [record(f"2026-01-01T00:00:{(7 * i) % 60:02d}Z", f"r{i}") for i in range(40)]
+    lines[5] = b"broken"
+    source = write(tmp_path / "a.jsonl", lines)
+    whole = AuditIndex.load([source])
+    growing = AuditIndex()
+    data = source.path.read_bytes()
+    offset, line = 0, 1
+    for start in range(0, 40, 7):
+        piece = b"".join(part + b"\n" for part in lines[start : start + 7])
+        new = growing.add_chunk(Chunk(source, offset, line, piece))
+        assert new["ts"].is_sorted()
+        offset += len(piece)
+        line += 7
+    assert offset == len(data)
+    assert growing.frame.equals(whole.frame)
+    assert [(r.line, r.reason) for r in growing.rejects] == [(r.line, r.reason) for r in whole.rejects]
+
+
+def test_projected_load_has_same_rows(tmp_path: Path) -> None:
+    """A load projected to some columns keeps the same rows, order and rejects as the full load."""
+    lines = [record(f"2026-01-01T00:00:0{9 - i}Z", f"r{i}", duration_ms=i) for i in range(10)] + [b"[]"]
+    source = write(tmp_path / "a.jsonl", lines)
+    full = AuditIndex.load([source])
+    part = AuditIndex.load([source], columns={"ts", "duration_ms"})
+    assert part.frame.columns == ["ts", "duration_ms", "file_id", "offset", "length", "line"]
+    assert part.frame.equals(full.frame.select(part.frame.columns))
+    assert len(part.rejects) == len(full.rejects) == 1
+
+
+def test_frame_columns_have_interface_dtypes(tmp_path: Path) -> None:
+    """The frame's location and time columns have the dtypes promised in INTERFACES.md."""
+    index = AuditIndex.load([write(tmp_path / "a.jsonl", [record("2026-01-01T00:00:00Z", "r")])])
+    schema = index.frame.schema
+    assert schema["ts"] == pl.Datetime("us", "UTC")
+    assert (schema["file_id"], schema["offset"], schema["length"], schema["line"]) == (
+        pl.UInt32,
+        pl.Int64,
+        pl.UInt32,
+        pl.UInt32,
+    )
