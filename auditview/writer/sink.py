@@ -13,6 +13,7 @@ import errno
 import fcntl
 import os
 import stat
+import time
 from typing import Final, Literal
 
 __all__ = ["AuditWriteError", "FileSink", "FlushMode", "rotated_path"]
@@ -77,19 +78,28 @@ class FileSink:
             for _attempt in range(3):
                 fd = self._open()
                 try:
+                    _lock(fd, fcntl.LOCK_SH)
                     size = os.fstat(fd).st_size
                     if self.rotate_bytes is not None and size > 0 and size + len(line) > self.rotate_bytes:
+                        fcntl.flock(fd, fcntl.LOCK_UN)
                         if self._rotate(fd):
                             continue  # reopen the fresh live file
+                        _lock(fd, fcntl.LOCK_SH)
                         size = os.fstat(fd).st_size
                     if size > 0 and os.pread(fd, 1, size - 1) != b"\n":
-                        line = b"\n" + line  # a killed writer left a fragment: never glue onto it
+                        # Either another writer is in the middle of its write (a reader can see its first
+                        # pages) or a killed writer left a fragment. Decide under an exclusive lock, which
+                        # waits for writers of this library to finish.
+                        _lock(fd, fcntl.LOCK_EX)
+                        size = os.fstat(fd).st_size
+                        if size > 0 and os.pread(fd, 1, size - 1) != b"\n":
+                            line = b"\n" + line  # never glue a record onto a fragment
                     self._write_all(fd, line)
                     if self.flush == "fsync":
                         os.fsync(fd)
                     return
                 finally:
-                    os.close(fd)
+                    os.close(fd)  # also releases the lock
             raise AuditWriteError(errno.EAGAIN, "the log kept being rotated while writing", self.path)
         except AuditWriteError:
             raise
@@ -177,6 +187,35 @@ class FileSink:
             if more <= 0:
                 raise AuditWriteError(errno.EIO, "short write", "")
             written += more
+
+
+_LOCK_TIMEOUT_S: Final = 2.0
+
+
+def _lock(fd: int, kind: int) -> bool:
+    """Take a shared or exclusive ``flock``; True when taken.
+
+    Gives up after ``_LOCK_TIMEOUT_S`` (a stopped process must not hang every tool). Without the lock a record
+    is still one atomic ``O_APPEND`` write; only the fragment check is then best effort.
+    """
+    try:
+        fcntl.flock(fd, kind | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        pass
+    except OSError:
+        return False  # e.g. a file system without flock
+    deadline = time.monotonic() + _LOCK_TIMEOUT_S
+    while time.monotonic() < deadline:
+        time.sleep(0.0005)
+        try:
+            fcntl.flock(fd, kind | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            continue
+        except OSError:
+            return False
+    return False
 
 
 def _make_private_dirs(directory: str) -> None:
