@@ -144,7 +144,7 @@ def _add_paths(parser: argparse.ArgumentParser) -> None:
 
 def _add_time(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", metavar="WHEN", help="only records that started at or after WHEN")
-    parser.add_argument("--until", metavar="WHEN", help="only records that started before WHEN")
+    parser.add_argument("--until", metavar="WHEN", help="only records that started at or before WHEN")
 
 
 def _add_filter(parser: argparse.ArgumentParser) -> None:
@@ -293,7 +293,7 @@ def build_parser(command: str) -> _Parser:
             "-f", "--follow", action="store_true", help="keep printing records as they arrive"
         )
         parser.add_argument(
-            "-n", type=_positive_int, metavar="N", dest="last", help="only the last N records"
+            "-n", "--lines", type=_positive_int, metavar="N", dest="last", help="only the last N records"
         )
         _add_output(parser)
         _add_strict(parser)
@@ -719,12 +719,7 @@ def cmd_export(run: Run) -> int:
                 until=run.until,
             )
         except FileExistsError as exc:
-            name = exc.filename or ns.to
-            raise CliError(
-                f"{name} exists; use --force to overwrite it",
-                exit_code=EXIT_FAILURE,
-                error_type="FileExistsError",
-            ) from None
+            raise CliError(str(exc), exit_code=EXIT_FAILURE, error_type="FileExistsError") from None
         summary = {
             "count": result.count,
             "bytes": result.bytes,
@@ -881,11 +876,23 @@ def _step_details(frame: pl.DataFrame, trace_id: str) -> dict[str, dict[str, Any
 
 def cmd_trace(run: Run) -> int:
     """``auditview trace ID``: the timeline as a text waterfall, or as JSON."""
-    from auditview.timeline import build_timeline
+    import polars as pl
+
+    from auditview.timeline import TraceNotFoundError, build_timeline
 
     loaded = _load(run)
     trace_id = _find_trace_id(loaded.frame, run.ns.trace_id)
-    timeline = build_timeline(loaded.frame, trace_id, _slow_rule(run))
+    rule = _slow_rule(run)
+    # Slow means "slow compared with all the loaded data", whatever slice the filter left.
+    rows = rule.annotate(
+        loaded.frame.filter(pl.col("trace_id").cast(pl.String) == trace_id), reference=loaded.index.frame
+    )
+    try:
+        timeline = build_timeline(rows, trace_id, rule)
+    except TraceNotFoundError:
+        raise CliError(
+            f"no usable trace {trace_id!r}", exit_code=EXIT_FAILURE, error_type="TraceNotFound"
+        ) from None
     if run.output == "table":
         from auditview.cli_render import render_waterfall
 
@@ -979,7 +986,7 @@ def cmd_rejects(run: Run) -> int:
         from auditview.cli_render import Column, render_table
 
         columns = [
-            Column("where", max_width=60, flex=True),
+            Column("where", min_width=20, max_width=60, flex=True, keep_end=True),
             Column("offset", align="right"),
             Column("reason", max_width=60, flex=True),
             Column("excerpt", max_width=80, flex=True),
@@ -999,6 +1006,12 @@ def cmd_audit_log(run: Run) -> int:
     """``auditview audit-log``: the contract's subcommand over every source, stored lines oldest first."""
     import polars as pl
 
+    if run.ns.follow and run.output == "json":
+        raise CliError(
+            "--follow cannot be used with -o json (use jsonl or table)",
+            exit_code=EXIT_USAGE,
+            error_type="UsageError",
+        )
     loaded = _load(run)
     frame = loaded.frame
     if run.ns.trace_id is not None:

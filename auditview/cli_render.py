@@ -33,6 +33,7 @@ __all__ = [
     "render_waterfall",
     "terminal_palette",
     "truncate_width",
+    "truncate_width_left",
 ]
 
 _RESET: Final = "\x1b[0m"
@@ -109,6 +110,14 @@ def truncate_width(text: str, limit: int) -> str:
     return "".join(out) + "…"
 
 
+def truncate_width_left(text: str, limit: int) -> str:
+    """Cut ``text`` to at most ``limit`` cells keeping its end (for paths), starting with ``…`` when cut."""
+    if display_width(text) <= limit:
+        return text
+    kept = truncate_width(text[::-1], limit)
+    return "…" + kept[:-1][::-1] if kept.endswith("…") else kept[::-1]
+
+
 def _pad(text: str, width: int, align: Literal["left", "right"]) -> str:
     gap = max(width - display_width(text), 0)
     return (" " * gap + text) if align == "right" else (text + " " * gap)
@@ -149,13 +158,17 @@ Cell = str | tuple[str, str | None]
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """One table column: ``flex`` columns give up width first when the table is wider than the terminal."""
+    """One table column: ``flex`` columns give up width first when the table is too wide for the terminal.
+
+    ``keep_end`` truncates from the left, keeping the end of the text visible (file paths).
+    """
 
     header: str
     align: Literal["left", "right"] = "left"
     min_width: int = 3
     max_width: int = 60
     flex: bool = False
+    keep_end: bool = False
 
 
 def render_table(
@@ -183,7 +196,8 @@ def render_table(
     for cells in texts:
         parts = []
         for (text, style), column, w in zip(cells, columns, widths, strict=True):
-            parts.append(palette.paint(_pad(truncate_width(text, w), w, column.align), style))
+            cut = truncate_width_left(text, w) if column.keep_end else truncate_width(text, w)
+            parts.append(palette.paint(_pad(cut, w, column.align), style))
         lines.append("  ".join(parts).rstrip())
     return lines
 

@@ -74,7 +74,9 @@ DEPLOY_RECORDS = [
         hostname_extra="kept",
     ),
     record(at_s=3.0, command="push", duration_ms=400, request_id="req-03", parent_request_id="req-02"),
-    record(at_s=0.5, command="plan", duration_ms=300, request_id="req-10", trace_id="trace-b", operator="bob"),
+    record(
+        at_s=0.5, command="plan", duration_ms=300, request_id="req-10", trace_id="trace-b", operator="bob"
+    ),
     record(at_s=20.0, command="status", duration_ms=50, request_id="req-20", trace_id=""),
 ]
 VERIFY_RECORDS = [
@@ -109,7 +111,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("COLUMNS", "120")
     monkeypatch.setenv("TZ", "UTC")
-    yield home
+    return home
 
 
 @pytest.fixture

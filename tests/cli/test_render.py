@@ -16,6 +16,7 @@ from auditview.cli_render import (
     render_waterfall,
     terminal_palette,
     truncate_width,
+    truncate_width_left,
 )
 
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
@@ -108,6 +109,7 @@ def test_width_counts_wide_characters_twice() -> None:
     assert display_width("日本") == 4
     assert truncate_width("日本語テキスト", 5) == "日本…"
     assert truncate_width("short", 10) == "short"
+    assert truncate_width_left("/very/long/path/audit.jsonl:2", 16) == "…h/audit.jsonl:2"
 
 
 def test_table_escapes_control_characters_and_markup_stays_literal() -> None:
@@ -121,14 +123,21 @@ def test_table_escapes_control_characters_and_markup_stays_literal() -> None:
     text = "\n".join(lines)
     assert "\\x1b[31mred\\x1b]0;t\\x07" in text
     assert "[bold]x[/bold]\\u{202e}\\x9b" in text
-    assert "\u202e" not in text and "\x07" not in text and "\x9b" not in text
+    assert "\u202e" not in text
+    assert "\x07" not in text
+    assert "\x9b" not in text
     assert not _SGR.sub("", text).count("\x1b")
 
 
 def test_table_fits_the_width_by_shrinking_flex_columns() -> None:
     """A table wider than the terminal shrinks its flex columns and never exceeds the width."""
     rows = [["2026-11-20 09:00:00.000", "x" * 200, "y" * 50, "42"]]
-    columns = [Column("time"), Column("params", max_width=200, flex=True), Column("op", flex=True), Column("n")]
+    columns = [
+        Column("time"),
+        Column("params", max_width=200, flex=True),
+        Column("op", flex=True),
+        Column("n"),
+    ]
     lines = render_table(columns, rows, width=60, palette=Palette())
     assert all(display_width(line) <= 60 for line in lines)
     assert "2026-11-20 09:00:00.000" in lines[2]
@@ -157,7 +166,10 @@ def test_palette_honours_no_color_and_terminals() -> None:
 def test_waterfall_places_bars_on_the_time_axis() -> None:
     """Each step's bar starts and ends in proportion to its offset and duration; the gap rows are dotted."""
     lines = render_waterfall(_timeline(), width=100, palette=Palette())
-    assert "span 10.0s" in lines[0] and "4 steps" in lines[0] and "1 failed" in lines[0] and "1 slow" in lines[0]
+    assert "span 10.0s" in lines[0]
+    assert "4 steps" in lines[0]
+    assert "1 failed" in lines[0]
+    assert "1 slow" in lines[0]
     body = lines[2:-1]
     plan = next(line for line in body if "deployctl plan" in line)
     apply = next(line for line in body if "deployctl apply" in line)
@@ -175,13 +187,15 @@ def test_waterfall_places_bars_on_the_time_axis() -> None:
 
 
 def test_waterfall_marks_failures_slow_steps_critical_path_and_nesting() -> None:
-    """Marks and notes say which steps failed, were slow or are on the critical path; children are indented."""
+    """Marks and notes say which steps failed, were slow or are on the critical path; children indent."""
     lines = render_waterfall(_timeline(), width=140, palette=Palette())
     check = next(line for line in lines if "verifier check" in line)
     apply = next(line for line in lines if "deployctl apply" in line)
     push = next(line for line in lines if "deployctl push" in line)
-    assert check.startswith("*✗ ") and "exit 3" in check
-    assert apply.startswith("* !") and "slow: over 5 s" in apply
+    assert check.startswith("*✗ ")
+    assert "exit 3" in check
+    assert apply.startswith("* !")
+    assert "slow: over 5 s" in apply
     assert push.startswith("   ")
     assert push.index("deployctl push") == apply.index("deployctl apply") + 2
 
@@ -202,6 +216,9 @@ def test_waterfall_escapes_hostile_names() -> None:
         steps=[FakeStep("r", "to\x1b[2Jol", "[bold]c\u202e", 0, 100, exit_code=1)],
     )
     text = "\n".join(render_waterfall(timeline, width=120, palette=Palette(colour=True)))
-    assert "\\x1b[2J" in text and "[bold]c\\u{202e}" in text and "t\\x1b]0;x\\x07" in text
-    assert "\x07" not in text and "\u202e" not in text
+    assert "\\x1b[2J" in text
+    assert "[bold]c\\u{202e}" in text
+    assert "t\\x1b]0;x\\x07" in text
+    assert "\x07" not in text
+    assert "\u202e" not in text
     assert "\x1b" not in _SGR.sub("", text)

@@ -1,4 +1,4 @@
-"""Argument handling that needs no engine: help, usage errors, bad WHEN/DURATION, missing inputs, self-audit."""
+"""Argument handling without the engine: help, usage errors, bad WHEN/DURATION, missing inputs, self-audit."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ def test_top_level_help_lists_every_subcommand_and_exit_code(capsys: pytest.Capt
         assert f"auditview {name}" in out
     for code in EXIT_CODES:
         assert f"\n  {code:<3} " in out
-    assert "--demo" in out and "--no-follow" in out
+    assert "--demo" in out
+    assert "--no-follow" in out
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)
@@ -28,7 +29,9 @@ def test_each_subcommand_has_help_with_exit_codes(command: str, capsys: pytest.C
     assert main([command, "--help"]) == 0
     out = capsys.readouterr().out
     assert f"auditview {command}" in out
-    assert "exit codes:" in out and "65" in out and "66" in out
+    assert "exit codes:" in out
+    assert "65" in out
+    assert "66" in out
 
 
 def test_help_writes_no_audit_record(isolated_env: Path) -> None:
@@ -88,7 +91,8 @@ def test_missing_named_input_exits_66(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "nope" in capsys.readouterr().err
     assert main(["stats", missing, "-o", "json"]) == 66
     body = json.loads(capsys.readouterr().out)
-    assert body["ok"] is False and body["error"]["type"] == "SourceMissing"
+    assert body["ok"] is False
+    assert body["error"]["type"] == "SourceMissing"
 
 
 def test_usage_errors_are_audited_with_their_exit_code(
@@ -97,7 +101,8 @@ def test_usage_errors_are_audited_with_their_exit_code(
     """A failed invocation of auditview is recorded by the writer with exit code 2 and the error."""
     main(["stats", "--since", "whenever"])
     (rec,) = audit_records(isolated_env)
-    assert rec["tool"] == "auditview" and rec["command"] == "stats"
+    assert rec["tool"] == "auditview"
+    assert rec["command"] == "stats"
     assert rec["exit_code"] == 2
     assert rec["error"]["type"] == "TimeParseError"
     assert rec["params"]["since"] == "whenever"
