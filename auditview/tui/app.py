@@ -11,7 +11,6 @@ owns the index and the follower; filtering, raw-line reads and timelines run in 
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from textual.worker import get_current_worker
 from auditview.query import FilterError, compile_filter, completions
 from auditview.slow import SlowStepRule
 from auditview.source.types import Reject
+from auditview.timeline import TraceNotFoundError, build_timeline
 from auditview.tui.messages import (
     ExportRequested,
     FilterApplied,
@@ -48,6 +48,8 @@ from auditview.tui.screens.export import ExportDialog, ExportScope, default_expo
 from auditview.tui.screens.help import HelpScreen
 from auditview.tui.screens.rejects import RejectsScreen
 from auditview.tui.screens.time_range import TimeRange, TimeRangeDialog
+from auditview.tui.screens.timeline import TimelineScreen
+from auditview.tui.screens.traces import TracesScreen
 from auditview.tui.widgets.filter_bar import FilterBar
 from auditview.tui.widgets.records import RecordsTable
 from auditview.tui.widgets.status import StatusBar
@@ -126,18 +128,27 @@ class AuditViewApp(App[int]):
     # ------------------------------------------------------------------------------------------- children
     @property
     def records(self) -> RecordsTable:
-        """The records table."""
-        return self.query_one(RecordsTable)
+        """The records table (on the main view, whichever screen is on top)."""
+        return self._main.query_one(RecordsTable)
 
     @property
     def status(self) -> StatusBar:
         """The status bar."""
-        return self.query_one(StatusBar)
+        return self._main.query_one(StatusBar)
 
     @property
     def filter_bar(self) -> FilterBar:
         """The filter bar."""
-        return self.query_one(FilterBar)
+        return self._main.query_one(FilterBar)
+
+    @property
+    def volume(self) -> VolumeStrip:
+        """The volume strip."""
+        return self._main.query_one(VolumeStrip)
+
+    @property
+    def _main(self) -> Screen[Any]:
+        return self.screen_stack[0]
 
     def compose(self) -> ComposeResult:
         """Filter bar, volume strip, records, status bar, footer."""
@@ -229,7 +240,7 @@ class AuditViewApp(App[int]):
         appended = self._pending_appended
         self._pending_appended = False
         self.records.show_frame(message.view, appended=appended)
-        self.query_one(VolumeStrip).show(message.volume)
+        self.volume.show(message.volume)
         self.status.shown = message.view.height
         self._update_open_screens()
         if self.search_text:
@@ -400,11 +411,7 @@ class AuditViewApp(App[int]):
 
     def action_traces(self) -> None:
         """Open the traces list (tui-traces' screen) on the current view."""
-        module = _optional_module("auditview.tui.screens.traces")
-        if module is None:
-            self.notify("the traces screen is not available in this build", severity="warning")
-            return
-        self.push_screen(module.TracesScreen(self.view, self.rule))
+        self.push_screen(TracesScreen(self.view, self.rule))
 
     def on_trace_opened(self, message: TraceOpened) -> None:
         """Build the timeline in a worker and push it."""
@@ -413,20 +420,29 @@ class AuditViewApp(App[int]):
     @work(thread=True, exclusive=True, group="timeline", description="timeline", exit_on_error=False)
     def build_trace_timeline(self, trace_id: str, frame: pl.DataFrame) -> None:
         """Timeline of one trace, over all loaded records (not only the filtered ones)."""
-        from auditview.timeline import build_timeline
-
-        module = _optional_module("auditview.tui.screens.timeline")
-        if module is None:
+        try:
+            timeline = build_timeline(frame, trace_id, self.rule)
+        except (TraceNotFoundError, ValueError) as exc:
+            self.call_from_thread(self.notify, f"cannot build the timeline: {exc}", severity="error")
             return
-        timeline = build_timeline(frame, trace_id, self.rule)
-        self.call_from_thread(self.push_screen, module.TimelineScreen(timeline))
+        self.call_from_thread(self.push_screen, TimelineScreen(timeline))
 
     def _update_open_screens(self) -> None:
         """Hand the new view down to screens that show live data."""
         for screen in self.screen_stack:
-            updater = getattr(screen, "update_frame", None)
-            if callable(updater):
-                updater(self.view)
+            if isinstance(screen, TracesScreen):
+                screen.update_frame(self.view)
+            elif isinstance(screen, TimelineScreen):
+                self.refresh_timeline(screen, self.frame)
+
+    @work(thread=True, group="timeline-live", description="timeline update", exit_on_error=False)
+    def refresh_timeline(self, screen: TimelineScreen, frame: pl.DataFrame) -> None:
+        """Rebuild an open timeline with the records that arrived (open traces grow live)."""
+        try:
+            timeline = build_timeline(frame, screen.timeline.trace_id, self.rule)
+        except (TraceNotFoundError, ValueError):
+            return
+        self.call_from_thread(screen.update_timeline, timeline)
 
     def on_export_requested(self, message: ExportRequested) -> None:
         """A screen asked for the export dialog."""
@@ -492,14 +508,6 @@ class AuditViewApp(App[int]):
         )
         yield SystemCommand("Newest record", "Jump to the end and follow (G)", self.records.action_last)
         yield SystemCommand("Help", "All keys (?)", self.action_help)
-
-
-def _optional_module(name: str) -> Any:
-    """Import a screen module that another engineer owns; ``None`` while it does not exist yet."""
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
 
 
 def create_app(options: AppOptions, *, clock: Clock = _utc_now, load: bool = True) -> AuditViewApp:

@@ -43,7 +43,6 @@ from auditview.tui.messages import (
 
 if TYPE_CHECKING:
     from auditview.index import AuditIndex
-    from auditview.source.follow import Follower
 
 __all__ = [
     "FOLLOW_POST_INTERVAL",
@@ -117,18 +116,14 @@ def _preview(sources: Sequence[SourceFile], options: LoaderOptions) -> AuditInde
         return None
     from auditview.index import AuditIndex
 
-    index = AuditIndex(list(sources))
+    index = AuditIndex()
+    for source in sources:
+        index.file_id(source)  # same file ids as the full index
     for source in big:
         chunk = read_tail_chunk(source, options.preview_bytes)
         if chunk is not None:
-            index.add_chunk(_rebind(chunk, sources, index))
+            index.add_chunk(chunk)
     return index
-
-
-def _rebind(chunk: Chunk, sources: Sequence[SourceFile], index: AuditIndex) -> Chunk:
-    """Chunks carry their SourceFile; the index maps it to its file id (nothing to do unless it needs it)."""
-    del sources, index
-    return chunk
 
 
 def _size(source: SourceFile) -> int:
@@ -138,10 +133,34 @@ def _size(source: SourceFile) -> int:
         return 0
 
 
+class _Tailer:
+    """Follows plain files by byte offset when ``auditview.source.follow`` is not available: appends only."""
+
+    def __init__(self, readers: list[FileReader]) -> None:
+        self.readers = readers
+
+    def poll(self) -> list[Chunk | Reject | str]:
+        items: list[Chunk | Reject | str] = []
+        for reader in self.readers:
+            if reader.compressed:
+                continue
+            try:
+                items.extend(reader.read_events())
+            except OSError as exc:
+                items.append(f"{reader.source.display}: {exc}")
+        return items
+
+    def wait(self, timeout: float) -> None:
+        time.sleep(timeout)
+
+    def close(self) -> None:
+        for reader in self.readers:
+            reader.close()
+
+
 def load_and_follow(options: LoaderOptions, post: Post, cancelled: Cancelled) -> None:
     """Preview, index fully, then follow until cancelled (see the module docstring)."""
     from auditview.index import AuditIndex
-    from auditview.source.follow import Follower
 
     started = time.monotonic()
     try:
@@ -150,40 +169,54 @@ def load_and_follow(options: LoaderOptions, post: Post, cancelled: Cancelled) ->
         post(LoadFailed(str(exc)))
         return
     total = sum(_size(source) for source in sources)
-    preview = _preview(sources, options)
+    try:
+        preview = _preview(sources, options)
+    except OSError:
+        preview = None
     if preview is not None and not cancelled():
         post(RecordsAppended(preview.frame, preview, rejects=len(preview.rejects), preview=True))
-    follower = Follower(list(options.paths), sources=sources)
-    index = AuditIndex(list(sources))
+    index = AuditIndex()
+    for source in sources:
+        index.file_id(source)
     done = 0
     last_progress = 0.0
-    for item in follower.initial():
-        if cancelled():
-            follower.close()
-            return
-        if isinstance(item, Chunk):
-            index.add_chunk(item)
-            done += len(item.data)
-            now = time.monotonic()
-            if now - last_progress > 0.1:
-                last_progress = now
-                post(IndexingProgressed(done, max(total, done)))
-        elif isinstance(item, Reject):
-            index.add_rejects([item])
+    readers: list[FileReader] = []
+    try:
+        for source in sources:
+            reader = FileReader(source)
+            readers.append(reader)
+            for item in reader.read_events(block=True):
+                if cancelled():
+                    return
+                if isinstance(item, Chunk):
+                    index.add_chunk(item)
+                    done += len(item.data)
+                    now = time.monotonic()
+                    if now - last_progress > 0.1:
+                        last_progress = now
+                        post(IndexingProgressed(min(done, total), max(total, done)))
+                else:
+                    index.add_rejects([item])
+    except OSError as exc:
+        post(LoadFailed(str(exc)))
+        for reader in readers:
+            reader.close()
+        return
     post(RecordsAppended(index.frame, index, rejects=len(index.rejects)))
     post(IndexingFinished(time.monotonic() - started))
     if not options.follow:
-        follower.close()
+        for reader in readers:
+            reader.close()
         return
-    _follow(follower, index, post, cancelled)
+    _follow(_Tailer(readers), index, post, cancelled)
 
 
-def _follow(follower: Follower, index: AuditIndex, post: Post, cancelled: Cancelled) -> None:
+def _follow(follower: _Tailer, index: AuditIndex, post: Post, cancelled: Cancelled) -> None:
     dirty = False
     last_post = time.monotonic()
     try:
         while not cancelled():
-            follower.wait(FOLLOW_POST_INTERVAL)
+            follower.wait(FOLLOW_POST_INTERVAL / 2)
             for item in follower.poll():
                 if isinstance(item, Chunk):
                     index.add_chunk(item)

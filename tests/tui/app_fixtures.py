@@ -1,7 +1,7 @@
 """Test data for the app's tests: records as exact JSONL bytes and a small in-memory index over them.
 
-``MemoryIndex`` parses lines with the engine's own ``parse_chunk`` (so the frame has the real index schema) and
-serves ``raw_line`` from memory, which lets Pilot tests drive the app without files or a loader thread.
+``MemoryIndex`` parses lines with the engine's own ``parse_chunk`` (so the frame has the real index schema)
+and serves ``raw_line`` from memory, which lets Pilot tests drive the app without files or a loader thread.
 """
 
 from __future__ import annotations
@@ -117,3 +117,12 @@ def memory_app(index: MemoryIndex, **options: Any) -> AuditViewApp:
 def feed(app: AuditViewApp, index: MemoryIndex) -> None:
     """Post the index to the app as the loader would."""
     app.post_message(RecordsAppended(index.frame, index, rejects=len(index.rejects)))
+
+
+async def settle(app: AuditViewApp, pilot: Any) -> None:
+    """Wait until every worker that can finish has finished and the messages they posted are handled."""
+    for _ in range(5):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
