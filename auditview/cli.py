@@ -691,6 +691,14 @@ def _parsed_records(index: AuditIndex, frame: pl.DataFrame) -> Iterator[Any]:
         yield orjson.loads(raw)
 
 
+def _selection_text(filter_text: str, trace_id: str | None) -> str | None:
+    """What selected the exported records, for the manifest: the filter, and-ed with ``--trace``."""
+    parts = [f"({filter_text})" if trace_id is not None else filter_text] if filter_text.strip() else []
+    if trace_id is not None:
+        parts.append(f"trace_id={orjson.dumps(trace_id).decode()}")
+    return " and ".join(parts) or None
+
+
 def cmd_export(run: Run) -> int:
     """``auditview export``: matching records, byte-identical, to stdout or atomically to ``--to``."""
     ns = run.ns
@@ -714,7 +722,7 @@ def cmd_export(run: Run) -> int:
                 Path(ns.to),
                 force=ns.force,
                 manifest=Path(ns.manifest) if ns.manifest else None,
-                filter_text=ns.filter or None,
+                filter_text=_selection_text(ns.filter, ns.trace),
                 since=run.since,
                 until=run.until,
             )

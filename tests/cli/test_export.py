@@ -1,0 +1,132 @@
+"""``auditview export``: byte-exact lines, filters, atomic ``--to`` refusing to overwrite, the manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from auditview.cli import main
+from tests.cli.conftest import DEPLOY_RECORDS, VERIFY_RECORDS, line_of
+
+
+def _expected(request_ids: list[str] | None = None) -> bytes:
+    """The source lines of the fixture's valid records, by start time, optionally only some of them."""
+    records = sorted(DEPLOY_RECORDS + VERIFY_RECORDS, key=lambda r: r["timestamp"])
+    if request_ids is not None:
+        records = [r for r in records if r["request_id"] in request_ids]
+    return b"".join(line_of(r, spaced=r["request_id"] == "req-02") + b"\n" for r in records)
+
+
+def test_export_to_stdout_is_byte_identical_and_time_ordered(
+    logs: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """Each exported line is the exact source line (even non-compact JSON), ordered by timestamp."""
+    assert main(["export", str(logs)]) == 0
+    captured = capsysbinary.readouterr()
+    assert captured.out == _expected()
+    assert b"1 malformed line skipped" in captured.err
+
+
+def test_export_filter_trace_and_time_range(logs: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    """``--filter``, ``--trace`` and ``--since`` narrow the slice; the lines stay byte-identical."""
+    main(["export", str(logs), "--filter", "duration_ms>1s"])
+    assert capsysbinary.readouterr().out == _expected(["req-01", "req-02", "req-05"])
+    main(["export", str(logs), "--trace", "trace-a", "--since", "2026-11-20T09:00:02Z"])
+    assert capsysbinary.readouterr().out == _expected(["req-02", "req-03", "req-04", "req-05"])
+
+
+def test_export_with_no_match_is_empty_and_succeeds(
+    logs: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """An export that matches nothing prints nothing and exits 0."""
+    assert main(["export", str(logs), "--trace", "no-such-trace"]) == 0
+    assert capsysbinary.readouterr().out == b""
+
+
+def test_export_to_file_atomically_with_manifest(
+    logs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--to`` writes the slice; ``--manifest`` records sources, counts and the sha256 of those bytes."""
+    target = tmp_path / "out" / "slice.jsonl"
+    target.parent.mkdir()
+    manifest = tmp_path / "out" / "slice.manifest.json"
+    argv = [
+        "export",
+        str(logs),
+        "--filter",
+        "tool=verifier",
+        "--to",
+        str(target),
+        "--manifest",
+        str(manifest),
+    ]
+    assert main([*argv, "-o", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)["data"]
+    data = target.read_bytes()
+    assert data == _expected(["req-04", "req-05"])
+    digest = hashlib.sha256(data).hexdigest()
+    assert summary["count"] == 2
+    assert summary["sha256"] == digest
+    assert summary["bytes"] == len(data)
+    doc = json.loads(manifest.read_text())
+    assert doc["sha256"] == digest
+    assert doc["count"] == 2
+    assert doc["filter"] == "tool=verifier"
+    assert [Path(s["path"]).parent.name for s in doc["sources"]] == ["verifier"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["slice.jsonl", "slice.manifest.json"]
+
+
+def test_export_refuses_to_overwrite_without_force(
+    logs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An existing ``--to`` file is left untouched (exit 1) unless ``--force`` is given."""
+    target = tmp_path / "slice.jsonl"
+    target.write_bytes(b"precious\n")
+    assert main(["export", str(logs), "--to", str(target)]) == 1
+    assert "exists" in capsys.readouterr().err
+    assert target.read_bytes() == b"precious\n"
+    assert main(["export", str(logs), "--to", str(target), "--force", "-o", "table"]) == 0
+    assert target.read_bytes() == _expected()
+    assert "exported 7 records" in capsys.readouterr().out
+
+
+def test_manifest_and_force_need_to(logs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--manifest`` or ``--force`` without ``--to`` is a usage error."""
+    assert main(["export", str(logs), "--manifest", "m.json"]) == 2
+    assert main(["export", str(logs), "--force"]) == 2
+    assert "--manifest needs --to" in capsys.readouterr().err
+
+
+def test_export_json_mode_wraps_the_parsed_records(
+    logs: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``export -o json`` gives the parsed records (unknown fields kept) in the envelope with meta."""
+    monkeypatch.setenv("TOOL_TRACE_ID", "ticket-42")
+    assert main(["export", str(logs), "--trace", "trace-a", "-o", "json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["meta"]["trace_id"] == "ticket-42"
+    assert [r["request_id"] for r in body["data"]] == ["req-01", "req-02", "req-03", "req-04", "req-05"]
+    assert body["data"][1]["hostname_extra"] == "kept"
+
+
+def test_exported_slice_is_valid_auditview_input(
+    logs: Path, tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """A slice written by export reads back through auditview with the same records and no rejects."""
+    target = tmp_path / "slice.jsonl"
+    assert main(["export", str(logs), "--to", str(target), "--strict"]) == 65
+    assert main(["export", str(logs), "--to", str(target)]) == 0
+    capsysbinary.readouterr()
+    assert main(["export", str(target), "--strict"]) == 0
+    assert capsysbinary.readouterr().out == target.read_bytes()
+
+
+def test_manifest_names_the_trace_selection(logs: Path, tmp_path: Path) -> None:
+    """With ``--trace`` the manifest's filter says which trace was exported, together with the filter."""
+    manifest = tmp_path / "m.json"
+    argv = ["export", str(logs), "--trace", "trace-a", "--filter", "exit_code!=0"]
+    assert main([*argv, "--to", str(tmp_path / "s.jsonl"), "--manifest", str(manifest)]) == 0
+    assert json.loads(manifest.read_text())["filter"] == '(exit_code!=0) and trace_id="trace-a"'
