@@ -852,7 +852,7 @@ def _gzip_file(source: Path, target: Path) -> None:
     with (
         source.open("rb") as raw_in,
         target.open("wb") as raw_out,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw_out, mtime=0) as packed,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw_out, compresslevel=6, mtime=0) as packed,
     ):
         while chunk := raw_in.read(1 << 20):
             packed.write(chunk)
