@@ -1,8 +1,8 @@
 """A worker process for the concurrency and crash tests (``python -m tests.writer.append_worker MODE ...``).
 
-Modes: ``api PATH N`` appends N records through ``Auditor.invocation``; ``split PATH N`` appends N records with two
-``os.write`` calls each (a deliberately broken writer, the negative control); ``fragment PATH BYTES`` writes the
-first BYTES of a large record, prints ``ready`` and waits to be killed.
+Modes: ``api PATH N`` appends N records through ``Auditor.invocation``; ``split PATH N`` appends N records
+with two ``os.write`` calls each (a deliberately broken writer, the negative control); ``fragment PATH BYTES``
+writes half of a record carrying BYTES of data, prints ``ready`` and waits to be killed.
 """
 
 from __future__ import annotations

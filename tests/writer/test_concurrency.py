@@ -16,7 +16,9 @@ def _run_workers(mode: str, path: Path, processes: int, records: int) -> None:
     env = {**os.environ, "PYTHONPATH": str(_REPO)}
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.writer.append_worker", mode, str(path), str(records)], cwd=_REPO, env=env
+            [sys.executable, "-m", "tests.writer.append_worker", mode, str(path), str(records)],
+            cwd=_REPO,
+            env=env,
         )
         for _ in range(processes)
     ]
@@ -50,9 +52,9 @@ def test_eight_processes_twenty_thousand_records_each(tmp_path: Path) -> None:
 
 
 def test_harness_detects_torn_lines_from_a_split_writer(tmp_path: Path) -> None:
-    """A writer that splits each record into two writes does produce torn lines, and the harness counts them."""
+    """A writer splitting each record into two writes does produce torn lines, and the harness counts them."""
     path = tmp_path / "audit.jsonl"
     _run_workers("split", path, processes=4, records=3_000)
-    lines, torn, valid, _duplicates = _audit_file(path)
+    _lines, torn, valid, _duplicates = _audit_file(path)
     assert torn > 0
     assert valid < 12_000
