@@ -178,6 +178,8 @@ class AuditViewApp(App[int]):
 
     def on_records_appended(self, message: RecordsAppended) -> None:
         """Take the new index snapshot and refresh the view."""
+        if not self.screen_stack:  # shutting down
+            return
         self.frame = message.frame
         self.index = message.index
         self.preview = message.preview
@@ -189,15 +191,21 @@ class AuditViewApp(App[int]):
 
     def on_indexing_progressed(self, message: IndexingProgressed) -> None:
         """Show indexing progress."""
+        if not self.screen_stack:  # shutting down
+            return
         self.status.progress = message.done / message.total if message.total else None
 
     def on_indexing_finished(self, message: IndexingFinished) -> None:
         """Hide the progress."""
+        if not self.screen_stack:  # shutting down
+            return
         self.status.progress = None
         self.indexing_seconds = message.seconds
 
     def on_source_event_happened(self, message: SourceEventHappened) -> None:
         """Show rotations, truncations and new files in the status bar."""
+        if not self.screen_stack:  # shutting down
+            return
         self.status.event = message.text
 
     def on_load_failed(self, message: LoadFailed) -> None:
@@ -233,6 +241,8 @@ class AuditViewApp(App[int]):
 
     def on_filter_applied(self, message: FilterApplied) -> None:
         """Show the new view (new records are counted as unseen while the user is scrolled up)."""
+        if not self.screen_stack:  # shutting down
+            return
         self._filter_done()
         if message.filter_text != self.filter_text:
             return
@@ -248,6 +258,8 @@ class AuditViewApp(App[int]):
 
     def on_filter_failed(self, message: FilterFailed) -> None:
         """Point at the error in the filter bar and keep the previous view."""
+        if not self.screen_stack:  # shutting down
+            return
         self._filter_done()
         self.filter_bar.show_error(message.text, message.message, message.position)
         if message.text == self.filter_text:
@@ -328,6 +340,8 @@ class AuditViewApp(App[int]):
 
     def on_search_applied(self, message: SearchApplied) -> None:
         """Highlight the matches and jump to the first one after the cursor."""
+        if not self.screen_stack:  # shutting down
+            return
         if message.text != self.search_text or message.view_height != self.view.height:
             return
         self.records.set_matches(message.rows)
@@ -350,6 +364,8 @@ class AuditViewApp(App[int]):
     # ----------------------------------------------------------------------------------------- the table
     @on(RecordsTable.FollowChanged)
     def _follow_changed(self, message: RecordsTable.FollowChanged) -> None:
+        if not self.screen_stack:  # shutting down
+            return
         self.status.following = message.following
         self.status.unseen = message.unseen
 

@@ -36,15 +36,18 @@ async def test_cursor_keys_move_through_records() -> None:
         await settle(app, pilot)
         table = app.records
         assert table.row_count == 60
-        assert table.cursor == 59 and table.following
+        assert table.cursor == 59
+        assert table.following
         await pilot.press("g")
-        assert table.cursor == 0 and not table.following
+        assert table.cursor == 0
+        assert not table.following
         await pilot.press("j", "j", "k")
         assert table.cursor == 1
         await pilot.press("pagedown")
         assert table.cursor > 10
         await pilot.press("G")
-        assert table.cursor == 59 and table.following
+        assert table.cursor == 59
+        assert table.following
 
 
 async def test_failure_and_slow_jumps() -> None:
@@ -81,7 +84,8 @@ async def test_filter_narrows_the_view_and_errors_point_at_the_position() -> Non
         await pilot.press("enter")
         await settle(app, pilot)
         assert app.view.height == sum(1 for n in range(60) if n % 7 == 3)
-        assert app.status.shown == app.view.height and app.status.total == 60
+        assert app.status.shown == app.view.height
+        assert app.status.total == 60
         assert app.records.has_focus
         await pilot.press("slash")
         app.filter_bar.input.value = "exit_code!=0 and ("
@@ -90,7 +94,8 @@ async def test_filter_narrows_the_view_and_errors_point_at_the_position() -> Non
         message = str(app.filter_bar.query_one("#filter-message").render())
         assert "^" in message
         assert app.filter_bar.has_class("-error")
-        assert app.view.height == 9 and app.filter_text == "exit_code!=0"
+        assert app.view.height == 9
+        assert app.filter_text == "exit_code!=0"
 
 
 async def test_search_highlights_matches_and_n_jumps() -> None:
@@ -173,7 +178,7 @@ async def test_time_range_dialog_narrows_and_rejects_bad_input() -> None:
 
 
 async def test_export_writes_the_selected_lines_byte_for_byte(tmp_path: Path) -> None:
-    """x exports the filtered records through the engine, byte-identical, and refuses to overwrite silently."""
+    """x exports the filtered records through the engine, byte-identical, and will not overwrite silently."""
     app = create_app(
         AppOptions(paths=[SAMPLES], follow=False, filter_text="exit_code!=0"), clock=frozen_clock
     )
@@ -213,7 +218,8 @@ async def test_marked_records_export(tmp_path: Path) -> None:
         assert len(app.records.marked) == 3
         await pilot.press("x")
         dialog = app.screen
-        assert isinstance(dialog, ExportDialog) and dialog.scope == "marked"
+        assert isinstance(dialog, ExportDialog)
+        assert dialog.scope == "marked"
         dialog.query_one("#export-path").value = str(target)  # type: ignore[attr-defined]
         await pilot.click("#export-write")
         await settle(app, pilot)
@@ -247,7 +253,8 @@ async def test_loads_the_samples_at_small_and_large_sizes(size: tuple[int, int])
     app = create_app(AppOptions(paths=[SAMPLES], follow=False), clock=frozen_clock)
     async with app.run_test(size=size) as pilot:
         await settle(app, pilot)
-        assert app.status.total == 520 and app.status.rejects == 6
+        assert app.status.total == 520
+        assert app.status.rejects == 6
         assert "520 / 520 records" in str(app.status.render())
 
 
