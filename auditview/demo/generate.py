@@ -231,6 +231,8 @@ class GeneratorConfig:
         for moment in (self.start, self.end):
             if moment is not None and moment.tzinfo is None:
                 raise ValueError("start and end must be timezone-aware")
+        if min(self.agents, self.humans, self.ci) < 0:
+            raise ValueError("agents, humans and ci must be >= 0")
         if self.agents + self.humans + self.ci < 1:
             raise ValueError("at least one agent, human or CI lane is needed")
 

@@ -305,10 +305,12 @@ def test_cli_end_now_ends_close_to_the_wall_clock(tmp_path: Path) -> None:
         ["--records", "10", "--out", "x", "--malformed-rate", "1.5"],
         ["--records", "10", "--out", "x", "--start", "not a time"],
         ["--records", "10", "--out", "x", "--start", "2026-01-01T00:00:00Z", "--end", "now"],
+        ["--records", "10", "--out", "x", "--agents", "-1"],
+        ["--records", "-5", "--out", "x"],
     ],
 )
 def test_cli_usage_errors_exit_2(argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A missing target, a rate outside [0, 1), a bad time or both --start and --end are usage errors."""
+    """A missing target, a bad rate, time or count, or both --start and --end are usage errors."""
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exc:
         main(argv)
