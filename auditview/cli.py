@@ -317,6 +317,7 @@ class Run:
     until: datetime | None = None
     slow_ms: float = 5_000.0
     fields: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def stdout(self) -> TextIO:
@@ -454,6 +455,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             _resolve_options(run)
             code = _COMMANDS[command](run)
+            run.stdout.flush()
+            for note in run.notes:  # after the output, where a human reading a table sees it
+                _stderr(note)
         except CliError as error:
             _report_error(error, output=output, command=command, meta=run.meta())
             code = error.exit_code
@@ -622,7 +626,7 @@ def _check_rejects(run: Run, index: AuditIndex) -> None:
             exit_code=EXIT_DATAERR,
             error_type="RejectsPresent",
         )
-    _stderr(f"auditview: {count} malformed {noun} skipped; see '{hint}'")
+    run.notes.append(f"auditview: {count} malformed {noun} skipped; see '{hint}'")
 
 
 def _load(run: Run) -> Loaded:
@@ -800,15 +804,15 @@ def cmd_traces(run: Run) -> int:
         from auditview.cli_render import Column, format_duration_ms, format_local_time, render_table
 
         columns = [
-            Column("trace", max_width=36, flex=True),
+            Column("trace", min_width=12, max_width=40),
             Column("start", min_width=10, max_width=23),
             Column("span", align="right"),
             Column("steps", align="right"),
             Column("failed", align="right"),
             Column("slow", align="right"),
-            Column("slowest step", max_width=40, flex=True),
-            Column("tools", max_width=40, flex=True),
-            Column("operators", max_width=30, flex=True),
+            Column("slowest step", min_width=8, max_width=40, flex=True),
+            Column("tools", min_width=8, max_width=60, flex=True),
+            Column("operators", min_width=8, max_width=40, flex=True),
         ]
         rows: list[list[Any]] = []
         for t in summary.iter_rows(named=True):

@@ -333,8 +333,23 @@ def render_waterfall(timeline: TimelineLike, *, width: int, palette: Palette) ->
                 "; ".join(notes),
             )
         )
-    for gap in timeline.gaps:
-        if gap.duration_ms <= 0:
+    gap_label = palette.glyph("┄ gap (outside any tool)", "- gap (outside any tool)")
+    gaps = [g for g in timeline.gaps if g.duration_ms > 0]
+    fixed = _MARKS_W + 1 + _OFFSET_W + 1 + _DURATION_W + 2
+    label_w = min(max([display_width(r[5]) for r in rows] + [display_width(gap_label) if gaps else 4]), 40)
+    note_w = min(max([display_width(r[9]) for r in rows] + [0]), 32)
+    bar_w = width - fixed - label_w - 2 - (note_w + 2 if note_w else 0)
+    if bar_w < _MIN_BAR:
+        label_w = max(label_w - (_MIN_BAR - bar_w), 12)
+        bar_w = width - fixed - label_w - 2 - (note_w + 2 if note_w else 0)
+    if bar_w < _MIN_BAR:
+        note_w = max(note_w - (_MIN_BAR - bar_w), 0)
+        bar_w = max(width - fixed - label_w - 2 - (note_w + 2 if note_w else 0), _MIN_BAR)
+
+    # A gap gets its own row when it is at least one bar cell wide: visible at this scale.
+    cell_ms = span / bar_w if bar_w else 0.0
+    for gap in gaps:
+        if gap.duration_ms < cell_ms:
             continue
         rows.append(
             (
@@ -343,7 +358,7 @@ def render_waterfall(timeline: TimelineLike, *, width: int, palette: Palette) ->
                 "   ",
                 format_duration_ms(gap.start_ms),
                 format_duration_ms(gap.duration_ms),
-                palette.glyph("┄ gap (outside any tool)", "- gap (outside any tool)"),
+                gap_label,
                 float(gap.start_ms),
                 float(gap.end_ms),
                 "dim",
@@ -351,17 +366,13 @@ def render_waterfall(timeline: TimelineLike, *, width: int, palette: Palette) ->
             )
         )
     rows.sort(key=lambda r: (r[0], r[1]))
-
-    fixed = _MARKS_W + 1 + _OFFSET_W + 1 + _DURATION_W + 2
-    label_w = min(max([display_width(r[5]) for r in rows] + [4]), 40)
-    note_w = min(max([display_width(r[9]) for r in rows] + [0]), 40)
-    bar_w = width - fixed - label_w - 2 - (note_w + 2 if note_w else 0)
-    if bar_w < _MIN_BAR:
-        label_w = max(label_w - (_MIN_BAR - bar_w), 12)
-        bar_w = width - fixed - label_w - 2 - (note_w + 2 if note_w else 0)
-    if bar_w < _MIN_BAR:
-        note_w = max(note_w - (_MIN_BAR - bar_w), 0)
-        bar_w = max(width - fixed - label_w - 2 - (note_w + 2 if note_w else 0), _MIN_BAR)
+    if gaps:
+        idle = sum(float(g.duration_ms) for g in gaps)
+        summary = f"idle {format_duration_ms(idle)} in {len(gaps)} gap{'s' if len(gaps) != 1 else ''}"
+        hidden = sum(1 for g in gaps if g.duration_ms < cell_ms)
+        if hidden:
+            summary += f" ({hidden} shorter than one cell, {format_duration_ms(cell_ms)}, not drawn)"
+        lines.append(palette.paint(truncate_width(summary, width), "dim"))
 
     axis_left = "0"
     axis_right = format_duration_ms(span)

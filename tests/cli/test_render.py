@@ -170,15 +170,17 @@ def test_waterfall_places_bars_on_the_time_axis() -> None:
     assert "4 steps" in lines[0]
     assert "1 failed" in lines[0]
     assert "1 slow" in lines[0]
-    body = lines[2:-1]
+    assert lines[1] == "idle 2.00s in 2 gaps"
+    header = lines[2]
+    body = lines[3:-1]
     plan = next(line for line in body if "deployctl plan" in line)
     apply = next(line for line in body if "deployctl apply" in line)
     check = next(line for line in body if "verifier check" in line)
-    bar_col = lines[1].index("0", lines[1].index("step"))
+    bar_col = header.index("0", header.index("step"))
     plan_bar = plan[bar_col:].split("  ")[0]
     apply_start = apply.index("█") - bar_col
     check_start = check.index("█") - bar_col
-    bar_width = len(lines[1]) - bar_col
+    bar_width = len(header) - bar_col
     assert plan[bar_col] == "█"
     assert 0.05 < len(plan_bar.strip()) / bar_width < 0.15
     assert abs(apply_start / bar_width - 0.2) < 0.05
@@ -222,3 +224,12 @@ def test_waterfall_escapes_hostile_names() -> None:
     assert "\x07" not in text
     assert "\u202e" not in text
     assert "\x1b" not in _SGR.sub("", text)
+
+
+def test_waterfall_folds_gaps_too_short_to_draw() -> None:
+    """Gaps narrower than one bar cell get no row of their own but are counted in the idle summary."""
+    timeline = _timeline()
+    timeline.gaps.append(FakeGap(8_500, 8_510))
+    lines = render_waterfall(timeline, width=100, palette=Palette())
+    assert lines[1].startswith("idle 2.01s in 3 gaps (1 shorter than one cell")
+    assert sum(1 for line in lines if "gap (outside any tool)" in line) == 2
