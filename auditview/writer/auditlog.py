@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, Final, TextIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Final, NoReturn, TextIO
 
 import orjson
 
@@ -45,11 +45,30 @@ class LogLine:
     record: dict[str, Any]
 
 
-def build_parser(prog: str) -> argparse.ArgumentParser:
-    """The argument parser of ``<tool> audit-log``."""
+class _Parser(argparse.ArgumentParser):
+    """Usage errors go to the given stream; a ``--since``/``--until`` error lists the ``WHEN`` forms."""
+
+    def __init__(self, *args: Any, err: TextIO | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._err = err
+
+    def error(self, message: str) -> NoReturn:
+        from auditview.timeparse import WHEN_HELP
+
+        if "--since" in message or "--until" in message:
+            message = f"{message} (WHEN is {WHEN_HELP})"
+        err = self._err or sys.stderr
+        self.print_usage(err)
+        err.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser(prog: str, err: TextIO | None = None) -> argparse.ArgumentParser:
+    """The argument parser of ``<tool> audit-log``; usage errors are written to ``err`` (default stderr)."""
     from auditview.timeparse import WHEN_HELP
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
+        err=err,
         prog=prog,
         description="Show this tool's audit log, oldest first.",
         epilog=f"WHEN is {WHEN_HELP}.",
@@ -183,7 +202,7 @@ def run_audit_log(
     out: BinaryIO = stdout if stdout is not None else sys.stdout.buffer
     err: TextIO = stderr if stderr is not None else sys.stderr
     name = prog or f"{auditor.tool} audit-log"
-    parser = build_parser(name)
+    parser = build_parser(name, err)
     try:
         args = parser.parse_args(list(argv))
     except SystemExit as exc:

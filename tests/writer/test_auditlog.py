@@ -1,0 +1,152 @@
+"""The audit-log subcommand: order, filters, formats, rotated siblings, malformed lines, bad WHEN."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from auditview.contract import format_timestamp
+from auditview.writer import Auditor
+
+
+def _record(minutes_ago: float, command: str = "deploy", trace_id: str = "t1", **extra: Any) -> bytes:
+    moment = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    record = {
+        "timestamp": format_timestamp(moment),
+        "tool": "wtest",
+        "command": command,
+        "params": {},
+        "exit_code": 0,
+        "duration_ms": 1.5,
+        "request_id": f"req-{minutes_ago}",
+        "trace_id": trace_id,
+        "version": "1",
+        "operator": "me",
+        **extra,
+    }
+    return orjson.dumps(record)
+
+
+def _run(auditor: Auditor, *argv: str) -> tuple[int, bytes, str]:
+    out, err = io.BytesIO(), io.StringIO()
+    from auditview.writer.auditlog import run_audit_log
+
+    code = run_audit_log(auditor, list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_jsonl_is_byte_for_byte_and_sorted_by_timestamp(auditor: Auditor, log_path: Path) -> None:
+    """Lines are printed exactly as stored (odd spacing and unknown fields kept), oldest timestamp first."""
+    log_path.parent.mkdir(parents=True)
+    late, early = _record(1), _record(30, extra_field={"kept": True})
+    spaced = _record(10).replace(b'"tool":', b'"tool" :  ')
+    log_path.write_bytes(late + b"\n" + early + b"\n" + spaced + b"\n")
+    code, out, err = _run(auditor, "-o", "jsonl")
+    assert (code, err) == (0, "")
+    assert out == early + b"\n" + spaced + b"\n" + late + b"\n"
+
+
+def test_filters_and_last_n(auditor: Auditor, log_path: Path) -> None:
+    """--since/--until/--trace-id/--command select records and -n keeps the most recent N, oldest first."""
+    log_path.parent.mkdir(parents=True)
+    lines = [
+        _record(300, "deploy", "a"),
+        _record(50, "verify", "a"),
+        _record(40, "deploy", "b"),
+        _record(5, "deploy", "a"),
+    ]
+    log_path.write_bytes(b"".join(line + b"\n" for line in lines))
+    assert _run(auditor, "--since", "1h", "-o", "jsonl")[1] == b"".join(x + b"\n" for x in lines[1:])
+    assert (
+        _run(auditor, "--since", "1h", "--until", "10m", "-o", "jsonl")[1]
+        == lines[1] + b"\n" + lines[2] + b"\n"
+    )
+    assert (
+        _run(auditor, "--trace-id", "a", "--command", "deploy", "-o", "jsonl")[1]
+        == lines[0] + b"\n" + lines[3] + b"\n"
+    )
+    assert _run(auditor, "-n", "2", "-o", "jsonl")[1] == lines[2] + b"\n" + lines[3] + b"\n"
+
+
+def test_json_output_shape(auditor: Auditor, log_path: Path) -> None:
+    """-o json prints {ok: true, data: [...], meta: {...}} with the audit-log invocation's meta."""
+    with auditor.invocation("deploy", {"env": "prod"}) as inv:
+        pass
+    code, out, _ = _run(auditor, "-o", "json")
+    body = orjson.loads(out)
+    assert code == 0
+    assert body["ok"] is True
+    assert [r["request_id"] for r in body["data"]] == [inv.request_id]
+    assert body["meta"]["command"] == "audit-log"
+    assert body["meta"]["count"] == 1
+
+
+def test_rotated_siblings_are_read(log_path: Path) -> None:
+    """Records in audit.jsonl.N and .N.gz siblings are included, merged by time."""
+    import gzip
+
+    auditor = Auditor("wtest", "1", log_path=log_path)
+    log_path.parent.mkdir(parents=True)
+    (log_path.parent / "audit.jsonl.2.gz").write_bytes(gzip.compress(_record(30) + b"\n"))
+    (log_path.parent / "audit.jsonl.1").write_bytes(_record(20) + b"\n")
+    log_path.write_bytes(_record(10) + b"\n")
+    out = _run(auditor, "-o", "jsonl")[1]
+    assert out.count(b"\n") == 3
+    assert [orjson.loads(line)["request_id"] for line in out.splitlines()] == ["req-30", "req-20", "req-10"]
+
+
+def test_malformed_lines_are_skipped_with_a_located_warning(auditor: Auditor, log_path: Path) -> None:
+    """Bad JSON, contract violations and a trailing fragment each give a file:line warning, no crash."""
+    log_path.parent.mkdir(parents=True)
+    good = _record(5)
+    log_path.write_bytes(b"{not json\n" + good + b"\n" + b'{"tool": "x"}\n' + b"\x1b[31m\n" + b'{"partial')
+    code, out, err = _run(auditor, "-o", "jsonl")
+    assert code == 0
+    assert out == good + b"\n"
+    warnings = err.splitlines()
+    assert len(warnings) == 4
+    assert f"{log_path}:1:" in warnings[0]
+    assert f"{log_path}:3:" in warnings[1]
+    assert f"{log_path}:4:" in warnings[2]
+    assert "incomplete" in warnings[3]
+    assert "\x1b" not in err
+
+
+@pytest.mark.parametrize("value", ["bogus", "1x", "", "-5m", "2026-13-45", "@abc", "tomorrowish"])
+def test_bad_since_exits_2_with_the_accepted_forms(auditor: Auditor, value: str) -> None:
+    """A WHEN that cannot be parsed exits 2 and says what is accepted."""
+    from auditview.timeparse import WHEN_HELP
+
+    code, out, err = _run(auditor, "--since", value)
+    assert code == 2
+    assert out == b""
+    assert WHEN_HELP in err
+
+
+def test_bad_options_exit_2(auditor: Auditor) -> None:
+    """Unknown options and -n with a negative number exit 2."""
+    assert _run(auditor, "--frobnicate")[0] == 2
+    assert _run(auditor, "-n", "-1")[0] == 2
+    assert _run(auditor, "-f", "-o", "json")[0] == 2
+
+
+def test_table_escapes_control_characters(auditor: Auditor, log_path: Path) -> None:
+    """-o table shows one row per record with control characters made visible."""
+    with auditor.invocation("de\x1b[31mploy\nx"):
+        pass
+    code, out, _ = _run(auditor, "-o", "table")
+    text = out.decode()
+    assert code == 0
+    assert "\x1b" not in text
+    assert len(text.splitlines()) == 2
+    assert "\\x1b" in text
+
+
+def test_missing_log_prints_nothing(auditor: Auditor) -> None:
+    """With no log file yet, jsonl prints nothing and exits 0."""
+    assert _run(auditor, "-o", "jsonl") == (0, b"", "")
