@@ -1,9 +1,10 @@
 """``auditview --demo``: live traffic for a newcomer, in a temporary directory, with the app open on it.
 
-It writes half an hour of history with the demo generator (``auditview.demo.generate``, ending now), starts the
-demo tool's ``agent`` command in the background (``python -m auditview.demo agent``, with ``DEMO_AUDIT_LOG``
-pointing into the same directory) so records keep arriving — deploys, verifies, rollbacks, slow steps, failures —
-and opens the app on the directory. The child is stopped and the directory removed when the app exits.
+It writes half an hour of history with the demo generator (``auditview.demo.generate``, ending now), starts
+the demo tool's ``agent`` command in the background (``python -m auditview.demo agent``, with
+``DEMO_AUDIT_LOG`` pointing into the same directory) so records keep arriving — deploys, verifies, rollbacks,
+slow steps, failures — and opens the app on the directory. The child is stopped and the directory removed
+when the app exits.
 """
 
 from __future__ import annotations
