@@ -1,0 +1,121 @@
+"""Slow-step rules: the absolute threshold, the relative p95 rule and the reasons they give."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from auditview.slow import SlowStepRule, format_ms
+from tests.engine.frames import make_frame
+
+
+def _usual_then(outlier_ms: float, *, samples: int = 20, tool: str = "deployctl") -> pl.DataFrame:
+    """``samples`` records of deployctl/apply at 100..(100+samples-1) ms, then one at ``outlier_ms``."""
+    rows = [
+        {"request_id": f"u{i}", "tool": tool, "start_ms": i, "duration_ms": 100.0 + i} for i in range(samples)
+    ]
+    rows.append({"request_id": "x", "tool": tool, "start_ms": samples, "duration_ms": outlier_ms})
+    return make_frame(rows)
+
+
+def _reason(frame: pl.DataFrame, request_id: str) -> str | None:
+    row = frame.filter(pl.col("request_id") == request_id).row(0, named=True)
+    return row["slow_reason"] if row["slow"] else None
+
+
+def test_absolute_threshold_marks_steps_over_it() -> None:
+    """A step longer than threshold_ms is slow with the reason "over 5 s"; one exactly at it is not."""
+    frame = make_frame(
+        [{"request_id": "a", "duration_ms": 5000.0}, {"request_id": "b", "duration_ms": 5000.5}]
+    )
+    out = SlowStepRule(p95_factor=None).annotate(frame)
+    assert out["slow"].to_list() == [False, True]
+    assert out["slow_reason"].to_list() == [None, "over 5 s"]
+
+
+def test_relative_rule_names_the_ratio_and_the_command() -> None:
+    """A step well above its command's p95 is slow and says how many times the p95 it took."""
+    frame = _usual_then(600.0)
+    out = SlowStepRule(threshold_ms=None, p95_factor=2.0, min_samples=20).annotate(frame)
+    p95 = out["duration_ms"].quantile(0.95, "linear")
+    assert p95 is not None
+    assert _reason(out, "x") == f"{600.0 / p95:.1f}× the p95 of deployctl/apply"
+    assert out.filter(pl.col("request_id") != "x")["slow"].sum() == 0
+
+
+def test_relative_rule_needs_enough_samples() -> None:
+    """With fewer than min_samples records of a command the relative rule stays silent."""
+    frame = _usual_then(600.0, samples=10)
+    assert SlowStepRule(threshold_ms=None, p95_factor=1.5, min_samples=20).annotate(frame)["slow"].sum() == 0
+    assert SlowStepRule(threshold_ms=None, p95_factor=1.5, min_samples=11).annotate(frame)["slow"].sum() == 1
+
+
+def test_relative_rule_ignores_tiny_steps_and_zero_p95() -> None:
+    """Steps under min_ms, and commands whose p95 is 0 ms, are never relatively slow."""
+    tiny = make_frame(
+        [{"request_id": f"u{i}", "duration_ms": 1.0} for i in range(30)]
+        + [{"request_id": "x", "duration_ms": 9.0}]
+    )
+    assert SlowStepRule(threshold_ms=None).annotate(tiny)["slow"].sum() == 0
+    zeros = make_frame(
+        [{"request_id": f"u{i}", "duration_ms": 0.0} for i in range(30)]
+        + [{"request_id": "x", "duration_ms": 150.0}]
+    )
+    assert SlowStepRule(threshold_ms=None).annotate(zeros)["slow"].sum() == 0
+
+
+def test_both_reasons_are_given_when_both_rules_fire() -> None:
+    """A step over the threshold and far above its p95 carries both reasons, threshold first."""
+    out = SlowStepRule(threshold_ms=1000).annotate(_usual_then(6000.0))
+    reason = _reason(out, "x")
+    assert reason is not None
+    assert reason.startswith("over 1 s; ")
+    assert reason.endswith("× the p95 of deployctl/apply")
+
+
+def test_p95_is_per_tool_and_command() -> None:
+    """The p95 of another tool's same-named command does not count."""
+    frame = pl.concat(
+        [
+            _usual_then(120.0, tool="a"),
+            _usual_then(5.0, tool="b").with_columns(duration_ms=pl.col("duration_ms") * 10),
+        ]
+    )
+    out = SlowStepRule(threshold_ms=None).annotate(frame)
+    assert out["slow"].sum() == 0
+
+
+def test_reference_frame_supplies_the_usual_duration() -> None:
+    """Annotating a slice uses the p95 of the reference frame, not of the slice."""
+    whole = _usual_then(600.0)
+    one = whole.filter(pl.col("request_id") == "x")
+    rule = SlowStepRule(threshold_ms=None)
+    assert rule.annotate(one)["slow"].to_list() == [False]
+    assert rule.annotate(one, reference=whole)["slow"].to_list() == [True]
+    assert rule.annotate(one, reference=whole).columns == [*one.columns, "slow", "slow_reason"]
+
+
+def test_annotate_works_on_categorical_frames() -> None:
+    """Categorical tool/command columns give the same result, including with a reference frame."""
+    whole = _usual_then(600.0).with_columns(pl.col("tool", "command").cast(pl.Categorical))
+    rule = SlowStepRule(threshold_ms=None)
+    assert rule.annotate(whole)["slow"].sum() == 1
+    assert rule.annotate(whole.tail(1), reference=whole)["slow"].to_list() == [True]
+
+
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [
+        (250, "250 ms"),
+        (0.5, "0.5 ms"),
+        (1500, "1.5 s"),
+        (5000, "5 s"),
+        (60_000, "1 min"),
+        (90_000, "1 min 30 s"),
+        (5_400_000, "1 h 30 min"),
+        (7_200_000, "2 h"),
+    ],
+)
+def test_format_ms(ms: float, text: str) -> None:
+    """Durations are formatted in the largest sensible unit."""
+    assert format_ms(ms) == text
