@@ -246,43 +246,93 @@ def run_audit_log(
 
 
 def _follow(path: str, selector: _Filter, output: str, out: BinaryIO, err: TextIO) -> None:
-    """Print records appended to the live file from now on; reopen it when it is rotated or truncated."""
-    identity, offset, line_no = _file_position(path)
+    """Print records appended to the live file from now on (like ``tail -F``).
+
+    The open file is drained before switching to a new file at the path (rotation), so records written just
+    before a rotation are not lost; a file that shrinks (truncated by someone else) is read again from the
+    start.
+    """
+    handle, line_no = _open_at_end(path)
     pending = b""
-    while True:
-        time.sleep(_FOLLOW_INTERVAL_S)
-        current = _file_identity(path)
-        if current is None:
-            continue
-        if current != identity:
-            identity, offset, line_no, pending = current, 0, 1, b""  # rotated: the new file starts empty-ish
-        try:
-            with open(path, "rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                if size < offset:
-                    offset, line_no, pending = 0, 1, b""  # truncated by someone else
-                handle.seek(offset)
+    try:
+        while True:
+            if handle is not None:
                 chunk = handle.read()
-        except OSError:
-            continue
-        if not chunk:
-            continue
-        offset += len(chunk)
-        data = pending + chunk
-        cut = data.rfind(b"\n") + 1
-        complete, pending = data[:cut], data[cut:]
-        fresh = [
-            line
-            for line in _split_lines(complete, path, 0, err, first_line=line_no)
-            if selector.accepts(line)
-        ]
-        line_no += complete.count(b"\n")
-        if fresh:
-            if output == "jsonl":
-                out.write(b"".join(line.raw + b"\n" for line in fresh))
-            else:
-                out.write(_table(fresh, header=False).encode())
-            out.flush()
+                if chunk:
+                    data = pending + chunk
+                    cut = data.rfind(b"\n") + 1
+                    complete, pending = data[:cut], data[cut:]
+                    _print_fresh(complete, path, line_no, selector, output, out, err)
+                    line_no += complete.count(b"\n")
+                    continue  # drain before sleeping
+            time.sleep(_FOLLOW_INTERVAL_S)
+            current = _file_identity(path)
+            if handle is None or (current is not None and current != _handle_identity(handle)):
+                if handle is not None:
+                    rest = handle.read()  # the rotated file's last records
+                    _print_fresh(
+                        pending + rest + b"\n" if pending + rest else b"",
+                        path,
+                        line_no,
+                        selector,
+                        output,
+                        out,
+                        err,
+                    )
+                    handle.close()
+                handle, line_no, pending = (
+                    (_open_regular(path), 1, b"") if current is not None else (None, 1, b"")
+                )
+            elif handle is not None and os.fstat(handle.fileno()).st_size < handle.tell():
+                handle.seek(0)
+                line_no, pending = 1, b""
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def _print_fresh(
+    complete: bytes, path: str, line_no: int, selector: _Filter, output: str, out: BinaryIO, err: TextIO
+) -> None:
+    if not complete:
+        return
+    fresh = [
+        line for line in _split_lines(complete, path, 0, err, first_line=line_no) if selector.accepts(line)
+    ]
+    if fresh:
+        if output == "jsonl":
+            out.write(b"".join(line.raw + b"\n" for line in fresh))
+        else:
+            out.write(_table(fresh, header=False).encode())
+        out.flush()
+
+
+def _open_regular(path: str) -> BinaryIO | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    except OSError:
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return os.fdopen(fd, "rb")
+
+
+def _open_at_end(path: str) -> tuple[BinaryIO | None, int]:
+    """Open the live file positioned after its last complete line; returns the handle and the next line
+    number."""
+    handle = _open_regular(path)
+    if handle is None:
+        return None, 1
+    data = handle.read()
+    complete = data.rfind(b"\n") + 1
+    handle.seek(complete)
+    return handle, data[:complete].count(b"\n") + 1
+
+
+def _handle_identity(handle: BinaryIO) -> tuple[int, int]:
+    st = os.fstat(handle.fileno())
+    return (st.st_dev, st.st_ino)
 
 
 def _file_identity(path: str) -> tuple[int, int] | None:
@@ -291,18 +341,6 @@ def _file_identity(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
-
-
-def _file_position(path: str) -> tuple[tuple[int, int] | None, int, int]:
-    identity = _file_identity(path)
-    if identity is None:
-        return None, 0, 1
-    try:
-        data = _read_bytes(path)
-    except OSError:
-        return identity, 0, 1
-    complete = data[: data.rfind(b"\n") + 1]
-    return identity, len(complete), complete.count(b"\n") + 1
 
 
 _COLUMNS: Final = (

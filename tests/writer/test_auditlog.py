@@ -150,3 +150,35 @@ def test_table_escapes_control_characters(auditor: Auditor, log_path: Path) -> N
 def test_missing_log_prints_nothing(auditor: Auditor) -> None:
     """With no log file yet, jsonl prints nothing and exits 0."""
     assert _run(auditor, "-o", "jsonl") == (0, b"", "")
+
+
+def test_follow_prints_new_records_and_survives_rotation(tmp_path: Path) -> None:
+    """audit-log -f prints records appended later, including after the live file is rotated away."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    log = tmp_path / "audit.jsonl"
+    auditor = Auditor("wtest", "1", log_path=log, rotate_bytes=600, rotate_keep=3)
+    with auditor.invocation("first"):
+        pass
+    code = (
+        "import sys; from auditview.writer import Auditor\n"
+        f"sys.exit(Auditor('wtest', '1', log_path={str(log)!r}).audit_log_main(['-f', '-o', 'jsonl']))\n"
+    )
+    follower = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=dict(os.environ))
+    try:
+        assert follower.stdout is not None
+        assert orjson.loads(follower.stdout.readline())["command"] == "first"
+        time.sleep(0.5)
+        for name in ("second", "third"):  # the third rotates the file (600 bytes)
+            with auditor.invocation(name, {"pad": "p" * 150}):
+                pass
+            time.sleep(0.4)
+        seen = [orjson.loads(follower.stdout.readline())["command"] for _ in range(2)]
+    finally:
+        follower.kill()
+        follower.wait()
+    assert seen == ["second", "third"]
+    assert (tmp_path / "audit.jsonl.1").exists()
