@@ -593,13 +593,13 @@ def _discover(run: Run) -> list[Any]:
         raise CliError(str(exc), exit_code=EXIT_NOINPUT, error_type="SourceMissing") from None
 
 
-def _load_index(run: Run) -> AuditIndex:
+def _load_index(run: Run, columns: frozenset[str] | None = None) -> AuditIndex:
     sources = _discover(run)
     from auditview.index import AuditIndex
     from auditview.source.discover import SourceMissing
 
     try:
-        index = AuditIndex.load(sources)
+        index = AuditIndex.load(sources, columns=columns)
     except SourceMissing as exc:
         raise CliError(str(exc), exit_code=EXIT_NOINPUT, error_type="SourceMissing") from None
     except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
@@ -629,10 +629,28 @@ def _check_rejects(run: Run, index: AuditIndex) -> None:
     run.notes.append(f"auditview: {count} malformed {noun} skipped; see '{hint}'")
 
 
-def _load(run: Run) -> Loaded:
-    """Discover and index the inputs, then apply the time range and the filter."""
+def _projection(compiled: Any, needed: Iterable[str] | None) -> frozenset[str] | None:
+    """The index columns to build: what the command reads plus what the filter reads (``None`` = all).
+
+    The filter's columns come from ``CompiledFilter.columns`` when the query engine provides it; without
+    it a filter gets the full frame, which is always correct, only slower.
+    """
+    if needed is None:
+        return None
+    columns = set(needed)
+    if compiled is not None:
+        filter_columns = getattr(compiled, "columns", None)
+        if filter_columns is None:
+            return None
+        columns |= set(filter_columns)
+    return frozenset(columns)
+
+
+def _load(run: Run, needed: Iterable[str] | None = None) -> Loaded:
+    """Discover and index the inputs (only the ``needed`` columns), then apply time range and filter."""
     compiled = _compile(run)
-    index = _load_index(run)
+    needed_set = None if needed is None else {*needed, *(("ts",) if run.since or run.until else ())}
+    index = _load_index(run, _projection(compiled, needed_set))
     frame = index.frame
     narrowed = False
     if run.since is not None or run.until is not None:
@@ -654,6 +672,28 @@ def _slow_rule(run: Run) -> Any:
 
 # ----------------------------------------------------------------------------------------------------
 # Commands
+
+
+#: Index columns each command reads (the index builds only these, plus the filter's and the locations).
+RECORD_TABLE_COLUMNS: Final = frozenset(
+    {"ts", "tool", "command", "duration_ms", "exit_code", "operator", "trace_id", "params"}
+)
+TRACE_SUMMARY_COLUMNS: Final = frozenset(
+    {"ts", "tool", "command", "exit_code", "duration_ms", "request_id", "trace_id", "operator"}
+)
+STATS_COLUMNS: Final = frozenset({"ts", "tool", "command", "exit_code", "duration_ms"})
+
+
+def _export_columns(run: Run) -> frozenset[str]:
+    """Columns for export and audit-log: the sort key and the selectors, or a table's columns."""
+    columns = {"ts"}
+    if getattr(run.ns, "trace", None) is not None or getattr(run.ns, "trace_id", None) is not None:
+        columns.add("trace_id")
+    if getattr(run.ns, "command", None) is not None:
+        columns.add("command")
+    if run.output == "table":
+        columns |= RECORD_TABLE_COLUMNS
+    return frozenset(columns)
 
 
 def _records_table(run: Run, index: AuditIndex, frame: pl.DataFrame) -> list[str]:
@@ -710,7 +750,7 @@ def cmd_export(run: Run) -> int:
         raise CliError("--manifest needs --to FILE", exit_code=EXIT_USAGE, error_type="UsageError")
     if ns.force and not ns.to:
         raise CliError("--force needs --to FILE", exit_code=EXIT_USAGE, error_type="UsageError")
-    loaded = _load(run)
+    loaded = _load(run, _export_columns(run))
     frame = loaded.frame
     if ns.trace is not None:
         import polars as pl
@@ -788,7 +828,7 @@ def cmd_traces(run: Run) -> int:
     """``auditview traces``: one row per trace, sorted and limited."""
     from auditview.traces import orphans, summarize_traces
 
-    loaded = _load(run)
+    loaded = _load(run, TRACE_SUMMARY_COLUMNS)
     rule = _slow_rule(run)
     frame = loaded.frame
     if loaded.narrowed:
@@ -929,7 +969,7 @@ def cmd_stats(run: Run) -> int:
     """``auditview stats``: per tool and command: count, errors, error rate and duration percentiles."""
     from auditview.stats import command_stats
 
-    loaded = _load(run)
+    loaded = _load(run, STATS_COLUMNS)
     stats = command_stats(loaded.frame)
     if run.output == "json":
         run.emit_json(stats.to_dicts())
@@ -985,7 +1025,7 @@ def _reject_item(reject: Any) -> dict[str, Any]:
 
 def cmd_rejects(run: Run) -> int:
     """``auditview rejects``: the malformed lines, where they are and why."""
-    index = _load_index(run)
+    index = _load_index(run, frozenset({"ts"}))
     rejects = sorted(index.rejects, key=lambda r: (str(r.path), r.offset))
     if run.ns.limit is not None:
         rejects = rejects[: run.ns.limit]
@@ -1024,7 +1064,7 @@ def cmd_audit_log(run: Run) -> int:
             exit_code=EXIT_USAGE,
             error_type="UsageError",
         )
-    loaded = _load(run)
+    loaded = _load(run, _export_columns(run))
     frame = loaded.frame
     if run.ns.trace_id is not None:
         frame = frame.filter(pl.col("trace_id").cast(pl.String) == run.ns.trace_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -93,7 +92,7 @@ VERIFY_RECORDS = [
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """XDG dirs in tmp_path (never the real home), no inherited trace ids, no colour, a fixed width."""
     home = tmp_path / "home"
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
