@@ -38,6 +38,10 @@ def _safe(value: object, limit: int) -> str:
     return truncate_display(printable(str(value)[: limit * 2]), limit)
 
 
+def _offset(ms: float) -> str:
+    return "0" if ms <= 0 else "+" + format_duration(ms)
+
+
 def describe_timeline(timeline: Timeline) -> Content:
     """The title line: trace id, start (UTC), span, step count, failures, slow steps."""
     steps = timeline.steps
@@ -62,7 +66,7 @@ def describe_step(step: TimelineStep) -> Content:
     label = _safe(f"{step.tool} {step.command}", 60)
     parts: list[tuple[str, str] | str] = [
         (label, "bold"),
-        f"  +{format_duration(step.start_ms)} → +{format_duration(step.end_ms)}",
+        f"  {_offset(step.start_ms)} → {_offset(step.end_ms)}",
         f"  ({format_duration(step.duration_ms)})",
     ]
     if step.failed:

@@ -91,8 +91,8 @@ def column_layout(width: int) -> ColumnLayout:
     """Share ``width`` cells among the columns: fixed numeric columns, then slowest, trace id and tools."""
     fixed = _GUTTER + (14 + 1) + (7 + 1) + (5 + 1) + (4 + 1) + (4 + 1)
     rest = max(0, width - fixed)
-    slowest = max(14, min(34, int(rest * 0.38)))
-    trace = max(10, min(36, int(rest * 0.27)))
+    slowest = max(14, min(34, int(rest * 0.3)))
+    trace = max(10, min(36, int(rest * 0.35)))
     tools = rest - slowest - trace - 3
     if tools < 6:
         tools = 0
@@ -204,6 +204,11 @@ class TraceList(ScrollView, can_focus=True):
         if self._sorted.is_empty():
             return []
         return [str(value) for value in self._sorted.get_column("trace_id").to_list()]
+
+    @property
+    def cached_row_count(self) -> int:
+        """How many rows are held as Python tuples right now (only blocks around what was shown)."""
+        return sum(len(rows) for rows in self._blocks.values())
 
     @property
     def selected_trace_id(self) -> str | None:

@@ -101,6 +101,10 @@ def format_offset(ms: float, step_ms: float) -> str:
     if ms < 60_000:
         decimals = 0 if step_ms % 1000 == 0 else (1 if step_ms % 100 == 0 else 2)
         return f"{ms / 1000:.{decimals}f}s"
+    if ms < 3_600_000 and step_ms < 1000:  # zoomed into a long trace: keep the sub-second digits
+        minutes = int(ms // 60_000)
+        decimals = 1 if step_ms >= 100 else 2
+        return f"{minutes}m{(ms - minutes * 60_000) / 1000:0{3 + decimals}.{decimals}f}s"
     if ms < 3_600_000:
         minutes, secs = divmod(round(ms / 1000), 60)
         return f"{minutes}m" if secs == 0 else f"{minutes}m{secs:02d}s"
