@@ -122,9 +122,14 @@ def detect_compression(path: Path) -> Compression:
         with open(path, "rb") as handle:
             head = handle.read(4)
     except OSError:
-        suffix = path.suffix
-        return "gzip" if suffix == ".gz" else "zstd" if suffix in (".zst", ".zstd") else "none"
+        return suffix_compression(path)
     return magic_compression(head)
+
+
+def suffix_compression(path: Path) -> Compression:
+    """The compression that a file name's suffix suggests."""
+    suffix = path.suffix
+    return "gzip" if suffix == ".gz" else "zstd" if suffix in (".zst", ".zstd") else "none"
 
 
 def magic_compression(head: bytes) -> Compression:
@@ -141,8 +146,12 @@ def discover(paths: Sequence[str]) -> list[SourceFile]:
     return find_sources(paths, strict=True)
 
 
-def find_sources(paths: Sequence[str], *, strict: bool) -> list[SourceFile]:
-    """``discover()``; with ``strict=False`` missing inputs are skipped, not raised (used while following)."""
+def find_sources(paths: Sequence[str], *, strict: bool, sniff: bool = True) -> list[SourceFile]:
+    """``discover()``; with ``strict=False`` missing inputs are skipped, not raised (used while following).
+
+    ``sniff=False`` takes the compression from the suffix instead of opening each file (the follower sniffs
+    only the files it has not seen before).
+    """
     found: list[Path] = []
     stdin = False
     if not paths:
@@ -153,7 +162,7 @@ def find_sources(paths: Sequence[str], *, strict: bool) -> list[SourceFile]:
             stdin = True
             continue
         found.extend(_expand(arg, strict=strict))
-    sources = _group(_unique(found))
+    sources = _group(_unique(found), sniff=sniff)
     if stdin:
         sources.append(STDIN)
     return sources
@@ -232,7 +241,7 @@ def _unique(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
-def _group(paths: Iterable[Path]) -> list[SourceFile]:
+def _group(paths: Iterable[Path], *, sniff: bool) -> list[SourceFile]:
     groups: dict[str, dict[tuple[int, str, int], tuple[Path, NameClass]]] = {}
     for path in paths:
         name_class = classify_name(path.name)
@@ -251,7 +260,8 @@ def _group(paths: Iterable[Path]) -> list[SourceFile]:
             gen = generation if name_class.rotated else 0
             if name_class.rotated:
                 generation -= 1
-            sources.append(SourceFile(path, log_key, gen, detect_compression(path)))
+            compression = detect_compression(path) if sniff else suffix_compression(path)
+            sources.append(SourceFile(path, log_key, gen, compression))
     return sources
 
 

@@ -188,6 +188,8 @@ class FileReader:
         self._tail = b""
         self.eof = False
         self.broken: str | None = None
+        self.hit_limit = False
+        self._budget: int | None = None
         self._start(offset)
 
     # -- state -----------------------------------------------------------------------------------------------
@@ -277,11 +279,15 @@ class FileReader:
             else:
                 self.rejects.append(item)
 
-    def read_events(self, *, block: bool = False) -> Iterator[Chunk | Reject]:
+    def read_events(self, *, block: bool = False, limit: int | None = None) -> Iterator[Chunk | Reject]:
         """Complete lines available now as ``Chunk``s and ``Reject``s, in stream order.
 
         ``block=True`` matters only for a stream: read until its end instead of until it has nothing more now.
+        ``limit``: stop once about this many bytes were read in this call (``hit_limit`` then tells that more
+        may be waiting), so that a follower's poll never takes long.
         """
+        self.hit_limit = False
+        self._budget = limit
         if self.broken is not None:
             return
         fd = self.fd
@@ -321,13 +327,23 @@ class FileReader:
         except BlockingIOError:
             return None
 
+    def _spend(self, size: int) -> bool:
+        """Count ``size`` bytes against this call's budget; True when the budget is used up."""
+        if self._budget is None:
+            return False
+        self._budget -= size
+        if self._budget <= 0:
+            self.hit_limit = True
+            return True
+        return False
+
     def _read_plain(self, fd: int) -> Iterator[Chunk | Reject]:
         while True:
             data = os.pread(fd, self.chunk_bytes, self.position)
             if not data:
                 return
             yield from self._feed(data)
-            if len(data) < self.chunk_bytes:
+            if len(data) < self.chunk_bytes or self._spend(len(data)):
                 return
 
     def _read_compressed(self, fd: int) -> Iterator[Chunk | Reject]:
@@ -348,6 +364,8 @@ class FileReader:
             if size >= self.chunk_bytes:
                 yield from self._feed(b"".join(decoded))
                 decoded, size = [], 0
+            if self._spend(len(raw)):
+                break
         if decoded:
             yield from self._feed(b"".join(decoded))
 
@@ -378,6 +396,8 @@ class FileReader:
             if size >= self.chunk_bytes:
                 yield from self._feed(b"".join(buffered))
                 buffered, size = [], 0
+            if self._spend(len(raw)):
+                break
         if buffered:
             yield from self._feed(b"".join(buffered))
 
