@@ -119,6 +119,8 @@ class AuditViewApp(App[int]):
             _describe_moment(options.until),
         )
         self._generation = 0
+        self._annotated: pl.DataFrame | None = None
+        self._annotated_source: pl.DataFrame | None = None
         self._filter_running = False
         self._filter_dirty = False
         self._pending_appended = False
@@ -230,7 +232,9 @@ class AuditViewApp(App[int]):
     def run_filter(self, generation: int, frame: pl.DataFrame, text: str, span: TimeRange) -> None:
         """Filter and annotate in a thread; post the view or the error."""
         try:
-            view, volume = filter_view(frame, text, span.since, span.until, self.rule)
+            cached = self._annotated if self._annotated_source is frame else None
+            view, volume, annotated = filter_view(frame, text, span.since, span.until, self.rule, cached)
+            self._annotated, self._annotated_source = annotated, frame
         except FilterError as exc:
             self.post_message(FilterFailed(text, exc.message, exc.position))
             return

@@ -58,6 +58,8 @@ __all__ = [
 PREVIEW_BYTES: Final = 4 << 20
 #: Files smaller than this are indexed whole straight away (no preview pass).
 PREVIEW_MIN_FILE: Final = 16 << 20
+#: Chunk size of the full indexing pass: small enough to post progress and yield the GIL often.
+LOAD_CHUNK_BYTES: Final = 4 << 20
 #: While following, index updates are posted at most this often (seconds).
 FOLLOW_POST_INTERVAL: Final = 0.2
 #: Fine time buckets computed for the volume strip (the widget regroups them to its width).
@@ -183,7 +185,7 @@ def load_and_follow(options: LoaderOptions, post: Post, cancelled: Cancelled) ->
     readers: list[FileReader] = []
     try:
         for source in sources:
-            reader = FileReader(source)
+            reader = FileReader(source, chunk_bytes=LOAD_CHUNK_BYTES)
             readers.append(reader)
             for item in reader.read_events(block=True):
                 if cancelled():
@@ -273,16 +275,20 @@ def filter_view(
     since: datetime | None,
     until: datetime | None,
     rule: SlowStepRule,
-) -> tuple[pl.DataFrame, VolumeBuckets]:
-    """Apply the time range and the filter to ``frame``, annotate slow steps (p95 over all of ``frame``).
+    annotated: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, VolumeBuckets, pl.DataFrame]:
+    """Apply the time range and the filter to ``frame`` with slow steps annotated (p95 over all of ``frame``).
 
-    Raises ``auditview.query.FilterError`` when the filter does not compile.
+    ``annotated`` is ``frame`` already annotated (a cache: annotating a million rows is the expensive part,
+    and a new filter on the same frame need not repeat it). Returns the view, its volume buckets and the
+    annotated frame. Raises ``auditview.query.FilterError`` when the filter does not compile.
     """
     compiled = compile_filter(filter_text, slow_rule=rule) if filter_text.strip() else None
-    view = frame
+    if annotated is None or annotated.height != frame.height:
+        annotated = rule.annotate(frame)
+    view = annotated
     if since is not None or until is not None:
         view = time_range(view, since, until)
-    view = rule.annotate(view, reference=frame) if view.height else rule.annotate(view)
     if compiled is not None:
         view = compiled.apply(view)
-    return view, volume_buckets(view)
+    return view, volume_buckets(view), annotated

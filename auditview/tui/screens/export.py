@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 from textual import on, work
@@ -24,10 +24,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, RadioButton, RadioSet, Static
 
+from auditview.export import ExportResult
 from auditview.sanitize import printable, truncate_display
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["ExportDialog", "ExportScope", "default_export_name"]
 
@@ -45,7 +43,7 @@ class ExportScope:
     frame: pl.DataFrame
 
 
-class ExportDialog(ModalScreen["ExportResult | None"]):
+class ExportDialog(ModalScreen[ExportResult | None]):
     """Scope, path, manifest checkbox, Write / Cancel; reports errors inline."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]

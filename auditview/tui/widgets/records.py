@@ -112,7 +112,7 @@ class _Columns:
         return cls(time, tool, command, duration, bar, exit_, operator, trace)
 
 
-_ROW_COLUMNS: Final = (
+_ROW_COLUMNS: Final[tuple[str, ...]] = (
     "ts",
     "tool",
     "command",
@@ -417,7 +417,9 @@ class RecordsTable(ScrollView, can_focus=True):
         if row >= self._frame.height:
             return Strip.blank(width, base)
         self._load_window(round(self.scroll_y), self.scrollable_content_region.height)
-        values = dict(zip(self._window_columns, self._window[row - self._window_start], strict=True))
+        values: dict[str, object] = dict(
+            zip(self._window_columns, self._window[row - self._window_start], strict=True)
+        )
         return self._row_strip(row, values, columns, width)
 
     def _header(self, columns: _Columns, width: int) -> Strip:
