@@ -32,7 +32,7 @@ from auditview.writer.processors import (
     default_serializer,
     run_processors,
 )
-from auditview.writer.redact import DEFAULT_SECRET_KEYS, RedactionRule, Redactor
+from auditview.writer.redact import DEFAULT_SECRET_KEYS, RedactionRule, Redactor, cap_record_size
 from auditview.writer.sink import AuditWriteError, FileSink, FlushMode
 from auditview.writer.trace import EnvironmentPatch, propagation_environ, resolve_trace_id
 
@@ -101,13 +101,12 @@ class Auditor:
         self.rotate_keep = rotate_keep
         self.redactor = Redactor(keys=(*DEFAULT_SECRET_KEYS, *redact_keys), rules=redact_rules)
         self.serializer = serializer
+        self.max_record_bytes = max_record_bytes
         self.processors: list[Processor] = (
             list(processors)
             if processors is not None
             else default_processors(
                 self.redactor,
-                max_record_bytes=max_record_bytes,
-                serializer=serializer,
                 extra=extra_processors,
             )
         )
@@ -196,20 +195,30 @@ class Auditor:
         return run_processors(self.processors, inv)
 
     def render_line(self, record: dict[str, Any]) -> bytes:
-        """Serialize ``record`` into exactly one physical line ending in ``\\n``.
+        """Serialize ``record`` into exactly one physical line ending in ``\\n``, within ``max_record_bytes``.
 
-        Raw CR/LF bytes can only be insignificant whitespace in valid JSON (inside strings they are escaped),
-        so a serializer that pretty-prints still yields one line.
+        An oversized record is cut by ``cap_record_size`` (and says ``"truncated": true``). Raw CR/LF bytes
+        can only be insignificant whitespace in valid JSON (inside strings they are escaped), so a serializer
+        that pretty-prints still yields one line.
         """
         data = self.serializer(record)
+        if len(data) > self.max_record_bytes:
+            data = self.serializer(cap_record_size(record, self.max_record_bytes, self.serializer))
         if b"\n" in data or b"\r" in data:
             data = data.replace(b"\r", b" ").replace(b"\n", b" ")
         return data + b"\n"
 
+    def record_for(self, inv: Invocation) -> dict[str, Any]:
+        """The record exactly as it would be written (processed, and capped if too large)."""
+        record = self.build_record(inv)
+        if len(self.serializer(record)) > self.max_record_bytes:
+            record = cap_record_size(record, self.max_record_bytes, self.serializer)
+        return record
+
     def emit(self, inv: Invocation) -> None:
         """Build, serialize and append the record of ``inv`` (or hand it to an active ``capture_records``)."""
         if capture.active():
-            capture.deliver(self.build_record(inv))
+            capture.deliver(self.record_for(inv))
             return
         if not self.enabled:
             return

@@ -81,6 +81,7 @@ class Invocation:
     __slots__ = (
         "_frozen_ms",
         "_start_ns",
+        "_timestamp",
         "command",
         "error",
         "exit_code",
@@ -117,6 +118,7 @@ class Invocation:
         self.started_at = started_at
         self._start_ns = time.perf_counter_ns() if start_ns is None else start_ns
         self._frozen_ms: float | None = None
+        self._timestamp: str | None = None
         self.exit_code: int | None = None
         self.error: dict[str, str] | None = None
         self.extra: dict[str, Any] = {}
@@ -124,7 +126,9 @@ class Invocation:
     @property
     def timestamp(self) -> str:
         """The start of the invocation as the contract formats it (RFC 3339, UTC, microseconds, ``Z``)."""
-        return format_timestamp(self.started_at)
+        if self._timestamp is None:
+            self._timestamp = format_timestamp(self.started_at)
+        return self._timestamp
 
     def elapsed_ms(self) -> float:
         """Milliseconds since the start on the monotonic clock, rounded to 3 decimals (never frozen)."""

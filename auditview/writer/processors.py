@@ -181,15 +181,13 @@ class CapRecordSize:
         return cap_record_size(record, self.max_bytes, self.serializer)
 
 
-def default_processors(
-    redactor: Redactor,
-    *,
-    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
-    serializer: Serializer = default_serializer,
-    extra: Sequence[Processor] = (),
-) -> list[Processor]:
-    """The standard chain; ``extra`` steps run after the built-in fields and before redaction and the size
-    cap."""
+def default_processors(redactor: Redactor, *, extra: Sequence[Processor] = ()) -> list[Processor]:
+    """The standard chain; ``extra`` steps run after the built-in fields and before redaction.
+
+    The size cap is not a step of this chain: the auditor applies it to the serialized line
+    (``Auditor.render_line``), so a record is serialized once in the common case. ``CapRecordSize`` is there
+    for custom chains.
+    """
     return [
         add_identity,
         add_outcome,
@@ -197,7 +195,6 @@ def default_processors(
         add_extra_fields,
         *extra,
         RedactParams(redactor),
-        CapRecordSize(max_record_bytes, serializer),
     ]
 
 

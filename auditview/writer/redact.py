@@ -60,7 +60,7 @@ def redact_url_passwords(text: str) -> str:
 class Redactor:
     """Redact secrets from a params structure; returns a new structure, never mutates its input."""
 
-    __slots__ = ("_flag_re", "_keys", "_rules")
+    __slots__ = ("_flag_re", "_key_cache", "_key_re", "_keys", "_rules")
 
     def __init__(
         self,
@@ -72,15 +72,22 @@ class Redactor:
         self._keys = tuple(k.lower() for k in (*keys, *extra_keys))
         self._rules = tuple(rules)
         alternatives = "|".join(re.escape(k) for k in self._keys) or r"(?!)"
+        self._key_re = re.compile(alternatives, re.IGNORECASE)
+        self._key_cache: dict[str, bool] = {}
         # --password=x, password=x, --api-key:x
         self._flag_re = re.compile(
-            rf"^(?P<flag>-{{0,2}}[\w.\-]*(?:{alternatives})[\w.\-]*[=:])(?P<value>.+)$", re.I
+            rf"^(?P<flag>-{{0,2}}[\w.\-]*(?:{alternatives})[\w.\-]*[=:])(?P<value>.+)$", re.IGNORECASE
         )
 
     def is_secret_key(self, key: object) -> bool:
         """True when ``key`` (as a string, case-insensitively) contains one of the secret key patterns."""
-        lowered = str(key).lower()
-        return any(pattern in lowered for pattern in self._keys)
+        text = key if type(key) is str else str(key)
+        cached = self._key_cache.get(text)
+        if cached is None:
+            cached = self._key_re.search(text) is not None
+            if len(self._key_cache) < 4096:
+                self._key_cache[text] = cached
+        return cached
 
     def __call__(self, value: Any) -> Any:
         """Return ``value`` with secrets replaced by ``[REDACTED]``.
@@ -91,6 +98,11 @@ class Redactor:
         return self._walk(None, value, 0)
 
     def _walk(self, key: str | None, value: Any, depth: int) -> Any:
+        kind = type(value)
+        if kind is str and not self._rules:
+            return self._redact_string(value)
+        if (kind is int or kind is float or kind is bool or value is None) and not self._rules:
+            return value
         if isinstance(value, Mapping | list | tuple | set | frozenset) and depth >= MAX_DEPTH:
             result: Any = TOO_DEEP
         elif isinstance(value, Mapping):
