@@ -176,7 +176,10 @@ class AuditViewApp(App[int]):
         """Preview, index and follow the sources (see ``workers.load_and_follow``)."""
         worker = get_current_worker()
         options = LoaderOptions(self.options.paths, follow=self.options.follow)
-        load_and_follow(options, self.post_message, lambda: worker.is_cancelled)
+        try:
+            load_and_follow(options, self.post_message, lambda: worker.is_cancelled)
+        except Exception as exc:  # an engine bug must be shown, not swallowed by the worker
+            self.post_message(LoadFailed(f"loading stopped: {type(exc).__name__}: {exc}"))
 
     def on_records_appended(self, message: RecordsAppended) -> None:
         """Take the new index snapshot and refresh the view."""
