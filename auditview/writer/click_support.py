@@ -98,12 +98,15 @@ class AuditedGroup(click.Group):
         self._instrument(cmd)
         super().add_command(cmd, name)
 
-    def group(self, *args: Any, **kwargs: Any) -> Any:
+    def group(  # type: ignore[override]
+        self, *args: Any, **kwargs: Any
+    ) -> Callable[[Callable[..., Any]], click.Group]:
         """Sub-groups are ``AuditedGroup``s of the same auditor unless ``cls`` says otherwise."""
         if "cls" not in kwargs:
             kwargs["cls"] = AuditedGroup
             kwargs["auditor"] = self.auditor
-        return super().group(*args, **kwargs)
+        decorator: Callable[[Callable[..., Any]], click.Group] = super().group(*args, **kwargs)
+        return decorator
 
     def _instrument(self, cmd: click.Command) -> None:
         if isinstance(cmd, click.Group) or getattr(cmd, "__auditview_audit_log__", False):

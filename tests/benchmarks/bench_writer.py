@@ -84,7 +84,9 @@ def main() -> int:
     runs = 21 if not args.quick else 7
     bare = _median_start_ms("pass", runs)
     with_writer = _median_start_ms("import auditview.writer", runs)
+    with_contract = _median_start_ms("import auditview.contract", runs)
     rows.append(("python -c pass (median)", f"{bare:.1f} ms"))
+    rows.append(("python -c 'import auditview.contract' (orjson)", f"{with_contract:.1f} ms"))
     rows.append(("python -c 'import auditview.writer' (median)", f"{with_writer:.1f} ms"))
     rows.append(("import auditview.writer adds", f"{with_writer - bare:.1f} ms"))
     width = max(len(name) for name, _ in rows)

@@ -179,7 +179,12 @@ def test_generate_dispatches_to_the_generator_module(monkeypatch: pytest.MonkeyP
 
     seen: list[list[str]] = []
     fake = types.ModuleType("auditview.demo.generate")
-    fake.main = lambda argv: seen.append(argv) or 7  # type: ignore[attr-defined]
+
+    def fake_main(argv: list[str]) -> int:
+        seen.append(argv)
+        return 7
+
+    fake.main = fake_main  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "auditview.demo.generate", fake)
     assert tool.main(["generate", "--records", "10"]) == 7
     assert seen == [["--records", "10"]]

@@ -169,7 +169,12 @@ def test_fsync_mode_writes_the_record(tmp_path: Path, monkeypatch: pytest.Monkey
     """flush='fsync' calls os.fsync on the log after the write."""
     synced: list[int] = []
     real_fsync = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+
+    def spy(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
     path = tmp_path / "audit.jsonl"
     with Auditor(TOOL, "1", log_path=path, flush="fsync").invocation("x"):
         pass
