@@ -786,8 +786,9 @@ class _Context:
         return pl.col(column)
 
 
-def _trace_window(expr: pl.Expr) -> pl.Expr:
-    return expr.over(pl.col("trace_id"), pl.col(_ORPHAN))
+def _trace_window(aggregate: pl.Expr, singleton: pl.Expr) -> pl.Expr:
+    """``aggregate`` over the record's trace; for an orphan (a trace of its own) its own value."""
+    return pl.when(pl.col(_ORPHAN)).then(singleton).otherwise(aggregate.over("trace_id"))
 
 
 def _json_path(segments: tuple[str, ...]) -> str:
@@ -816,24 +817,28 @@ def _field_expr(ref: _Field, ctx: _Context) -> pl.Expr:
 
 
 def _trace_field_expr(name: str) -> pl.Expr:
+    failed = pl.col(_FAILED)
+    slow = pl.col(_SLOW)
+    one = pl.lit(1, dtype=pl.UInt32)
     if name in ("trace.duration", "trace.span"):
-        return _trace_window(pl.col(_END_MS).max()) - _trace_window(pl.col(_START_MS).min())
+        span = pl.col(_END_MS).max() - pl.col(_START_MS).min()
+        return _trace_window(span, pl.col(_END_MS) - pl.col(_START_MS))
     if name == "trace.steps":
-        return _trace_window(pl.len())
+        return _trace_window(pl.len(), one)
     if name == "trace.failures":
-        return _trace_window(pl.col(_FAILED).sum())
+        return _trace_window(failed.sum(), failed.cast(pl.UInt32))
     if name == "trace.failed":
-        return _trace_window(pl.col(_FAILED).any())
+        return _trace_window(failed.any(), failed)
     if name == "trace.slow_steps":
-        return _trace_window(pl.col(_SLOW).sum())
+        return _trace_window(slow.sum(), slow.cast(pl.UInt32))
     if name == "trace.slow":
-        return _trace_window(pl.col(_SLOW).any())
+        return _trace_window(slow.any(), slow)
     if name == "trace.tools":
-        return _trace_window(pl.col("tool").n_unique())
+        return _trace_window(pl.col("tool").n_unique(), one)
     if name == "trace.start":
-        return _trace_window(pl.col("ts").min())
+        return _trace_window(pl.col("ts").min(), pl.col("ts"))
     if name == "trace.end":
-        return _trace_window(pl.col(_END_TS).max())
+        return _trace_window(pl.col(_END_TS).max(), pl.col(_END_TS))
     raise AssertionError(name)  # pragma: no cover - resolve_field admits only the names above
 
 
@@ -916,11 +921,20 @@ def _compile_in(node: _InList, ctx: _Context) -> pl.Expr:
 
 
 def _compile_free_text(node: _FreeText, ctx: _Context) -> pl.Expr:
-    pattern = "(?i)" + re.escape(node.text)
     columns = [name for name in TEXT_COLUMNS if name in ctx.schema]
+    if not node.text:
+        return pl.lit(True)
     if not columns:
         return pl.lit(False)
-    return pl.any_horizontal([ctx.text(name).str.contains(pattern) for name in columns]).fill_null(False)
+    if node.text.isascii():
+        # Aho-Corasick with ASCII case folding: faster than a (?i) regex, same result for ASCII words.
+        matches = [
+            ctx.text(name).str.contains_any([node.text], ascii_case_insensitive=True) for name in columns
+        ]
+    else:
+        pattern = "(?i)" + re.escape(node.text)
+        matches = [ctx.text(name).str.contains(pattern) for name in columns]
+    return pl.any_horizontal(matches).fill_null(False)
 
 
 def _compile(node: _Node, ctx: _Context) -> pl.Expr:
@@ -941,7 +955,7 @@ def _compile(node: _Node, ctx: _Context) -> pl.Expr:
     if isinstance(node, _Or):
         return pl.any_horizontal([_compile(item, ctx) for item in node.items])
     inner = _compile(node.inner, ctx)
-    return _trace_window(inner.any() if node.name == "trace.has" else inner.all())
+    return _trace_window(inner.any() if node.name == "trace.has" else inner.all(), inner)
 
 
 def _mentions_failed(node: _Node) -> bool:
@@ -986,12 +1000,7 @@ class CompiledFilter:
             slow = pl.col("slow").fill_null(False) if "slow" in schema else self.slow_rule.slow_expr()
             helpers.append(slow.alias(_SLOW))
         if self.uses_trace:
-            helpers.append(
-                pl.when(has_trace_id())
-                .then(pl.lit(0, dtype=pl.UInt32))
-                .otherwise(pl.int_range(1, pl.len() + 1, dtype=pl.UInt32))
-                .alias(_ORPHAN)
-            )
+            helpers.append((~has_trace_id()).alias(_ORPHAN))
             start_ms = pl.col("ts").dt.epoch("us").cast(pl.Float64) / 1000.0
             helpers += [
                 start_ms.alias(_START_MS),

@@ -440,3 +440,26 @@ def test_engine_modules_import_no_ui_library() -> None:
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     loaded = {name.split(".")[0] for name in json.loads(out)}
     assert not loaded & {"textual", "rich", "click"}
+
+
+def test_free_text_folds_case_beyond_ascii_and_empty_text_matches_all() -> None:
+    """Non-ASCII free text is case-insensitive too, and `""` matches every record."""
+    frame = make_frame([{"request_id": "u", "error_message": "Überlauf im Puffer"}, {"request_id": "v"}])
+    assert ids(frame, "überlauf") == ["u"]
+    assert ids(frame, '"PUFFER"') == ["u"]
+    assert ids(frame, '""') == ["u", "v"]
+
+
+def test_orphans_are_single_step_traces_even_when_several_share_an_empty_id() -> None:
+    """Two orphans with the same empty trace id do not form a trace together."""
+    frame = make_frame(
+        [
+            {"request_id": "a", "trace_id": "", "exit_code": 1},
+            {"request_id": "b", "trace_id": ""},
+            {"request_id": "c", "trace_id": "  ", "start_ms": 5, "duration_ms": 70_000},
+        ]
+    )
+    assert ids(frame, "trace.failed") == ["a"]
+    assert ids(frame, "trace.steps=1") == ["a", "b", "c"]
+    assert ids(frame, "trace.duration>1m") == ["c"]
+    assert ids(frame, "trace.has(failed)") == ["a"]

@@ -245,7 +245,7 @@ def reference(rows: list[Row], python: str, leaves: list[Leaf]) -> list[str]:
     return selected
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(records(), expressions(), st.booleans())
 def test_generated_filters_agree_with_the_reference_evaluator(
     given_records: list[Row], expression: tuple[str, str, list[Leaf]], categorical: bool
