@@ -9,7 +9,8 @@ Usage::
     @cli.command()
     @click.option("--env")
     @trace_id_option()
-    def deploy(env: str, trace_id: str | None) -> None: ...
+    def deploy(env: str, trace_id: str | None) -> None:
+        click.echo(json.dumps({"ok": True, "meta": current_meta()}))
 
     cli.add_command(audit_log_command(auditor))     # `mytool audit-log ...`
 
@@ -27,8 +28,9 @@ from typing import Any
 import click
 
 from auditview.writer.auditor import Auditor
+from auditview.writer.context import current_invocation
 
-__all__ = ["AuditedGroup", "audit_command", "audit_log_command", "trace_id_option"]
+__all__ = ["AuditedGroup", "audit_command", "audit_log_command", "current_meta", "trace_id_option"]
 
 _TRACE_PARAM = "trace_id"
 
@@ -38,6 +40,14 @@ def trace_id_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option(
         "--trace-id", _TRACE_PARAM, default=None, metavar="ID", help="Trace id to record (default: from env)."
     )
+
+
+def current_meta() -> dict[str, Any]:
+    """``meta`` of the running audited command, for its JSON response (freezes the recorded duration)."""
+    inv = current_invocation()
+    if inv is None:
+        raise RuntimeError("current_meta() called outside an audited command")
+    return inv.meta()
 
 
 def _command_name(ctx: click.Context) -> str:

@@ -80,7 +80,7 @@ def span_id_for(request_id: str) -> str:
     digits = request_id.removeprefix(REQUEST_ID_PREFIX).replace("-", "")
     if len(digits) == 32 and all(c in "0123456789abcdef" for c in digits) and digits[16:] != "0" * 16:
         return digits[16:]
-    import hashlib  # lazily: only for foreign request ids
+    from auditview.writer.trace import _blake2b_hex  # lazily: only for foreign request ids
 
-    value = hashlib.blake2b(request_id.encode(), digest_size=8).hexdigest()
+    value = _blake2b_hex(request_id, 8)
     return value if value != "0" * 16 else "0" * 15 + "1"

@@ -102,13 +102,17 @@ def traceparent_for(trace_id: str, request_id: str) -> str:
     A trace id that is not 32 lowercase hex (e.g. ``test-123``) is mapped to one by a stable hash, so every
     process of the trace derives the same W3C trace id.
     """
-    if _HEX32.match(trace_id) and trace_id != "0" * 32:
-        w3c = trace_id
-    else:
-        import hashlib  # lazily: only for non-W3C trace ids
-
-        w3c = hashlib.blake2b(trace_id.encode(), digest_size=16).hexdigest()
+    w3c = trace_id if _HEX32.match(trace_id) and trace_id != "0" * 32 else _blake2b_hex(trace_id, 16)
     return f"00-{w3c}-{span_id_for(request_id)}-01"
+
+
+def _blake2b_hex(text: str, size: int) -> str:
+    """BLAKE2b of ``text``, from the C module directly (``hashlib`` loads OpenSSL, which is slower)."""
+    try:
+        from _blake2 import blake2b
+    except ImportError:  # pragma: no cover - other interpreters
+        from hashlib import blake2b
+    return blake2b(text.encode("utf-8", "surrogatepass"), digest_size=size).hexdigest()
 
 
 def propagation_environ(

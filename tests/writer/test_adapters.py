@@ -139,3 +139,23 @@ def test_writer_import_does_not_load_click_or_argparse_adapters() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_click_current_meta_joins_response_and_record(auditor: Auditor, log_path: Path) -> None:
+    """current_meta() inside an audited click command gives the meta whose request_id is in the record."""
+    from auditview.writer.click_support import current_meta
+
+    @click.group(cls=AuditedGroup, auditor=auditor)
+    def cli() -> None:
+        """A click tool."""
+
+    @cli.command()
+    def status() -> None:
+        click.echo(orjson.dumps({"ok": True, "meta": current_meta()}).decode())
+
+    result = CliRunner().invoke(cli, ["status"])
+    meta = orjson.loads(result.stdout)["meta"]
+    (record,) = read_records(log_path)
+    assert (meta["request_id"], meta["duration_ms"]) == (record["request_id"], record["duration_ms"])
+    with pytest.raises(RuntimeError):
+        current_meta()
