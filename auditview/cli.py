@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TextIO, cast
 
 import orjson
 
@@ -696,19 +696,25 @@ def _export_columns(run: Run) -> frozenset[str]:
     return frozenset(columns)
 
 
-def _records_table(run: Run, index: AuditIndex, frame: pl.DataFrame) -> list[str]:
-    """A table of records: time, tool, command, duration, exit, operator, trace, params."""
+def _records_table(
+    run: Run, index: AuditIndex, frame: pl.DataFrame, *, fixed: bool = False, header: bool = True
+) -> list[str]:
+    """A table of records: time, tool, command, duration, exit, operator, trace, params.
+
+    ``fixed`` gives every column its full width whatever the rows hold, so that batches printed while
+    following line up under one header.
+    """
     from auditview.cli_render import Column, format_duration_ms, format_local_time, render_table
 
     columns = [
-        Column("time", min_width=10, max_width=23),
-        Column("tool", max_width=20, flex=True),
-        Column("command", max_width=24, flex=True),
-        Column("duration", align="right"),
-        Column("exit", align="right"),
-        Column("operator", max_width=16, flex=True),
-        Column("trace", max_width=32, flex=True),
-        Column("params", max_width=80, flex=True),
+        Column("time", min_width=10, max_width=23, fixed=fixed),
+        Column("tool", max_width=20, flex=True, fixed=fixed),
+        Column("command", max_width=24, flex=True, fixed=fixed),
+        Column("duration", align="right", max_width=8, fixed=fixed),
+        Column("exit", align="right", max_width=4, fixed=fixed),
+        Column("operator", max_width=16, flex=True, fixed=fixed),
+        Column("trace", max_width=32, flex=True, fixed=fixed),
+        Column("params", max_width=80, flex=True, fixed=fixed),
     ]
     rows: list[list[Any]] = []
     for rec in frame.select(
@@ -727,7 +733,8 @@ def _records_table(run: Run, index: AuditIndex, frame: pl.DataFrame) -> list[str
                 str(rec["params"]),
             ]
         )
-    return render_table(columns, rows, width=run.width(), palette=run.palette())
+    lines = render_table(columns, rows, width=run.width(), palette=run.palette())
+    return lines if header else lines[2:]
 
 
 def _parsed_records(index: AuditIndex, frame: pl.DataFrame) -> Iterator[Any]:
@@ -1056,7 +1063,6 @@ def cmd_rejects(run: Run) -> int:
 
 def cmd_audit_log(run: Run) -> int:
     """``auditview audit-log``: the contract's subcommand over every source, stored lines oldest first."""
-    import polars as pl
 
     if run.ns.follow and run.output == "json":
         raise CliError(
@@ -1064,12 +1070,10 @@ def cmd_audit_log(run: Run) -> int:
             exit_code=EXIT_USAGE,
             error_type="UsageError",
         )
+    if run.ns.follow:
+        return _follow_audit_log(run)
     loaded = _load(run, _export_columns(run))
-    frame = loaded.frame
-    if run.ns.trace_id is not None:
-        frame = frame.filter(pl.col("trace_id").cast(pl.String) == run.ns.trace_id)
-    if run.ns.command is not None:
-        frame = frame.filter(pl.col("command").cast(pl.String) == run.ns.command)
+    frame = _audit_log_selection(run, loaded.frame)
     if run.ns.last is not None:
         frame = frame.tail(run.ns.last)
     if run.output == "json":
@@ -1077,18 +1081,114 @@ def cmd_audit_log(run: Run) -> int:
     elif run.output == "table":
         run.emit_lines(_records_table(run, loaded.index, frame))
     else:
-        run.stdout.flush()
-        out = run.stdout.buffer
-        for raw in loaded.index.iter_raw(frame):
-            out.write(raw + b"\n")
-        out.flush()
-    if run.ns.follow:
-        return _follow_audit_log(run, loaded)
+        _write_raw(run, loaded.index, frame)
     return EXIT_OK
 
 
-def _follow_audit_log(run: Run, loaded: Loaded) -> int:
-    raise CliError("--follow is not available yet", exit_code=EXIT_FAILURE, error_type="NotImplementedError")
+def _audit_log_selection(run: Run, frame: pl.DataFrame) -> pl.DataFrame:
+    """The ``--trace-id`` and ``--command`` selectors of the contract's audit-log subcommand."""
+    import polars as pl
+
+    if run.ns.trace_id is not None:
+        frame = frame.filter(pl.col("trace_id").cast(pl.String) == run.ns.trace_id)
+    if run.ns.command is not None:
+        frame = frame.filter(pl.col("command").cast(pl.String) == run.ns.command)
+    return frame
+
+
+def _write_raw(run: Run, index: AuditIndex, frame: pl.DataFrame) -> None:
+    """The stored lines of ``frame``'s records, byte for byte, each with its ``\\n``."""
+    run.stdout.flush()
+    out = run.stdout.buffer
+    batch: list[bytes] = []
+    for raw in index.iter_raw(frame):
+        batch.append(raw)
+        if len(batch) >= 4096:
+            out.write(b"\n".join(batch) + b"\n")
+            batch.clear()
+    if batch:
+        out.write(b"\n".join(batch) + b"\n")
+    out.flush()
+
+
+_FOLLOW_WAIT_S: Final = 0.25
+
+
+def _follow_audit_log(run: Run) -> int:
+    """``audit-log -f``: the matching records there now, then every new one as it is appended (Ctrl-C ends).
+
+    The source layer's ``Follower`` handles appends, truncation, rotation and new files; new records are
+    printed in the order they arrive (each batch by start time), as the writer's own ``audit-log -f`` does.
+    """
+
+    from auditview.index import AuditIndex
+    from auditview.query import time_range
+    from auditview.source.discover import SourceMissing
+    from auditview.source.events import FileUnreadable, LineRejected
+    from auditview.source.follow import Follower
+    from auditview.source.types import Chunk
+
+    compiled = _compile(run)
+    try:
+        follower = Follower(list(run.ns.paths))
+    except SourceMissing as exc:
+        raise CliError(str(exc), exit_code=EXIT_NOINPUT, error_type="SourceMissing") from None
+    needed = None if compiled is not None and compiled.uses_trace else _export_columns(run)
+    index = AuditIndex(columns=_projection(compiled, needed))
+
+    def select(rows: pl.DataFrame) -> pl.DataFrame:
+        rows = _audit_log_selection(run, time_range(rows, run.since, run.until))
+        if compiled is None:
+            return rows
+        if not compiled.uses_trace:
+            return cast("pl.DataFrame", compiled.apply(rows))
+        # Trace-level predicates depend on the whole trace: decide on everything, keep the new rows.
+        matched = compiled.apply(index.frame).select("file_id", "offset")
+        return rows.join(matched, on=["file_id", "offset"], how="semi")
+
+    def emit(rows: pl.DataFrame, *, first: bool) -> None:
+        if run.output == "table":
+            lines = _records_table(run, index, rows, fixed=True, header=first)
+            if lines:
+                run.emit_lines(lines)
+                run.stdout.flush()
+        elif rows.height:
+            _write_raw(run, index, rows)
+
+    try:
+        for chunk in follower.initial():
+            index.add_chunk(chunk)
+        _check_rejects(run, index)
+        for note in run.notes:
+            _stderr(note)
+        run.notes.clear()
+        current = select(index.frame)
+        emit(current.tail(run.ns.last) if run.ns.last is not None else current, first=True)
+        seen_rejects = len(index.rejects)
+        while True:
+            follower.wait(_FOLLOW_WAIT_S)
+            for item in follower.poll():
+                if isinstance(item, Chunk):
+                    emit(select(index.add_chunk(item)), first=False)
+                elif isinstance(item, LineRejected):
+                    index.add_rejects([item.reject])
+                elif isinstance(item, FileUnreadable):
+                    _stderr(
+                        f"auditview: warning: cannot read {_printable(item.source.display)}: {item.reason}"
+                    )
+            for reject in index.rejects[seen_rejects:]:
+                _stderr(f"auditview: malformed line skipped: {_printable(reject.where)}: {reject.reason}")
+            seen_rejects = len(index.rejects)
+    except KeyboardInterrupt:
+        return EXIT_OK  # Ctrl-C is how a follow ends
+    finally:
+        follower.close()
+
+
+def _printable(text: str) -> str:
+    from auditview.sanitize import printable
+
+    return printable(text)
 
 
 def _interactive_terminal() -> bool:

@@ -160,7 +160,8 @@ Cell = str | tuple[str, str | None]
 class Column:
     """One table column: ``flex`` columns give up width first when the table is too wide for the terminal.
 
-    ``keep_end`` truncates from the left, keeping the end of the text visible (file paths).
+    ``keep_end`` truncates from the left, keeping the end of the text visible (file paths); ``fixed`` takes
+    ``max_width`` whatever the rows hold (tables printed in batches line up).
     """
 
     header: str
@@ -169,6 +170,7 @@ class Column:
     max_width: int = 60
     flex: bool = False
     keep_end: bool = False
+    fixed: bool = False
 
 
 def render_table(
@@ -185,7 +187,7 @@ def render_table(
     widths = []
     for i, column in enumerate(columns):
         natural = max([display_width(column.header)] + [display_width(r[i][0]) for r in texts])
-        widths.append(min(natural, column.max_width))
+        widths.append(column.max_width if column.fixed else min(natural, column.max_width))
     _shrink(columns, widths, width - 2 * (len(columns) - 1))
     lines = []
     header = "  ".join(
