@@ -70,31 +70,33 @@ def summarize_traces(frame: pl.DataFrame, rule: SlowStepRule | None = None) -> p
         slow = pl.col("slow").fill_null(False)
     else:
         slow = (rule or SlowStepRule()).slow_expr()
-    slowest = pl.col("duration_ms").arg_max()
-    summary = (
+    # Group every record (orphans included) and drop the orphan groups afterwards: filtering the small result
+    # is much cheaper than copying every column of a million rows first. The slowest step is located by row
+    # number inside the group and its columns gathered once at the end.
+    groups = (
         frame.lazy()
-        .with_columns(slow.alias("__av_slow"))
-        .filter(has_trace_id())
+        .with_columns(slow.alias("__av_slow"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("__av_row"))
         .group_by(pl.col("trace_id").cast(pl.String))
         .agg(
             pl.col("ts").min().alias("start"),
             end_expr().max().alias("end"),
-            pl.len().alias("steps"),
+            pl.len().cast(pl.UInt32).alias("steps"),
             failed_expr().sum().cast(pl.UInt32).alias("failed"),
             pl.col("__av_slow").sum().cast(pl.UInt32).alias("slow"),
             pl.col("duration_ms").max().alias("slowest_ms"),
-            pl.col("tool").cast(pl.String).get(slowest).alias("slowest_tool"),
-            pl.col("command").cast(pl.String).get(slowest).alias("slowest_command"),
-            pl.col("request_id").cast(pl.String).get(slowest).alias("slowest_request_id"),
+            pl.col("__av_row").get(pl.col("duration_ms").arg_max()).alias("__av_slowest_row"),
             pl.col("tool").cast(pl.String).unique(maintain_order=True).alias("tools"),
             pl.col("operator").cast(pl.String).unique(maintain_order=True).alias("operators"),
         )
-        .with_columns(
-            ((pl.col("end") - pl.col("start")).dt.total_microseconds() / 1000.0).alias("span_ms"),
-            pl.col("steps").cast(pl.UInt32),
-        )
+        .filter(has_trace_id())
+        .with_columns(((pl.col("end") - pl.col("start")).dt.total_microseconds() / 1000.0).alias("span_ms"))
         .sort("start", "trace_id")
-        .select(list(TRACE_SUMMARY_SCHEMA))
         .collect()
     )
+    slowest = frame.select(
+        pl.col("tool").cast(pl.String).alias("slowest_tool"),
+        pl.col("command").cast(pl.String).alias("slowest_command"),
+        pl.col("request_id").cast(pl.String).alias("slowest_request_id"),
+    )[groups.get_column("__av_slowest_row")]
+    summary = pl.concat([groups, slowest], how="horizontal").select(list(TRACE_SUMMARY_SCHEMA))
     return summary.cast(TRACE_SUMMARY_SCHEMA)  # type: ignore[arg-type]
