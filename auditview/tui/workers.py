@@ -30,8 +30,19 @@ from textual.message import Message
 from auditview.query import compile_filter, time_range
 from auditview.slow import SlowStepRule
 from auditview.source.discover import discover
+from auditview.source.events import (
+    FileAppeared,
+    FileRotated,
+    FileTruncated,
+    FileUnreadable,
+    FileVanished,
+    LineRejected,
+    SourceEvent,
+    StreamEnded,
+)
+from auditview.source.follow import Follower
 from auditview.source.read import FileReader
-from auditview.source.types import Chunk, Reject, SourceFile
+from auditview.source.types import Chunk, SourceFile
 from auditview.tui.messages import (
     IndexingFinished,
     IndexingProgressed,
@@ -135,29 +146,23 @@ def _size(source: SourceFile) -> int:
         return 0
 
 
-class _Tailer:
-    """Follows plain files by byte offset when ``auditview.source.follow`` is not available: appends only."""
-
-    def __init__(self, readers: list[FileReader]) -> None:
-        self.readers = readers
-
-    def poll(self) -> list[Chunk | Reject | str]:
-        items: list[Chunk | Reject | str] = []
-        for reader in self.readers:
-            if reader.compressed:
-                continue
-            try:
-                items.extend(reader.read_events())
-            except OSError as exc:
-                items.append(f"{reader.source.display}: {exc}")
-        return items
-
-    def wait(self, timeout: float) -> None:
-        time.sleep(timeout)
-
-    def close(self) -> None:
-        for reader in self.readers:
-            reader.close()
+def describe_event(event: SourceEvent) -> str:
+    """A short status-bar line for a follower event (file names are sanitized by the status bar)."""
+    if isinstance(event, FileRotated):
+        where = f" → {event.moved_to.display}" if event.moved_to is not None else ""
+        return f"rotated: {event.source.display}{where}"
+    if isinstance(event, FileTruncated):
+        copy = f" (copy in {event.copied_to.display})" if event.copied_to is not None else ""
+        return f"truncated: {event.source.display} from {event.size_before:,} bytes{copy}"
+    if isinstance(event, FileAppeared):
+        return f"new file: {event.source.display}"
+    if isinstance(event, FileVanished):
+        return f"gone: {event.source.display}"
+    if isinstance(event, FileUnreadable):
+        return f"unreadable: {event.source.display}: {event.reason}"
+    if isinstance(event, StreamEnded):
+        return f"ended: {event.source.display}"
+    return type(event).__name__
 
 
 def load_and_follow(options: LoaderOptions, post: Post, cancelled: Cancelled) -> None:
@@ -167,74 +172,59 @@ def load_and_follow(options: LoaderOptions, post: Post, cancelled: Cancelled) ->
     started = time.monotonic()
     try:
         sources = discover(list(options.paths))
+        follower = Follower(list(options.paths), chunk_bytes=LOAD_CHUNK_BYTES)
     except OSError as exc:
         post(LoadFailed(str(exc)))
         return
-    total = sum(_size(source) for source in sources)
     try:
-        preview = _preview(sources, options)
-    except OSError:
-        preview = None
-    if preview is not None and not cancelled():
-        post(RecordsAppended(preview.frame, preview, rejects=len(preview.rejects), preview=True))
-    index = AuditIndex()
-    for source in sources:
-        index.file_id(source)
-    done = 0
-    last_progress = 0.0
-    readers: list[FileReader] = []
-    try:
+        total = sum(_size(source) for source in sources)
+        try:
+            preview = _preview(sources, options)
+        except OSError:
+            preview = None
+        if preview is not None and not cancelled():
+            post(RecordsAppended(preview.frame, preview, rejects=len(preview.rejects), preview=True))
+        index = AuditIndex()
         for source in sources:
-            reader = FileReader(source, chunk_bytes=LOAD_CHUNK_BYTES)
-            readers.append(reader)
-            for item in reader.read_events(block=True):
-                if cancelled():
-                    return
-                if isinstance(item, Chunk):
-                    index.add_chunk(item)
-                    done += len(item.data)
-                    now = time.monotonic()
-                    if now - last_progress > 0.1:
-                        last_progress = now
-                        post(IndexingProgressed(min(done, total), max(total, done)))
-                else:
-                    index.add_rejects([item])
-    except OSError as exc:
-        post(LoadFailed(str(exc)))
-        for reader in readers:
-            reader.close()
-        return
-    post(RecordsAppended(index.frame, index, rejects=len(index.rejects)))
-    post(IndexingFinished(time.monotonic() - started))
-    if not options.follow:
-        for reader in readers:
-            reader.close()
-        return
-    _follow(_Tailer(readers), index, post, cancelled)
-
-
-def _follow(follower: _Tailer, index: AuditIndex, post: Post, cancelled: Cancelled) -> None:
-    dirty = False
-    last_post = time.monotonic()
-    try:
-        while not cancelled():
-            follower.wait(FOLLOW_POST_INTERVAL / 2)
-            for item in follower.poll():
-                if isinstance(item, Chunk):
-                    index.add_chunk(item)
-                    dirty = True
-                elif isinstance(item, Reject):
-                    index.add_rejects([item])
-                    dirty = True
-                else:
-                    post(SourceEventHappened(str(item)))
+            index.file_id(source)
+        done = 0
+        last_progress = 0.0
+        for chunk in follower.initial():
+            if cancelled():
+                return
+            index.add_chunk(chunk)
+            done += len(chunk.data)
             now = time.monotonic()
-            if dirty and now - last_post >= FOLLOW_POST_INTERVAL:
-                post(RecordsAppended(index.frame, index, rejects=len(index.rejects)))
-                dirty = False
-                last_post = now
+            if now - last_progress > 0.1:
+                last_progress = now
+                post(IndexingProgressed(min(done, total), max(total, done)))
+        post(RecordsAppended(index.frame, index, rejects=len(index.rejects)))
+        post(IndexingFinished(time.monotonic() - started))
+        if options.follow:
+            _follow(follower, index, post, cancelled)
     finally:
         follower.close()
+
+
+def _follow(follower: Follower, index: AuditIndex, post: Post, cancelled: Cancelled) -> None:
+    dirty = False
+    last_post = time.monotonic()
+    while not cancelled():
+        follower.wait(FOLLOW_POST_INTERVAL / 2)
+        for item in follower.poll():
+            if isinstance(item, Chunk):
+                index.add_chunk(item)
+                dirty = True
+            elif isinstance(item, LineRejected):
+                index.add_rejects([item.reject])
+                dirty = True
+            else:
+                post(SourceEventHappened(describe_event(item)))
+        now = time.monotonic()
+        if dirty and now - last_post >= FOLLOW_POST_INTERVAL:
+            post(RecordsAppended(index.frame, index, rejects=len(index.rejects)))
+            dirty = False
+            last_post = now
 
 
 def volume_buckets(view: pl.DataFrame, count: int = VOLUME_BUCKETS) -> VolumeBuckets:

@@ -77,3 +77,17 @@ async def test_partial_line_waits_for_its_newline(tmp_path: Path) -> None:
             out.write(line[20:] + b"\n")
         await _wait_for(pilot, lambda: app.records.row_count == 4)
         assert app.status.rejects == 0
+
+
+async def test_rotation_is_followed_and_shown_in_the_status_bar(tmp_path: Path) -> None:
+    """After a rename rotation the new file's records arrive and the status bar names the event."""
+    log = tmp_path / "audit.jsonl"
+    _write(log, standard_records(10))
+    app = create_app(AppOptions(paths=[str(tmp_path)]), clock=frozen_clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _wait_for(pilot, lambda: app.records.row_count == 10)
+        log.rename(tmp_path / "audit.jsonl.1")
+        _write(log, [record(300 + n, command="after-rotation") for n in range(4)])
+        await _wait_for(pilot, lambda: app.records.row_count == 14)
+        await _wait_for(pilot, lambda: "rotated" in app.status.event or "new file" in app.status.event)
+        assert app.view["command"].cast(str).to_list().count("after-rotation") == 4

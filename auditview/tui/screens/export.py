@@ -86,6 +86,10 @@ class ExportDialog(ModalScreen[ExportResult | None]):
                 yield Button("Write", variant="primary", id="export-write")
                 yield Button("Cancel", id="export-cancel")
 
+    def on_mount(self) -> None:
+        """Start in the file name: enter writes straight away."""
+        self.query_one("#export-path", Input).focus()
+
     @on(RadioSet.Changed, "#export-scope")
     def _scope_changed(self, event: RadioSet.Changed) -> None:
         button_id = event.pressed.id or ""
