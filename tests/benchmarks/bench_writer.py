@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import statistics
 import subprocess
 import sys
@@ -17,20 +18,27 @@ import time
 from pathlib import Path
 
 
-def _overhead(path: Path, flush: str, count: int) -> tuple[float, float]:
+def _percentiles(samples: list[int]) -> tuple[float, float]:
+    samples.sort()
+    return samples[len(samples) // 2] / 1000, samples[int(len(samples) * 0.99)] / 1000
+
+
+def _overhead(path: Path, flush: str, count: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(wall p50, p99) and (CPU p50, p99) in µs of one invocation, record written."""
     from auditview.writer import Auditor
 
     auditor = Auditor("bench", "1.0.0", log_path=path, flush=flush)  # type: ignore[arg-type]
-    samples: list[int] = []
+    wall: list[int] = []
+    cpu: list[int] = []
     params = {"env": "prod", "service": "checkout", "replicas": 3, "token": "secret"}
     for number in range(count + 50):
-        started = time.perf_counter_ns()
+        started, started_cpu = time.perf_counter_ns(), time.thread_time_ns()
         with auditor.invocation("deploy", {**params, "n": number}) as inv:
             inv.meta()
         if number >= 50:  # warm-up excluded
-            samples.append(time.perf_counter_ns() - started)
-    samples.sort()
-    return samples[len(samples) // 2] / 1000, samples[int(len(samples) * 0.99)] / 1000
+            wall.append(time.perf_counter_ns() - started)
+            cpu.append(time.thread_time_ns() - started_cpu)
+    return _percentiles(wall), _percentiles(cpu)
 
 
 def _append(path: str, count: int) -> None:
@@ -56,13 +64,18 @@ def _throughput(path: Path, processes: int, per_process: int) -> float:
     return lines / elapsed
 
 
-def _median_start_ms(code: str, runs: int) -> float:
-    times = []
+def _median_start_ms(code: str, runs: int) -> tuple[float, float]:
+    """Median wall time and median CPU time (user + sys) in ms of ``python -c code``."""
+    walls, cpus = [], []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True)
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+        child = subprocess.Popen([sys.executable, "-c", code])
+        _pid, status, usage = os.wait4(child.pid, 0)
+        walls.append((time.perf_counter() - started) * 1000)
+        assert os.waitstatus_to_exitcode(status) == 0
+        child.returncode = 0
+        cpus.append((usage.ru_utime + usage.ru_stime) * 1000)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def main() -> int:
@@ -73,22 +86,30 @@ def main() -> int:
     rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        p50, p99 = _overhead(root / "none.jsonl", "none", 20_000 // scale)
-        rows.append(("overhead, flush=none  (p50 / p99)", f"{p50:.1f} µs / {p99:.1f} µs"))
-        p50, p99 = _overhead(root / "fsync.jsonl", "fsync", 2_000 // scale)
-        rows.append(("overhead, flush=fsync (p50 / p99)", f"{p50:.1f} µs / {p99:.1f} µs"))
+        for flush, count in (("none", 20_000), ("fsync", 2_000)):
+            (p50, p99), (c50, c99) = _overhead(root / f"{flush}.jsonl", flush, count // scale)
+            rows.append((f"overhead, flush={flush}, wall (p50 / p99)", f"{p50:.1f} µs / {p99:.1f} µs"))
+            rows.append((f"overhead, flush={flush}, CPU  (p50 / p99)", f"{c50:.1f} µs / {c99:.1f} µs"))
         one = _throughput(root / "one.jsonl", 1, 40_000 // scale)
         rows.append(("records/s, 1 process", f"{one:,.0f}"))
         four = _throughput(root / "four.jsonl", 4, 20_000 // scale)
         rows.append(("records/s, 4 processes (one file)", f"{four:,.0f}"))
     runs = 21 if not args.quick else 7
-    bare = _median_start_ms("pass", runs)
-    with_writer = _median_start_ms("import auditview.writer", runs)
-    with_contract = _median_start_ms("import auditview.contract", runs)
-    rows.append(("python -c pass (median)", f"{bare:.1f} ms"))
-    rows.append(("python -c 'import auditview.contract' (orjson)", f"{with_contract:.1f} ms"))
-    rows.append(("python -c 'import auditview.writer' (median)", f"{with_writer:.1f} ms"))
-    rows.append(("import auditview.writer adds", f"{with_writer - bare:.1f} ms"))
+    starts = {
+        "python -c pass": _median_start_ms("pass", runs),
+        "python -c 'import auditview.contract' (orjson)": _median_start_ms("import auditview.contract", runs),
+        "python -c 'import auditview.writer'": _median_start_ms("import auditview.writer", runs),
+    }
+    for name, (wall, cpu) in starts.items():
+        rows.append((f"{name}, median wall / CPU", f"{wall:.1f} ms / {cpu:.1f} ms"))
+    bare, writer = starts["python -c pass"], starts["python -c 'import auditview.writer'"]
+    rows.append(
+        (
+            "import auditview.writer adds, wall / CPU",
+            f"{writer[0] - bare[0]:.1f} ms / {writer[1] - bare[1]:.1f} ms",
+        )
+    )
+    rows.append(("load average (1 min) at the end", f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"))
     width = max(len(name) for name, _ in rows)
     print(f"{'measure'.ljust(width)}  value")
     print(f"{'-' * width}  {'-' * 24}")
