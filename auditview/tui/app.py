@@ -420,7 +420,7 @@ class AuditViewApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Main-view actions only work (and only show in the footer) on the main view."""
         if action in self._MAIN_ONLY and len(self.screen_stack) > 1:
-            return None
+            return False
         return True
 
     def action_help(self) -> None:
