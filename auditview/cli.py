@@ -696,6 +696,25 @@ def _export_columns(run: Run) -> frozenset[str]:
     return frozenset(columns)
 
 
+def _with_text_times(frame: pl.DataFrame) -> pl.DataFrame:
+    """Datetime columns as the contract writes timestamps: RFC 3339, UTC, microseconds, ``Z``."""
+    import polars as pl
+
+    return frame.with_columns(
+        pl.col(pl.Datetime).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+    )
+
+
+def _frame_json(frame: pl.DataFrame) -> orjson.Fragment:
+    """A frame as a JSON array of row objects, serialized by polars (no per-row Python)."""
+    return orjson.Fragment(_with_text_times(frame).write_json())
+
+
+def _frame_ndjson(frame: pl.DataFrame) -> bytes:
+    """A frame as one JSON object per line, serialized by polars."""
+    return _with_text_times(frame).write_ndjson().encode()
+
+
 def _records_table(
     run: Run, index: AuditIndex, frame: pl.DataFrame, *, fixed: bool = False, header: bool = True
 ) -> list[str]:
@@ -844,9 +863,9 @@ def cmd_traces(run: Run) -> int:
     summary = _sorted_traces(run, summarize_traces(frame, rule))
     run.fields["orphans"] = orphans(loaded.frame).height
     if run.output == "json":
-        run.emit_json(summary.to_dicts())
+        run.emit_json(_frame_json(summary))
     elif run.output == "jsonl":
-        run.emit_jsonl(summary.iter_rows(named=True))
+        run.write_bytes(_frame_ndjson(summary))
     else:
         from auditview.cli_render import Column, format_duration_ms, format_local_time, render_table
 
@@ -979,9 +998,9 @@ def cmd_stats(run: Run) -> int:
     loaded = _load(run, STATS_COLUMNS)
     stats = command_stats(loaded.frame)
     if run.output == "json":
-        run.emit_json(stats.to_dicts())
+        run.emit_json(_frame_json(stats))
     elif run.output == "jsonl":
-        run.emit_jsonl(stats.iter_rows(named=True))
+        run.write_bytes(_frame_ndjson(stats))
     else:
         from auditview.cli_render import Column, format_duration_ms, render_table
 

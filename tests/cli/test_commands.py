@@ -45,7 +45,7 @@ def test_traces_json_has_summaries_and_the_callers_trace_id(
     assert a["slowest_command"] == "apply"
     assert a["slowest_ms"] == 9000.0
     assert set(a["tools"]) == {"deployctl", "verifier"}
-    assert a["start"] == "2026-11-20T09:00:00Z"
+    assert a["start"] == "2026-11-20T09:00:00.000000Z"
 
 
 def test_traces_sort_limit_and_reverse(logs: Path, capsys: pytest.CaptureFixture[str]) -> None:
