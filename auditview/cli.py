@@ -1064,7 +1064,7 @@ def cmd_rejects(run: Run) -> int:
         from auditview.cli_render import Column, render_table
 
         columns = [
-            Column("where", min_width=20, max_width=60, flex=True, keep_end=True),
+            Column("where", min_width=20, max_width=60, keep_end=True),
             Column("offset", align="right"),
             Column("reason", max_width=60, flex=True),
             Column("excerpt", max_width=80, flex=True),
