@@ -172,7 +172,9 @@ def load_and_follow(options: LoaderOptions, post: Post, cancelled: Cancelled) ->
     started = time.monotonic()
     try:
         sources = discover(list(options.paths))
-        follower = Follower(list(options.paths), chunk_bytes=LOAD_CHUNK_BYTES)
+        # poll_bytes: no cap, so that initial() reads every file to its end (the cap would leave the rest of a
+        # big file to later polls, and the "full" index would not be full).
+        follower = Follower(list(options.paths), chunk_bytes=LOAD_CHUNK_BYTES, poll_bytes=1 << 62)
     except OSError as exc:
         post(LoadFailed(str(exc)))
         return
