@@ -78,10 +78,15 @@ class Simulation:
     steps: list[dict[str, Any]] = field(default_factory=list)
 
     def run_steps(self, command: str) -> None:
-        """Sleep through the steps of ``command``; raise ``StepFailedError`` at a step that fails."""
-        for name, median in _STEPS[command]:
+        """Sleep through the steps of ``command``; raise ``StepFailedError`` at a step that fails.
+
+        ``fail_rate`` is the probability that the command fails, spread evenly over its steps.
+        """
+        steps = _STEPS[command]
+        step_rate = 1 - (1 - self.fail_rate) ** (1 / len(steps)) if self.fail_rate < 1 else 1.0
+        for name, median in steps:
             simulated = min(max(self.rng.lognormvariate(math.log(median), 0.45), 20.0), 300.0)
-            failed = self.rng.random() < self.fail_rate
+            failed = self.rng.random() < step_rate
             if self.speed > 0:
                 time.sleep(simulated * self.speed / 1000)
             self.steps.append({"name": name, "simulated_ms": round(simulated, 1), "ok": not failed})
@@ -106,7 +111,7 @@ def _common_options() -> argparse.ArgumentParser:
     add_trace_id_option(common)
     common.add_argument("--seed", type=int, default=None, help="seed for durations and failures")
     common.add_argument(
-        "--fail-rate", type=float, default=0.0, metavar="P", help="probability that a step fails (0-1)"
+        "--fail-rate", type=float, default=0.0, metavar="P", help="probability that the command fails (0-1)"
     )
     common.add_argument(
         "--speed",
