@@ -16,7 +16,14 @@ from typing import Any, Final
 import orjson
 import polars as pl
 
-from auditview.contract import OPTIONAL_FIELDS, REQUIRED_FIELDS, ContractError, parse_line, parse_timestamp
+from auditview.contract import (
+    MAX_LINE_BYTES,
+    OPTIONAL_FIELDS,
+    REQUIRED_FIELDS,
+    ContractError,
+    parse_line,
+    parse_timestamp,
+)
 from auditview.source.types import Chunk, Reject
 
 __all__ = [
@@ -25,6 +32,7 @@ __all__ = [
     "SCHEMA",
     "empty_frame",
     "parse_chunk",
+    "parse_chunk_exact",
     "parse_lines_exact",
     "record_row",
 ]
@@ -163,6 +171,238 @@ def _split(data: bytes) -> tuple[list[bytes], list[int]]:
     return lines, offsets
 
 
+# -- the fast path -----------------------------------------------------------------------------------------
+#
+# polars' NDJSON reader decodes the values quickly but differs from orjson (the contract's decoder) in ways
+# that matter: it keeps the first of duplicate keys (orjson the last), turns numbers and objects into text
+# when a # String column is asked for, decodes lone surrogates, and skips blank lines. So a line is decided
+# here only # when cheap regex counts over its text prove none of that can apply; every other line, and
+# every line of a # range the reader refuses, goes to ``contract.parse_line``. The counts are exact only
+# because lines with a backslash (escaped quotes, ``\u`` escapes) never take this path: every ``"`` then
+# delimits a string.
+
+_STRING_FIELDS: Final = (
+    "timestamp", "tool", "command", "request_id", "trace_id", "version", "operator",
+    "parent_request_id", "host",
+)  # fmt: skip
+_REQUIRED_COLUMNS: Final = tuple(REQUIRED_FIELDS)
+
+#: The reader's schema: every contract field, typed so that the reader itself refuses most wrong types.
+_NDJSON_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "timestamp": pl.String(),
+    "tool": pl.String(),
+    "command": pl.String(),
+    "params": pl.Struct({}),
+    "exit_code": pl.Int64(),
+    "duration_ms": pl.Float64(),
+    "request_id": pl.String(),
+    "trace_id": pl.String(),
+    "version": pl.String(),
+    "operator": pl.String(),
+    "ok": pl.Boolean(),
+    "error": pl.Struct({"type": pl.String(), "message": pl.String()}),
+    "parent_request_id": pl.String(),
+    "host": pl.String(),
+    "pid": pl.Int64(),
+    "schema_version": pl.Int64(),
+    "truncated": pl.Boolean(),
+}
+assert set(_NDJSON_SCHEMA) == set(_KNOWN_FIELDS)
+
+_KNOWN_ALT: Final = "|".join(sorted(_KNOWN_FIELDS))
+#: The counting patterns assume compact JSON (no space around ``:``); other lines are decided exactly.
+_NOT_COMPACT_RE: Final = r'"\s+:|":\s'
+_KNOWN_KEY_RE: Final = rf'"(?:{_KNOWN_ALT})":'
+_KNOWN_STRING_RE: Final = rf'"(?:{"|".join(_STRING_FIELDS)})":"'
+#: In compact JSON without backslashes every ``":`` ends a key, unless a string starts with ":" (screened).
+_KEY_END: Final = '":'
+_COLON_STRING_RE: Final = r'[,\[{:]":'
+_ERROR_KEY_RE: Final = r'"(?:type|message)":'
+_ERROR_STRING_RE: Final = r'"(?:type|message)":"'
+_STR: Final = r'"[^"]*"'
+_OBJ0: Final = rf"\{{(?:[^{{}}\[\]\"]|{_STR})*\}}|\[(?:[^{{}}\[\]\"]|{_STR})*\]"
+_OBJ1: Final = rf"\{{(?:[^{{}}\[\]\"]|{_STR}|{_OBJ0})*\}}|\[(?:[^{{}}\[\]\"]|{_STR}|{_OBJ0})*\]"
+#: The top-level ``params`` object, nested up to three levels deep (deeper ones are decided exactly).
+_PARAMS_RE: Final = rf'"params":(\{{(?:[^{{}}\[\]\"]|{_STR}|{_OBJ1})*\}})'
+_TIMESTAMP_RE: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9](?:\.[0-9]{1,6})?Z$"
+#: polars' NDJSON reader nests a little deeper than orjson: long lines with many brackets are decided exactly.
+_DEEP_LINE_BYTES: Final = 2048
+#: Lines are split by reading the chunk as a one-column CSV with this separator (absent from the data).
+_SPLIT_SEPARATOR: Final = "\x1f"
+#: A range the reader refuses is halved until it is this small, then decided line by line.
+_BISECT_LINES: Final = 16
+
+
+def _line_table(data: bytes) -> pl.DataFrame | None:
+    """``line`` (text without ``\\n``), ``length`` and ``start`` of every line of ``data``; None when unsure.
+
+    Unsure: invalid UTF-8, a carriage return or the split separator in the data, or a split that does not add
+    up to the data's length (which would mean the CSV reader dropped or split a line).
+    """
+    if not data.isascii():
+        try:
+            data.decode()
+        except UnicodeDecodeError:
+            return None
+    if b"\r" in data or _SPLIT_SEPARATOR.encode() in data:
+        return None
+    try:
+        table = pl.read_csv(
+            data,
+            has_header=False,
+            separator=_SPLIT_SEPARATOR,
+            quote_char=None,
+            schema={"line": pl.String()},
+            comment_prefix=None,
+        )
+    except pl.exceptions.PolarsError:
+        return None
+    table = table.with_columns(pl.col("line").fill_null(""))  # an empty line reads as a missing value
+    lengths = table["line"].str.len_bytes()
+    if int(lengths.sum()) + table.height != len(data):
+        return None
+    starts = (lengths.cast(pl.Int64) + 1).cum_sum() - (lengths.cast(pl.Int64) + 1)
+    return table.with_columns(length=lengths, start=starts).with_row_index("i")
+
+
+def _decode_range(
+    data: bytes,
+    starts: pl.Series,
+    lo: int,
+    hi: int,
+    decoded: list[pl.DataFrame],
+    exact: list[tuple[int, int]],
+) -> None:
+    """Decode lines ``lo``..``hi`` with polars; ranges it refuses (or where it skipped a line) are halved."""
+    if hi <= lo:
+        return
+    begin = int(starts[lo])
+    end = int(starts[hi]) if hi < len(starts) else len(data)
+    try:
+        frame = pl.read_ndjson(data[begin:end], schema=_NDJSON_SCHEMA)
+    except pl.exceptions.PolarsError:
+        frame = None
+    if frame is not None and frame.height == hi - lo:
+        decoded.append(frame.with_row_index("i", offset=lo))
+        return
+    if hi - lo <= _BISECT_LINES:
+        exact.append((lo, hi))
+        return
+    middle = (lo + hi) // 2
+    _decode_range(data, starts, lo, middle, decoded, exact)
+    _decode_range(data, starts, middle, hi, decoded, exact)
+
+
+def _screen(frame: pl.DataFrame, *, full: bool, errors: bool) -> tuple[pl.DataFrame, list[int]]:
+    """Split decoded rows into those the counts prove ordinary and the rest (their line indices).
+
+    Proven rows get ``ts`` (and, when ``full``, ``params_text``; ``full`` also proves there are no unknown
+    fields, so ``extra`` is null). ``errors`` also proves ``error.type``/``error.message`` were strings.
+    """
+    line = pl.col("line")
+    present = pl.sum_horizontal(pl.col(name).is_not_null().cast(pl.Int32) for name in _NDJSON_SCHEMA)
+    strings = pl.sum_horizontal(pl.col(name).is_not_null().cast(pl.Int32) for name in _STRING_FIELDS)
+    has_error = pl.col("error").is_not_null()
+    base = (
+        pl.all_horizontal(pl.col(name).is_not_null() for name in _REQUIRED_COLUMNS)
+        & pl.col("ts").is_not_null()
+        & pl.col("timestamp").str.contains(_TIMESTAMP_RE)
+        & (pl.col("duration_ms") >= 0)
+        & (pl.col("length") <= MAX_LINE_BYTES)
+        & ~line.str.contains("\\", literal=True)
+        & ~line.str.contains(_NOT_COMPACT_RE)
+        & pl.when(pl.col("length") >= _DEEP_LINE_BYTES)
+        .then(line.str.count_matches(r"[\[{]") < 512)
+        .otherwise(True)
+    )
+    if errors:
+        base = base & pl.when(has_error).then(
+            (line.str.count_matches(_ERROR_KEY_RE) == 2) & (line.str.count_matches(_ERROR_STRING_RE) == 2)
+        ).otherwise(True)
+    counted = (
+        frame.lazy()
+        .with_columns(
+            ts=pl.col("timestamp").str.to_datetime("%+", time_unit="us", time_zone="UTC", strict=False),
+            present=present,
+            strings=strings,
+            known=line.str.count_matches(_KNOWN_KEY_RE),
+            known_strings=line.str.count_matches(_KNOWN_STRING_RE),
+        )
+        .with_columns(base=base.fill_null(False))
+        .filter(pl.col("base"))
+    )
+    if not full:
+        # Most lines name no contract field inside params: then the counts need no params text at all.
+        counted_frame = counted.collect()
+        simple = (pl.col("known") == pl.col("present")) & (pl.col("known_strings") == pl.col("strings"))
+        good = [counted_frame.filter(simple)]
+        nested = counted_frame.filter(~simple)
+        if nested.height:
+            good.append(_subtract_params(nested.lazy(), full=False).collect())
+        proven = pl.concat(good, how="diagonal_relaxed") if len(good) > 1 else good[0]
+    else:
+        proven = _subtract_params(counted, full=True).collect()
+    doubtful = frame.select("i").join(proven.select("i"), on="i", how="anti")["i"].to_list()
+    return proven, doubtful
+
+
+def _subtract_params(counted: pl.LazyFrame, *, full: bool) -> pl.LazyFrame:
+    """Keep the rows whose counts outside the ``params`` object prove them ordinary."""
+    line = pl.col("line")
+    inner = pl.col("params_text")
+    counted = counted.with_columns(params_text=line.str.extract(_PARAMS_RE, 1)).with_columns(
+        p_known=inner.str.count_matches(_KNOWN_KEY_RE),
+        p_known_strings=inner.str.count_matches(_KNOWN_STRING_RE),
+    )
+    ok = (
+        inner.is_not_null()
+        # every known key outside params is a top-level one with a non-null value, once: no duplicates
+        & (pl.col("known") - pl.col("p_known") == pl.col("present"))
+        # every non-null string column was a JSON string, not a number the reader turned into text
+        & (pl.col("known_strings") - pl.col("p_known_strings") == pl.col("strings"))
+    )
+    if full:
+        has_error = pl.col("error").is_not_null()
+        counted = counted.with_columns(
+            keys=line.str.count_matches(_KEY_END, literal=True),
+            p_keys=inner.str.count_matches(_KEY_END, literal=True),
+            colon_string=line.str.contains(_COLON_STRING_RE),
+        )
+        # no unknown (extra) keys, and nothing nested outside params but error's type and message
+        ok = (
+            ok
+            & ~pl.col("colon_string")
+            & (
+                pl.col("keys") - pl.col("p_keys")
+                == pl.col("present") + pl.when(has_error).then(2).otherwise(0)
+            )
+        )
+    return counted.filter(ok.fill_null(False))
+
+
+def _fast_columns(columns: Collection[str] | None) -> list[pl.Expr]:
+    exprs: dict[str, pl.Expr] = {
+        "ts": pl.col("ts"),
+        "tool": pl.col("tool"),
+        "command": pl.col("command"),
+        "exit_code": pl.col("exit_code"),
+        "duration_ms": pl.col("duration_ms"),
+        "request_id": pl.col("request_id"),
+        "trace_id": pl.col("trace_id"),
+        "parent_request_id": pl.col("parent_request_id"),
+        "operator": pl.col("operator"),
+        "host": pl.col("host"),
+        "version": pl.col("version"),
+        "ok": pl.col("ok"),
+        "error_type": pl.col("error").struct.field("type"),
+        "error_message": pl.col("error").struct.field("message"),
+        "params": pl.col("params_text"),
+        "extra": pl.lit(None, pl.String),
+    }
+    wanted = _project(SCHEMA, columns)
+    return [expr.alias(name) for name, expr in exprs.items() if name in wanted]
+
+
 def parse_chunk(
     chunk: Chunk, file_id: int, columns: Collection[str] | None = None
 ) -> tuple[pl.DataFrame, list[Reject]]:
@@ -170,8 +410,70 @@ def parse_chunk(
 
     ``columns`` projects the frame to those index columns plus the location columns (``None`` = all); every
     line is still checked in full, so the rejects do not depend on the projection. A trailing fragment without
-    ``\\n`` (which a ``Chunk`` never holds) is ignored.
+    ``\\n`` (which a ``Chunk`` never holds) is ignored. Rows and rejects equal ``parse_chunk_exact``'s.
     """
+    data = chunk.data[: chunk.data.rfind(b"\n") + 1]
+    if not data:
+        return empty_frame(columns), []
+    table = _line_table(data)
+    if table is None:  # not UTF-8, or bytes that could confuse the line splitter: decide every line exactly
+        return parse_chunk_exact(chunk, file_id, columns)
+    starts = table["start"]
+    decoded: list[pl.DataFrame] = []
+    exact_ranges: list[tuple[int, int]] = []
+    _decode_range(data, starts, 0, table.height, decoded, exact_ranges)
+    exact_lines: list[int] = [i for lo, hi in exact_ranges for i in range(lo, hi)]
+    frames: list[pl.DataFrame] = []
+    if decoded:
+        values = pl.concat(decoded, how="vertical")
+        if values.height == table.height:
+            values = values.hstack(table.select("line", "length", "start"))
+        else:
+            values = values.join(table, on="i", how="inner")
+        wanted = _project(SCHEMA, columns)
+        full = "params" in wanted or "extra" in wanted
+        errors = "error_type" in wanted or "error_message" in wanted
+        good, doubtful = _screen(values, full=full, errors=errors)
+        exact_lines.extend(doubtful)
+        frames.append(
+            good.select(
+                *_fast_columns(columns),
+                pl.lit(file_id, pl.UInt32).alias("file_id"),
+                (pl.col("start") + chunk.offset).alias("offset"),
+                pl.col("length").cast(pl.UInt32),
+                (pl.col("i") + chunk.first_line).cast(pl.UInt32).alias("line"),
+            )
+        )
+    rejects: list[Reject] = []
+    if exact_lines:
+        exact_lines.sort()
+        spans = list(
+            zip(
+                table["start"].gather(exact_lines).to_list(),
+                table["length"].gather(exact_lines).to_list(),
+                strict=True,
+            )
+        )
+        frame, rejects = parse_lines_exact(
+            [data[start : start + length] for start, length in spans],
+            [chunk.offset + start for start, _ in spans],
+            [chunk.first_line + i for i in exact_lines],
+            file_id,
+            chunk.source.display,
+            columns,
+        )
+        frames.append(frame)
+    schema = _project(SCHEMA, columns)
+    if not frames:
+        return empty_frame(columns), rejects
+    merged = pl.concat([frame.cast(schema) for frame in frames], how="vertical")  # type: ignore[arg-type]
+    return merged.sort("line"), rejects
+
+
+def parse_chunk_exact(
+    chunk: Chunk, file_id: int, columns: Collection[str] | None = None
+) -> tuple[pl.DataFrame, list[Reject]]:
+    """The reference for ``parse_chunk``: ``contract.parse_line`` on every complete line of ``chunk``."""
     lines, offsets = _split(chunk.data)
     return parse_lines_exact(
         lines,

@@ -120,9 +120,9 @@ def test_frame_columns_have_interface_dtypes(tmp_path: Path) -> None:
     index = AuditIndex.load([write(tmp_path / "a.jsonl", [record("2026-01-01T00:00:00Z", "r")])])
     schema = index.frame.schema
     assert schema["ts"] == pl.Datetime("us", "UTC")
-    assert (schema["file_id"], schema["offset"], schema["length"], schema["line"]) == (
-        pl.UInt32,
-        pl.Int64,
-        pl.UInt32,
-        pl.UInt32,
-    )
+    assert [schema["file_id"], schema["offset"], schema["length"], schema["line"]] == [
+        pl.UInt32(),
+        pl.Int64(),
+        pl.UInt32(),
+        pl.UInt32(),
+    ]

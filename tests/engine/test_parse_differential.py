@@ -1,0 +1,281 @@
+"""The fast parser against the contract: for random and mutated lines it accepts exactly what
+``contract.parse_line`` accepts, with the same field values, and it never crashes on corrupt bytes."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from auditview.contract import ContractError, parse_line
+from auditview.parse import parse_chunk, parse_chunk_exact
+from auditview.source.types import Chunk, SourceFile
+
+SOURCE = SourceFile(Path("audit.jsonl"), "audit.jsonl")
+KNOWN = (
+    "timestamp", "tool", "command", "params", "exit_code", "duration_ms", "request_id", "trace_id", "version",
+    "operator", "ok", "error", "parent_request_id", "host", "pid", "schema_version", "truncated",
+)  # fmt: skip
+
+TIMESTAMPS = st.sampled_from(
+    [
+        "2026-11-27T10:00:00.123456Z",
+        "2026-11-27T10:00:00Z",
+        "2026-11-27T10:00:00.1Z",
+        "2026-11-27T10:00:00.123456789Z",
+        "2026-11-27t10:00:00z",
+        "2026-11-27 10:00:00+02:00",
+        "2026-11-27T10:00:00-0530",
+        "2026-11-27T10:00:60Z",
+        "2026-02-30T10:00:00Z",
+        "2026-11-27T24:00:00Z",
+        "2026-11-27T10:00:00",
+        "2026-11-27T10:00:00Z\n",
+        "２026-11-27T10:00:00Z",
+        "0001-01-01T00:30:00+01:00",
+        "9999-12-31T23:59:59-01:00",
+        "",
+    ]
+)
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(1 << 65), max_value=1 << 65),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+    st.sampled_from(["", ":8080", 'say "hi"', "a\\b", "é", "\u2028", "\x01", "tool", "version"]),
+)
+JSON_VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(
+            st.sampled_from(["a", "b", "version", "tool", "type", "params", ":k", "x y"]), inner, max_size=3
+        ),
+    ),
+    max_leaves=6,
+)
+
+
+@st.composite
+def records(draw: st.DrawFn) -> dict[str, Any]:
+    """A record that is usually valid, with some fields replaced by odd values, dropped or added."""
+    record: dict[str, Any] = {
+        "timestamp": draw(TIMESTAMPS) if draw(st.integers(0, 3)) == 0 else "2026-11-27T10:00:00.5Z",
+        "tool": draw(st.sampled_from(["deployctl", "dbctl", "é-tool"])),
+        "command": "apply",
+        "params": draw(
+            st.dictionaries(st.sampled_from(["env", "version", "n", "tool"]), JSON_VALUES, max_size=3)
+        ),
+        "request_id": "req-1",
+        "trace_id": draw(st.sampled_from(["t-1", "", " "])),
+        "version": "1.2.3",
+        "exit_code": draw(st.sampled_from([0, 1, 130, -1])),
+        "ok": True,
+        "duration_ms": draw(st.sampled_from([0, 12.5, 1e-7, 3, 1e300, -0.0])),
+        "operator": "alice",
+    }
+    for name in draw(st.lists(st.sampled_from(KNOWN), max_size=2)):
+        if draw(st.booleans()):
+            record.pop(name, None)
+        else:
+            record[name] = draw(JSON_VALUES)
+    if draw(st.integers(0, 4)) == 0:
+        record["error"] = {"type": draw(SCALARS), "message": "failed"}
+    if draw(st.integers(0, 5)) == 0:
+        record[draw(st.sampled_from(["ticket", "labels", "x"]))] = draw(JSON_VALUES)
+    if draw(st.integers(0, 5)) == 0:
+        record["host"] = draw(st.sampled_from([None, "h1"]))
+    return record
+
+
+def _serialise(record: dict[str, Any], style: int, rng: random.Random) -> bytes:
+    """Write a record the way different writers might: orjson, spaced json, ASCII-escaped, shuffled keys."""
+    items = list(record.items())
+    if style == 3:
+        rng.shuffle(items)
+    if style == 4 and items:
+        # a duplicate key: the same name again with another value
+        name, _ = items[rng.randrange(len(items))]
+        items.insert(rng.randrange(len(items) + 1), (name, rng.choice([None, 1, "x", 2.5, {}])))
+    if style in (3, 4):
+        body = ",".join(f"{json.dumps(key)}:{json.dumps(value)}" for key, value in items)
+        return ("{" + body + "}").encode()
+    if style == 1:
+        return json.dumps(record).encode()
+    if style == 2:
+        return json.dumps(record, ensure_ascii=True, separators=(",", ":")).encode()
+    try:
+        return orjson.dumps(record)
+    except TypeError:  # integers beyond 64 bits
+        return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _mutate(line: bytes, rng: random.Random) -> bytes:
+    """Damage a line the way real logs get damaged (or add a JSON subtlety that must still be decided)."""
+    kind = rng.randrange(10)
+    if kind == 0 and line:
+        position = rng.randrange(len(line))
+        return line[:position] + bytes([rng.randrange(256)]) + line[position + 1 :]
+    if kind == 1:
+        return line[: rng.randrange(len(line) + 1)]
+    if kind == 2:
+        position = rng.randrange(len(line) + 1)
+        return line[:position] + b"\0" * rng.randrange(1, 5) + line[position:]
+    if kind == 3:
+        return line.replace(
+            b'"exit_code":0', rng.choice([b'"exit_code":0.0', b'"exit_code":1e3', b'"exit_code":-0'])
+        )
+    if kind == 4:
+        return (
+            rng.choice([b" ", b"\t", b"\r", b"\xef\xbb\xbf"]) + line + rng.choice([b"", b" ", b"\r", b"\x0c"])
+        )
+    if kind == 5:
+        return line.replace(b'"tool"', b'"t\\u006fol"').replace(b"alice", b"\\ud800")
+    if kind == 6:
+        return b"[" * rng.randrange(1000, 1100) + b"]" * rng.randrange(1000, 1100)
+    if kind == 7:
+        return rng.choice([b"", b" ", b"null", b"[]", b"{}", b"1", b'"x"', b"{}{}"])
+    return line
+
+
+def _lines(data: st.DataObject) -> list[bytes]:
+    rng = random.Random(data.draw(st.integers(0, 2**32)))
+    out: list[bytes] = []
+    for record in data.draw(st.lists(records(), min_size=1, max_size=24)):
+        line = _serialise(record, rng.randrange(6), rng)
+        if rng.random() < 0.3:
+            line = _mutate(line, rng)
+        out.append(line.replace(b"\n", b" "))
+    return out
+
+
+def _accepts(line: bytes) -> bool:
+    try:
+        record = parse_line(line)
+    except (ContractError, OverflowError):
+        return False
+    return bool(-(1 << 63) <= record["exit_code"] < (1 << 63))
+
+
+def _comparable(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    rows = frame.with_columns(pl.col(pl.Categorical).cast(pl.String)).to_dicts()
+    for row in rows:
+        row["params"] = orjson.loads(row["params"])
+        row["extra"] = orjson.loads(row["extra"]) if row["extra"] is not None else None
+    return rows
+
+
+def assert_same_as_contract(lines: list[bytes]) -> None:
+    """parse_chunk equals parse_chunk_exact on these lines, and accepts exactly what parse_line accepts."""
+    chunk = Chunk(SOURCE, 10, 5, b"".join(line + b"\n" for line in lines))
+    fast, fast_rejects = parse_chunk(chunk, 2)
+    exact, exact_rejects = parse_chunk_exact(chunk, 2)
+    assert [(r.line, r.offset, r.reason, r.raw) for r in fast_rejects] == [
+        (r.line, r.offset, r.reason, r.raw) for r in exact_rejects
+    ]
+    assert fast.schema == exact.schema
+    assert _comparable(fast) == _comparable(exact)
+    accepted = [index + 5 for index, line in enumerate(lines) if _accepts(line)]
+    assert fast["line"].to_list() == accepted
+    assert fast.height + len(fast_rejects) == len(lines)
+
+
+@settings(
+    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+@given(st.data())
+def test_fast_parser_equals_contract(data: st.DataObject) -> None:
+    """For random, reordered, duplicated, escaped and damaged lines the fast path decides as the contract."""
+    assert_same_as_contract(_lines(data))
+
+
+def test_json_subtleties_are_decided_like_the_contract() -> None:
+    """Duplicate keys, nested known names, numbers as strings, 1.0/1e3 exit codes, escapes: as contract."""
+    base = orjson.dumps(
+        {
+            "timestamp": "2026-11-27T10:00:00Z",
+            "tool": "t",
+            "command": "c",
+            "params": {"version": "9", "tool": {"exit_code": 1}},
+            "exit_code": 0,
+            "duration_ms": 5,
+            "request_id": "r",
+            "trace_id": "x",
+            "version": "1",
+            "operator": "o",
+        }
+    )
+    variants = [
+        base,
+        base.replace(b'"tool":"t"', b'"tool":"t","tool":"u"'),
+        base.replace(b'"tool":"t"', b'"tool":"t","tool":null'),
+        base.replace(b'"tool":"t"', b'"tool":null,"tool":"t"'),
+        base.replace(b'"tool":"t"', b'"tool":5'),
+        base.replace(b'"exit_code":0', b'"exit_code":1.0'),
+        base.replace(b'"exit_code":0', b'"exit_code":1e3'),
+        base.replace(b'"exit_code":0', b'"exit_code":"0"'),
+        base.replace(b'"duration_ms":5', b'"duration_ms":true'),
+        base.replace(b'"duration_ms":5', b'"duration_ms":"5"'),
+        base.replace(b'"operator":"o"', b'"operator":"\\ud800"'),
+        base.replace(b'"operator":"o"', b'"operator":"\\ud83d\\ude00"'),
+        base.replace(b'"operator":"o"', b'"o\\u0070erator":"o"'),
+        base.replace(b'"operator":"o"', b'"operator":"o","host":7'),
+        base.replace(b'"operator":"o"', b'"operator":"o","pid":18446744073709551615'),
+        base.replace(b'"operator":"o"', b'"operator":"o","zz":{"version":null}'),
+        base.replace(b'"operator":"o"', b'"operator":"o","error":{"type":1,"message":"m"}'),
+        base.replace(b'"operator":"o"', b'"operator":"o","error":{"type":"E","message":"m"}'),
+        base.replace(b'"operator":"o"', b'"operator":"o","error":{"type":"E"}'),
+        base.replace(b'"version":"9"', b'"version":":9"'),
+        base.replace(b'{"version":"9"', b'{"a":[":x"],"version":"9"'),
+        base.replace(b":", b" : "),
+        b"",
+        b"   ",
+    ]
+    assert_same_as_contract(variants)
+
+
+def test_corruption_fuzz_recovers_every_undamaged_line() -> None:
+    """Byte flips, NUL runs and cut lines never crash the parser, and every undamaged valid line is kept."""
+    rng = random.Random(1234)
+    good = [
+        orjson.dumps(
+            {
+                "timestamp": f"2026-11-27T10:00:{i % 60:02d}Z",
+                "tool": "t",
+                "command": "c",
+                "params": {"i": i},
+                "exit_code": 0,
+                "duration_ms": i,
+                "request_id": f"r{i}",
+                "trace_id": "x",
+                "version": "1",
+                "operator": "o",
+            }
+        )
+        for i in range(400)
+    ]
+    data = bytearray(b"".join(line + b"\n" for line in good))
+    for _ in range(60):
+        position = rng.randrange(len(data))
+        action = rng.randrange(3)
+        if action == 0:
+            data[position] = rng.randrange(256)
+        elif action == 1:
+            data[position:position] = b"\0" * rng.randrange(1, 40)
+        else:
+            data[position : position + rng.randrange(1, 200)] = b""
+    chunk = Chunk(SOURCE, 0, 1, bytes(data))
+    fast, rejects = parse_chunk(chunk, 0)
+    exact, exact_rejects = parse_chunk_exact(chunk, 0)
+    assert _comparable(fast) == _comparable(exact)
+    assert len(rejects) == len(exact_rejects)
+    survivors = {line for line in bytes(data).split(b"\n") if line in set(good)}
+    assert set(fast["request_id"].to_list()) >= {orjson.loads(line)["request_id"] for line in survivors}
+    assert fast.height + len(rejects) == bytes(data).count(b"\n")
