@@ -78,8 +78,13 @@ def span_id_for(request_id: str) -> str:
     For the ids of this module it is the random tail of the UUID; any other request id is hashed.
     """
     digits = request_id.removeprefix(REQUEST_ID_PREFIX).replace("-", "")
-    if len(digits) == 32 and all(c in "0123456789abcdef" for c in digits) and digits[16:] != "0" * 16:
-        return digits[16:]
+    if len(digits) == 32 and digits.isalnum() and digits == digits.lower() and digits[16:] != "0" * 16:
+        try:
+            int(digits, 16)
+        except ValueError:
+            pass
+        else:
+            return digits[16:]
     from auditview.writer.trace import _blake2b_hex  # lazily: only for foreign request ids
 
     value = _blake2b_hex(request_id, 8)

@@ -64,18 +64,39 @@ def _throughput(path: Path, processes: int, per_process: int) -> float:
     return lines / elapsed
 
 
-def _median_start_ms(code: str, runs: int) -> tuple[float, float]:
+def _median_start_ms(code: str, runs: int, env: dict[str, str]) -> tuple[float, float]:
     """Median wall time and median CPU time (user + sys) in ms of ``python -c code``."""
     walls, cpus = [], []
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)  # warm-up (writes the bytecode cache)
     for _ in range(runs):
         started = time.perf_counter()
-        child = subprocess.Popen([sys.executable, "-c", code])
+        child = subprocess.Popen([sys.executable, "-c", code], env=env)
         _pid, status, usage = os.wait4(child.pid, 0)
         walls.append((time.perf_counter() - started) * 1000)
-        assert os.waitstatus_to_exitcode(status) == 0
-        child.returncode = 0
+        child.returncode = os.waitstatus_to_exitcode(status)
+        assert child.returncode == 0
         cpus.append((usage.ru_utime + usage.ru_stime) * 1000)
     return statistics.median(walls), statistics.median(cpus)
+
+
+def _import_rows(runs: int, env: dict[str, str], label: str) -> list[tuple[str, str]]:
+    starts = {
+        "pass": _median_start_ms("pass", runs, env),
+        "import auditview.contract": _median_start_ms("import auditview.contract", runs, env),
+        "import auditview.writer": _median_start_ms("import auditview.writer", runs, env),
+    }
+    rows = [
+        (f"python -c '{code}' {label}", f"{wall:.1f} ms / {cpu:.1f} ms")
+        for code, (wall, cpu) in starts.items()
+    ]
+    bare, writer = starts["pass"], starts["import auditview.writer"]
+    rows.append(
+        (
+            f"import auditview.writer adds {label}",
+            f"{writer[0] - bare[0]:.1f} ms / {writer[1] - bare[1]:.1f} ms",
+        )
+    )
+    return rows
 
 
 def main() -> int:
@@ -95,20 +116,13 @@ def main() -> int:
         four = _throughput(root / "four.jsonl", 4, 20_000 // scale)
         rows.append(("records/s, 4 processes (one file)", f"{four:,.0f}"))
     runs = 21 if not args.quick else 7
-    starts = {
-        "python -c pass": _median_start_ms("pass", runs),
-        "python -c 'import auditview.contract' (orjson)": _median_start_ms("import auditview.contract", runs),
-        "python -c 'import auditview.writer'": _median_start_ms("import auditview.writer", runs),
-    }
-    for name, (wall, cpu) in starts.items():
-        rows.append((f"{name}, median wall / CPU", f"{wall:.1f} ms / {cpu:.1f} ms"))
-    bare, writer = starts["python -c pass"], starts["python -c 'import auditview.writer'"]
-    rows.append(
-        (
-            "import auditview.writer adds, wall / CPU",
-            f"{writer[0] - bare[0]:.1f} ms / {writer[1] - bare[1]:.1f} ms",
-        )
-    )
+    with tempfile.TemporaryDirectory() as cache:
+        # An installed tool has byte-compiled modules; keep the cache out of the source tree.
+        cached = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        cached["PYTHONPYCACHEPREFIX"] = cache
+        rows.extend(_import_rows(runs, cached, "(pyc cached), median wall / CPU"))
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        rows.extend(_import_rows(runs, dict(os.environ), "(no pyc: PYTHONDONTWRITEBYTECODE), wall / CPU"))
     rows.append(("load average (1 min) at the end", f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"))
     width = max(len(name) for name, _ in rows)
     print(f"{'measure'.ljust(width)}  value")
