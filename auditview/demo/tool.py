@@ -1,5 +1,4 @@
-"""``demo``: a small but realistic deploy tool built on ``auditview.writer``, for the README, tests and the
-app.
+"""``demo``: a small, realistic deploy tool built on ``auditview.writer`` (README, tests, the app).
 
 Commands: ``deploy --env ENV [--service S] [--version V] [--verify]`` (``--verify`` runs ``verify`` as a child
 process, so the trace spans processes), ``verify``, ``rollback``, ``status``, ``agent`` (an AI-agent session:

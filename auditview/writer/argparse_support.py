@@ -1,5 +1,4 @@
-"""Adapters for argparse tools: a ``--trace-id`` option, ``run_command()`` and the one-line ``audit-log``
-mount.
+"""argparse adapters: a ``--trace-id`` option, ``run_command()`` and a one-line ``audit-log`` mount.
 
 Usage::
 
@@ -36,8 +35,7 @@ def add_trace_id_option(parser: argparse.ArgumentParser) -> None:
 
 
 class _AuditLogParser(argparse.ArgumentParser):
-    """A sub-parser that hands everything after ``audit-log`` to the audit-log command and exits with its
-    code."""
+    """A sub-parser that runs the audit-log command on everything after ``audit-log`` and exits."""
 
     _auditview_auditor: Auditor
 

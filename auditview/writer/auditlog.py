@@ -319,8 +319,7 @@ def _open_regular(path: str) -> BinaryIO | None:
 
 
 def _open_at_end(path: str) -> tuple[BinaryIO | None, int]:
-    """Open the live file positioned after its last complete line; returns the handle and the next line
-    number."""
+    """Open the live file after its last complete line; return the handle and the next line number."""
     handle = _open_regular(path)
     if handle is None:
         return None, 1

@@ -1,5 +1,4 @@
-"""The ``Auditor``: a tool's configured writer, and the ``invocation()`` context manager that instruments one
-run.
+"""The ``Auditor`` (a tool's configured writer) and ``invocation()``, which instruments one run.
 
 It resolves configuration (explicit keywords, then ``<TOOL>_AUDIT_*`` environment variables), assigns ids,
 binds the invocation in a context variable, patches the environment for child processes, builds the record
@@ -47,8 +46,7 @@ _warned_trace_sources: set[str] = set()
 
 
 def default_log_path(tool: str, environ: Mapping[str, str] | None = None) -> str:
-    """``$XDG_DATA_HOME/<tool>/audit.jsonl``, or ``~/.local/share/<tool>/audit.jsonl`` when unset or
-    relative."""
+    """``$XDG_DATA_HOME/<tool>/audit.jsonl``; ``~/.local/share/...`` when unset or relative."""
     env = os.environ if environ is None else environ
     data_home = env.get("XDG_DATA_HOME", "")
     if not data_home or not os.path.isabs(data_home):
@@ -157,8 +155,7 @@ class Auditor:
         trace_id: str | None = None,
         record: bool = True,
     ) -> InvocationScope:
-        """Instrument one run of ``command``; ``trace_id`` is the value of the tool's ``--trace-id`` option,
-        if any.
+        """Instrument one run of ``command``; ``trace_id`` is the tool's ``--trace-id`` value, if any.
 
         ``record=False`` assigns ids, times and propagates but writes no record (e.g. for read-only commands).
         """
@@ -235,8 +232,7 @@ class Auditor:
             self.warn(f"audit record not written: {type(exc).__name__}: {exc}")
 
     def warn(self, message: str) -> None:
-        """Print one warning per auditor on stderr (later ones are dropped: the tool's output stays
-        readable)."""
+        """Print one warning per auditor on stderr; later ones are dropped so the output stays readable."""
         if self._warned:
             return
         self._warned = True
@@ -245,8 +241,7 @@ class Auditor:
     # -- the audit-log subcommand ----------------------------------------------------------------------------
 
     def audit_log_main(self, argv: Sequence[str], *, prog: str | None = None) -> int:
-        """Run ``<tool> audit-log ARGS`` and return its exit code (0, 1 on an unreadable log, 2 on bad
-        usage)."""
+        """Run ``<tool> audit-log ARGS``; returns 0, 1 (unreadable log) or 2 (bad usage)."""
         from auditview.writer.auditlog import run_audit_log
 
         return run_audit_log(self, list(argv), prog=prog)

@@ -1,5 +1,4 @@
-"""The hook behind ``testing.capture_records()``: while a capture is active, records go to it instead of a
-file.
+"""The hook behind ``testing.capture_records()``: while a capture is open, records go to it.
 
 Kept separate from ``testing`` so the auditor can check it cheaply; it holds state only and writes nothing.
 Captures are process-wide (a test may drive invocations from threads), and nest: the innermost one receives.

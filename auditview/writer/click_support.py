@@ -1,5 +1,4 @@
-"""Adapters for click tools: an audited group class, a ``--trace-id`` option and the one-line ``audit-log``
-mount.
+"""click adapters: an audited group class, a ``--trace-id`` option and a one-line ``audit-log``.
 
 Usage::
 
@@ -128,8 +127,7 @@ class AuditedGroup(click.Group):
 
 
 def audit_log_command(auditor: Auditor, name: str = "audit-log") -> click.Command:
-    """The ``audit-log`` command for ``group.add_command(...)``; its options are parsed by the writer
-    itself."""
+    """The ``audit-log`` command for ``group.add_command(...)``; the writer parses its options."""
 
     @click.command(
         name,

@@ -140,8 +140,7 @@ class Invocation:
         return self._frozen_ms if self._frozen_ms is not None else self.elapsed_ms()
 
     def freeze(self) -> float:
-        """Fix the duration now (first call wins) and return it; the record then carries exactly this
-        value."""
+        """Fix the duration now (first call wins) and return it; the record carries exactly this value."""
         if self._frozen_ms is None:
             self._frozen_ms = self.elapsed_ms()
         return self._frozen_ms

@@ -51,8 +51,7 @@ _MAX_DEPTH: Final = 64
 
 
 def _coerce(value: Any, depth: int = 0) -> Any:
-    """A JSON-safe copy for what orjson refuses: huge integers, lone surrogates, odd keys, very deep
-    nesting."""
+    """A JSON-safe copy of what orjson refuses: huge ints, lone surrogates, odd keys, deep nesting."""
     if isinstance(value, str):
         try:
             value.encode("utf-8")
@@ -88,8 +87,7 @@ _operator_cache: str | None = None
 
 
 def operator_name() -> str:
-    """``TOOL_OPERATOR`` if set, else the OS user name (login env vars, then the password database, then the
-    uid)."""
+    """``TOOL_OPERATOR`` if set, else the OS user name (login variables, password database, uid)."""
     explicit = os.environ.get(ENV_OPERATOR)
     if explicit:
         return explicit
@@ -125,8 +123,7 @@ def add_identity(inv: Invocation, record: dict[str, Any]) -> dict[str, Any]:
 
 
 def add_outcome(inv: Invocation, record: dict[str, Any]) -> dict[str, Any]:
-    """Add exit_code, ok, duration_ms and (when failed) error, with URL passwords redacted from the
-    message."""
+    """Add exit_code, ok, duration_ms and (when failed) error, URL passwords redacted from its message."""
     record["exit_code"] = inv.exit_code if inv.exit_code is not None else 0
     record["ok"] = record["exit_code"] == 0
     record["duration_ms"] = inv.duration_ms
@@ -168,8 +165,7 @@ class RedactParams:
 
 
 class CapRecordSize:
-    """Cut long values so the serialized record fits ``max_bytes``; a cut record says ``"truncated":
-    true``."""
+    """Cut long values so the record fits ``max_bytes``; a cut record says ``"truncated": true``."""
 
     __slots__ = ("max_bytes", "serializer")
 

@@ -47,8 +47,7 @@ def _kind(mode: int) -> str:
 
 
 class FileSink:
-    """Append lines to one log file; each ``write()`` opens, appends and closes, so rotation by others is
-    seen."""
+    """Append lines to one log file; each ``write()`` opens, appends and closes (rotation is seen)."""
 
     __slots__ = ("flush", "path", "rotate_bytes", "rotate_keep")
 
@@ -70,8 +69,7 @@ class FileSink:
         self.rotate_keep = rotate_keep
 
     def write(self, line: bytes) -> None:
-        """Append ``line`` (a complete record ending in ``\\n``) with one ``os.write``; raise
-        ``AuditWriteError``."""
+        """Append ``line`` (a whole record ending in ``\\n``) with one ``os.write``."""
         if not line.endswith(b"\n"):
             raise ValueError("a record line must end with a newline")
         try:
@@ -159,8 +157,7 @@ class FileSink:
         return fd
 
     def _rotate(self, fd: int) -> bool:
-        """Rename the live file away if it is still the one ``fd`` points at; True when a fresh file is
-        needed."""
+        """Rename the live file away if ``fd`` is still it; True when a fresh file must be opened."""
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             try:

@@ -42,8 +42,7 @@ _HEX32: Final = re.compile(r"^[0-9a-f]{32}$")
 
 @dataclass(frozen=True, slots=True)
 class TraceResolution:
-    """The resolved trace id, where it came from, and why a supplied value was not used (``None`` if it
-    was)."""
+    """The resolved trace id, its source, and why a supplied value was not used (``None`` if it was)."""
 
     trace_id: str
     source: str

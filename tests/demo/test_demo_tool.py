@@ -1,5 +1,4 @@
-"""The demo tool end to end, as subprocesses: the acceptance check, child-process traces, failures, the
-agent."""
+"""The demo tool end to end as subprocesses: acceptance check, child traces, failures, agent."""
 
 from __future__ import annotations
 
@@ -54,8 +53,7 @@ def _records(env: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def test_acceptance_trace_id_meta_record_and_audit_log(demo_env: dict[str, str]) -> None:
-    """TOOL_TRACE_ID=test-123 deploy -o json gives meta.trace_id test-123; the record is logged and audit-log
-    prints it byte for byte."""
+    """TOOL_TRACE_ID=test-123 gives meta.trace_id test-123, a logged record, and audit-log prints it."""
     done = _demo(
         demo_env, "deploy", "--env", "staging", "-o", "json", extra_env={"TOOL_TRACE_ID": "test-123"}
     )
@@ -77,8 +75,7 @@ def test_acceptance_trace_id_meta_record_and_audit_log(demo_env: dict[str, str])
 
 
 def test_deploy_verify_runs_a_child_in_the_same_trace(demo_env: dict[str, str]) -> None:
-    """deploy --verify runs verify as a child process that records the parent's trace_id and
-    parent_request_id."""
+    """deploy --verify runs verify as a child that records the parent's trace and request ids."""
     done = _demo(demo_env, "deploy", "--env", "prod", "--verify", "--seed", "7", "-o", "json")
     assert done.returncode == 0, done.stderr
     response = orjson.loads(done.stdout)
@@ -133,8 +130,7 @@ def test_text_output_is_readable(demo_env: dict[str, str]) -> None:
 
 
 def test_agent_runs_one_trace_per_sequence(demo_env: dict[str, str]) -> None:
-    """agent: each sequence is its own trace of child processes: deploy, verify, and rollback after a
-    failure."""
+    """agent: each sequence is one trace of child processes: deploy, verify, rollback on failure."""
     done = _demo(
         demo_env,
         "agent",

@@ -93,8 +93,7 @@ def _click_tool(auditor: Auditor) -> click.Group:
 
 
 def test_click_group_audits_every_command(auditor: Auditor, log_path: Path) -> None:
-    """AuditedGroup records each command with its params (redacted), exit codes from click exceptions
-    included."""
+    """AuditedGroup records each command, params redacted, exit codes of click exceptions included."""
     cli = _click_tool(auditor)
     runner = CliRunner()
     assert (

@@ -33,8 +33,7 @@ _params = st.dictionaries(_text, _json, max_size=6)
 def test_every_line_is_a_valid_record_and_params_round_trip(
     params: dict[str, Any], command: str, trace_id: str, exit_code: int
 ) -> None:
-    """Arbitrary params/command/trace id give exactly one line that check_record accepts; params read back
-    equal the redacted params."""
+    """Any params/command/trace id give one line that check_record accepts, params = redacted params."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "audit.jsonl"
         auditor = Auditor("prop", "1", log_path=path)
