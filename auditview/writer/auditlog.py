@@ -103,10 +103,10 @@ def _non_negative(text: str) -> int:
 
 
 def log_files(path: str) -> list[str]:
-    """The live log and its rotated siblings (``path.N``, ``path.N.gz``), oldest first, the live file last."""
+    """The live log and its rotated siblings (``path.N``, ``.N.gz``, ``.N.zst``), oldest first, live last."""
     directory = os.path.dirname(path) or "."
     base = os.path.basename(path)
-    pattern = re.compile(rf"^{re.escape(base)}\.(\d+)(\.gz)?$")
+    pattern = re.compile(rf"^{re.escape(base)}\.(\d+)(\.gz|\.zst)?$")
     rotated: list[tuple[int, str]] = []
     try:
         names = os.listdir(directory)
@@ -123,7 +123,7 @@ def log_files(path: str) -> list[str]:
 
 
 def _read_bytes(path: str) -> bytes:
-    """Read a regular file without ever blocking on a FIFO; gzip siblings are decompressed."""
+    """Read a regular file without ever blocking on a FIFO; gzip and zstd siblings are decompressed."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -132,7 +132,18 @@ def _read_bytes(path: str) -> bytes:
             data = handle.read()
     finally:
         os.close(fd)
-    return gzip.decompress(data) if path.endswith(".gz") else data
+    if path.endswith(".gz"):
+        return gzip.decompress(data)
+    if path.endswith(".zst"):
+        try:
+            import zstandard
+        except ImportError:
+            raise OSError("reading .zst needs the zstandard package") from None
+        try:
+            return bytes(zstandard.ZstdDecompressor().decompressobj().decompress(data))
+        except zstandard.ZstdError as exc:
+            raise OSError(f"bad zstd data: {exc}") from None
+    return data
 
 
 def _split_lines(

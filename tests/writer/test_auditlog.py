@@ -87,17 +87,23 @@ def test_json_output_shape(auditor: Auditor, log_path: Path) -> None:
 
 
 def test_rotated_siblings_are_read(log_path: Path) -> None:
-    """Records in audit.jsonl.N and .N.gz siblings are included, merged by time."""
+    """Records in audit.jsonl.N, .N.gz and .N.zst siblings are included, merged by time."""
     import gzip
 
     auditor = Auditor("wtest", "1", log_path=log_path)
     log_path.parent.mkdir(parents=True)
+    import zstandard
+
+    (log_path.parent / "audit.jsonl.3.zst").write_bytes(
+        zstandard.ZstdCompressor().compress(_record(40) + b"\n")
+    )
     (log_path.parent / "audit.jsonl.2.gz").write_bytes(gzip.compress(_record(30) + b"\n"))
     (log_path.parent / "audit.jsonl.1").write_bytes(_record(20) + b"\n")
     log_path.write_bytes(_record(10) + b"\n")
     out = _run(auditor, "-o", "jsonl")[1]
-    assert out.count(b"\n") == 3
-    assert [orjson.loads(line)["request_id"] for line in out.splitlines()] == ["req-30", "req-20", "req-10"]
+    assert out.count(b"\n") == 4
+    ids = [orjson.loads(line)["request_id"] for line in out.splitlines()]
+    assert ids == ["req-40", "req-30", "req-20", "req-10"]
 
 
 def test_malformed_lines_are_skipped_with_a_located_warning(auditor: Auditor, log_path: Path) -> None:
