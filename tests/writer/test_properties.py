@@ -28,7 +28,7 @@ _json = st.recursive(
 _params = st.dictionaries(_text, _json, max_size=6)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(params=_params, command=_text, trace_id=_text, exit_code=st.integers(-255, 255))
 def test_every_line_is_a_valid_record_and_params_round_trip(
     params: dict[str, Any], command: str, trace_id: str, exit_code: int
@@ -48,7 +48,7 @@ def test_every_line_is_a_valid_record_and_params_round_trip(
     assert record["request_id"] == inv.request_id
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     params=_params, secret=st.text(min_size=8, max_size=30, alphabet="abcdefghijklmnopqrstuvwxyz0123456789")
 )
