@@ -33,7 +33,7 @@ from auditview.writer.processors import (
 )
 from auditview.writer.redact import DEFAULT_SECRET_KEYS, RedactionRule, Redactor, cap_record_size
 from auditview.writer.sink import AuditWriteError, FileSink, FlushMode
-from auditview.writer.trace import EnvironmentPatch, propagation_environ, resolve_trace_id
+from auditview.writer.trace import EnvironmentPatch, propagation_environ, resolve_trace_id, trace_id_problem
 
 __all__ = ["Auditor", "InvocationScope", "default_log_path"]
 
@@ -295,7 +295,9 @@ class InvocationScope:
                 _print_warning(
                     auditor.tool, f"{resolution.rejected}: not used; generated trace id {trace_id}"
                 )
-            parent_request_id = os.environ.get(ENV_PARENT_REQUEST_ID) or None
+            inherited = os.environ.get(ENV_PARENT_REQUEST_ID, "").strip()
+            # Same sanity rule as trace ids: a forged or garbled value is dropped, not recorded.
+            parent_request_id = inherited if inherited and trace_id_problem(inherited) is None else None
         inv = Invocation(
             tool=auditor.tool,
             version=auditor.version,

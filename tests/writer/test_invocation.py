@@ -175,3 +175,16 @@ def test_record_false_writes_nothing(auditor: Auditor, log_path: Path) -> None:
     with auditor.invocation("read-only", record=False) as inv:
         assert inv.meta()["command"] == "read-only"
     assert not log_path.exists()
+
+
+@pytest.mark.parametrize(
+    ("inherited", "expected"), [("req-abc", "req-abc"), ("bad\nid", None), ("x" * 300, None)]
+)
+def test_parent_request_id_from_environment(
+    auditor: Auditor, log_path: Path, monkeypatch: pytest.MonkeyPatch, inherited: str, expected: str | None
+) -> None:
+    """TOOL_PARENT_REQUEST_ID becomes parent_request_id unless it has control characters or is too long."""
+    monkeypatch.setenv("TOOL_PARENT_REQUEST_ID", inherited)
+    with auditor.invocation("child"):
+        pass
+    assert read_records(log_path)[0].get("parent_request_id") == expected
