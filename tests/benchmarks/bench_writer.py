@@ -64,8 +64,8 @@ def _throughput(path: Path, processes: int, per_process: int) -> float:
     return lines / elapsed
 
 
-def _median_start_ms(code: str, runs: int, env: dict[str, str]) -> tuple[float, float]:
-    """Median wall time and median CPU time (user + sys) in ms of ``python -c code``."""
+def _start_ms(code: str, runs: int, env: dict[str, str]) -> tuple[float, float, float]:
+    """Median wall, median CPU (user + sys) and minimum CPU time in ms of ``python -c code``."""
     walls, cpus = [], []
     subprocess.run([sys.executable, "-c", code], check=True, env=env)  # warm-up (writes the bytecode cache)
     for _ in range(runs):
@@ -76,26 +76,46 @@ def _median_start_ms(code: str, runs: int, env: dict[str, str]) -> tuple[float, 
         child.returncode = os.waitstatus_to_exitcode(status)
         assert child.returncode == 0
         cpus.append((usage.ru_utime + usage.ru_stime) * 1000)
-    return statistics.median(walls), statistics.median(cpus)
+    return statistics.median(walls), statistics.median(cpus), min(cpus)
+
+
+def _importtime_ms(module: str, runs: int, env: dict[str, str]) -> float:
+    """Minimum over ``runs`` of the cumulative ``-X importtime`` figure of ``module`` (ms)."""
+    best = float("inf")
+    for _ in range(runs):
+        err = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+            env=env,
+            capture_output=True,
+            text=True,
+        ).stderr
+        for line in err.splitlines():
+            parts = line.split("|")
+            if len(parts) == 3 and parts[2].strip() == module:
+                best = min(best, int(parts[1]) / 1000)
+    return best
 
 
 def _import_rows(runs: int, env: dict[str, str], label: str) -> list[tuple[str, str]]:
     starts = {
-        "pass": _median_start_ms("pass", runs, env),
-        "import auditview.contract": _median_start_ms("import auditview.contract", runs, env),
-        "import auditview.writer": _median_start_ms("import auditview.writer", runs, env),
+        "pass": _start_ms("pass", runs, env),
+        "import auditview.contract": _start_ms("import auditview.contract", runs, env),
+        "import auditview.writer": _start_ms("import auditview.writer", runs, env),
     }
     rows = [
-        (f"python -c '{code}' {label}", f"{wall:.1f} ms / {cpu:.1f} ms")
-        for code, (wall, cpu) in starts.items()
+        (f"python -c '{code}' {label}", f"{wall:.1f} / {cpu:.1f} / {low:.1f} ms")
+        for code, (wall, cpu, low) in starts.items()
     ]
     bare, writer = starts["pass"], starts["import auditview.writer"]
-    rows.append(
-        (
-            f"import auditview.writer adds {label}",
-            f"{writer[0] - bare[0]:.1f} ms / {writer[1] - bare[1]:.1f} ms",
+    added = f"{writer[0] - bare[0]:.1f} / {writer[1] - bare[1]:.1f} / {writer[2] - bare[2]:.1f} ms"
+    rows.append((f"import auditview.writer adds {label}", added))
+    for module in ("orjson", "auditview.contract", "auditview.writer"):
+        rows.append(
+            (
+                f"-X importtime {module}, cumulative (min) {label}",
+                f"{_importtime_ms(module, runs, env):.1f} ms",
+            )
         )
-    )
     return rows
 
 
@@ -120,10 +140,11 @@ def main() -> int:
         # An installed tool has byte-compiled modules; keep the cache out of the source tree.
         cached = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         cached["PYTHONPYCACHEPREFIX"] = cache
-        rows.extend(_import_rows(runs, cached, "(pyc cached), median wall / CPU"))
+        rows.extend(_import_rows(runs, cached, "[pyc]"))
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
-        rows.extend(_import_rows(runs, dict(os.environ), "(no pyc: PYTHONDONTWRITEBYTECODE), wall / CPU"))
+        rows.extend(_import_rows(runs, dict(os.environ), "[no pyc]"))
     rows.append(("load average (1 min) at the end", f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"))
+    rows.append(("(import rows: median wall / median CPU / min CPU)", "[pyc] = bytecode cache on"))
     width = max(len(name) for name, _ in rows)
     print(f"{'measure'.ljust(width)}  value")
     print(f"{'-' * width}  {'-' * 24}")
