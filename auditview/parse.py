@@ -190,19 +190,19 @@ _REQUIRED_COLUMNS: Final = tuple(REQUIRED_FIELDS)
 #: The reader's schema: every contract field, typed so that the reader itself refuses most wrong types.
 _NDJSON_SCHEMA: Final[dict[str, pl.DataType]] = {
     "timestamp": pl.String(),
-    "tool": pl.String(),
-    "command": pl.String(),
+    "tool": pl.Categorical(),
+    "command": pl.Categorical(),
     "params": pl.Struct({}),
     "exit_code": pl.Int64(),
     "duration_ms": pl.Float64(),
     "request_id": pl.String(),
     "trace_id": pl.String(),
-    "version": pl.String(),
-    "operator": pl.String(),
+    "version": pl.Categorical(),
+    "operator": pl.Categorical(),
     "ok": pl.Boolean(),
     "error": pl.Struct({"type": pl.String(), "message": pl.String()}),
     "parent_request_id": pl.String(),
-    "host": pl.String(),
+    "host": pl.Categorical(),
     "pid": pl.Int64(),
     "schema_version": pl.Int64(),
     "truncated": pl.Boolean(),
@@ -212,8 +212,11 @@ assert set(_NDJSON_SCHEMA) == set(_KNOWN_FIELDS)
 _KNOWN_ALT: Final = "|".join(sorted(_KNOWN_FIELDS))
 #: The counting patterns assume compact JSON (no space around ``:``); other lines are decided exactly.
 _NOT_COMPACT_RE: Final = r'"\s+:|":\s'
-_KNOWN_KEY_RE: Final = rf'"(?:{_KNOWN_ALT})":'
-_KNOWN_STRING_RE: Final = rf'"(?:{"|".join(_STRING_FIELDS)})":"'
+_KNOWN_KEY_RE: Final = rf'"(?:{_KNOWN_ALT})"\s*:'
+#: What polars makes of a number, boolean, object or array read into a String column: such a value of a
+#: String-typed field is decided exactly (it may have been a JSON string that only looks like this).
+_COERCED_RE: Final = r"^(?:-?[0-9][0-9.eE+-]*|true|false|\{.*|\[.*)$"
+_COERCIBLE: Final = ("request_id", "trace_id", "parent_request_id")
 #: In compact JSON without backslashes every ``":`` ends a key, unless a string starts with ":" (screened).
 _KEY_END: Final = '":'
 _COLON_STRING_RE: Final = r'[,\[{:]":'
@@ -301,83 +304,94 @@ def _screen(frame: pl.DataFrame, *, full: bool, errors: bool) -> tuple[pl.DataFr
     """
     line = pl.col("line")
     present = pl.sum_horizontal(pl.col(name).is_not_null().cast(pl.Int32) for name in _NDJSON_SCHEMA)
-    strings = pl.sum_horizontal(pl.col(name).is_not_null().cast(pl.Int32) for name in _STRING_FIELDS)
     has_error = pl.col("error").is_not_null()
+    # The low-cardinality string fields are read as Categorical, which the reader fills only from JSON
+    # strings; a timestamp that was not a string cannot pass _TIMESTAMP_RE; the others are checked here.
+    coerced = pl.any_horizontal(
+        pl.col(name).str.contains(_COERCED_RE).fill_null(False) for name in _COERCIBLE
+    )
     base = (
         pl.all_horizontal(pl.col(name).is_not_null() for name in _REQUIRED_COLUMNS)
         & pl.col("ts").is_not_null()
         & pl.col("timestamp").str.contains(_TIMESTAMP_RE)
         & (pl.col("duration_ms") >= 0)
         & (pl.col("length") <= MAX_LINE_BYTES)
+        & ~coerced
         & ~line.str.contains("\\", literal=True)
-        & ~line.str.contains(_NOT_COMPACT_RE)
         & pl.when(pl.col("length") >= _DEEP_LINE_BYTES)
         .then(line.str.count_matches(r"[\[{]") < 512)
         .otherwise(True)
     )
+    simple = pl.col("known") == pl.col("present")
     if errors:
-        base = base & pl.when(has_error).then(
-            (line.str.count_matches(_ERROR_KEY_RE) == 2) & (line.str.count_matches(_ERROR_STRING_RE) == 2)
-        ).otherwise(True)
-    counted = (
+        simple = simple & ~has_error
+    flags = (
         frame.lazy()
         .with_columns(
             ts=pl.col("timestamp").str.to_datetime("%+", time_unit="us", time_zone="UTC", strict=False),
             present=present,
-            strings=strings,
             known=line.str.count_matches(_KNOWN_KEY_RE),
-            known_strings=line.str.count_matches(_KNOWN_STRING_RE),
         )
-        .with_columns(base=base.fill_null(False))
-        .filter(pl.col("base"))
+        .select("ts", "present", "known", base=base.fill_null(False), simple=simple.fill_null(False))
+        .with_columns(simple=pl.col("simple") & pl.col("base"))
+        .collect()
     )
-    if not full:
-        # Most lines name no contract field inside params: then the counts need no params text at all.
-        counted_frame = counted.collect()
-        simple = (pl.col("known") == pl.col("present")) & (pl.col("known_strings") == pl.col("strings"))
-        good = [counted_frame.filter(simple)]
-        nested = counted_frame.filter(~simple)
-        if nested.height:
-            good.append(_subtract_params(nested.lazy(), full=False).collect())
-        proven = pl.concat(good, how="diagonal_relaxed") if len(good) > 1 else good[0]
-    else:
-        proven = _subtract_params(counted, full=True).collect()
-    doubtful = frame.select("i").join(proven.select("i"), on="i", how="anti")["i"].to_list()
+    frame = frame.hstack(flags.select("ts", "present", "known"))
+    base_mask = flags["base"]
+    if full:
+        candidates = frame.filter(base_mask)
+        proven = _subtract_params(candidates.lazy(), full=True, errors=errors).collect()
+        doubtful = frame.select("i").join(proven.select("i"), on="i", how="anti")["i"].to_list()
+        return proven, doubtful
+    # Most lines name no contract field inside params: then the counts need no params text at all.
+    simple_mask = flags["simple"]
+    proven = frame.select(pl.exclude("line")).filter(simple_mask)
+    rest = frame.filter(base_mask & ~simple_mask)
+    doubtful = frame.select("i").filter(~base_mask)["i"].to_list()
+    if rest.height:
+        settled = _subtract_params(rest.lazy(), full=False, errors=errors).collect()
+        doubtful += rest.select("i").join(settled.select("i"), on="i", how="anti")["i"].to_list()
+        proven = pl.concat([proven, settled.select(proven.columns)], how="vertical")
     return proven, doubtful
 
 
-def _subtract_params(counted: pl.LazyFrame, *, full: bool) -> pl.LazyFrame:
+def _subtract_params(counted: pl.LazyFrame, *, full: bool, errors: bool) -> pl.LazyFrame:
     """Keep the rows whose counts outside the ``params`` object prove them ordinary."""
     line = pl.col("line")
     inner = pl.col("params_text")
+    has_error = pl.col("error").is_not_null()
     counted = counted.with_columns(params_text=line.str.extract(_PARAMS_RE, 1)).with_columns(
-        p_known=inner.str.count_matches(_KNOWN_KEY_RE),
-        p_known_strings=inner.str.count_matches(_KNOWN_STRING_RE),
+        p_known=inner.str.count_matches(_KNOWN_KEY_RE)
     )
-    ok = (
-        inner.is_not_null()
-        # every known key outside params is a top-level one with a non-null value, once: no duplicates
-        & (pl.col("known") - pl.col("p_known") == pl.col("present"))
-        # every non-null string column was a JSON string, not a number the reader turned into text
-        & (pl.col("known_strings") - pl.col("p_known_strings") == pl.col("strings"))
-    )
+    # every known key outside params is a top-level one with a non-null value, once: no duplicates
+    ok = inner.is_not_null() & (pl.col("known") - pl.col("p_known") == pl.col("present"))
     if full:
-        has_error = pl.col("error").is_not_null()
         counted = counted.with_columns(
             keys=line.str.count_matches(_KEY_END, literal=True),
             p_keys=inner.str.count_matches(_KEY_END, literal=True),
-            colon_string=line.str.contains(_COLON_STRING_RE),
         )
         # no unknown (extra) keys, and nothing nested outside params but error's type and message
         ok = (
             ok
-            & ~pl.col("colon_string")
+            & ~line.str.contains(_NOT_COMPACT_RE)
+            & ~line.str.contains(_COLON_STRING_RE)
             & (
                 pl.col("keys") - pl.col("p_keys")
                 == pl.col("present") + pl.when(has_error).then(2).otherwise(0)
             )
         )
-    return counted.filter(ok.fill_null(False))
+    counted = counted.filter(ok.fill_null(False))
+    if not errors:
+        return counted
+    # error.type and error.message were strings, each once (the reader would keep a duplicate's first);
+    # counted only on the few rows that have an error object.
+    error_ok = (
+        (line.str.count_matches(_ERROR_KEY_RE) - inner.str.count_matches(_ERROR_KEY_RE) == 2)
+        & (line.str.count_matches(_ERROR_STRING_RE) - inner.str.count_matches(_ERROR_STRING_RE) == 2)
+        & ~line.str.contains(_NOT_COMPACT_RE)
+    )
+    with_error = counted.filter(has_error).filter(error_ok.fill_null(False))
+    return pl.concat([counted.filter(~has_error), with_error], how="vertical")
 
 
 def _fast_columns(columns: Collection[str] | None) -> list[pl.Expr]:

@@ -121,3 +121,27 @@ def test_projection_keeps_rejects_identical() -> None:
     assert part.columns == ["duration_ms", "file_id", "offset", "length", "line"]
     assert part.height == full.height == 1
     assert [r.reason for r in part_rejects] == [r.reason for r in full_rejects]
+
+
+def test_ordinary_lines_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writer-shaped lines (params naming contract fields, an error object) never reach the per-line path."""
+    import auditview.parse as parse_module
+
+    seen: list[int] = []
+    original = parse_module.parse_lines_exact
+
+    def counting(lines: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(len(lines))
+        return original(lines, *args, **kwargs)
+
+    monkeypatch.setattr(parse_module, "parse_lines_exact", counting)
+    lines = [
+        orjson.dumps(record(params={"env": "prod", "version": "1.2"}, ok=True, host="h", pid=7)),
+        orjson.dumps(record(exit_code=2, ok=False, error={"type": "E", "message": "failed: x"})),
+        orjson.dumps(record(parent_request_id="req-0", schema_version=1, params={"checks": ["a", "b"]})),
+    ] * 50
+    for columns in (None, {"duration_ms"}, {"ts", "trace_id", "error_type"}):
+        frame, rejects = parse_chunk(chunk_of(lines), 0, columns=columns)
+        assert frame.height == 150
+        assert rejects == []
+    assert sum(seen) == 0

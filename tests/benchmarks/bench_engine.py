@@ -1,0 +1,206 @@
+"""Engine benchmark: whole-process time and peak memory of auditview's engine tasks next to baselines.
+
+Run it as a script (it is not a pytest test)::
+
+    python tests/benchmarks/bench_engine.py [--sizes 100000,1000000] [--runs 3] [--dir DIR]
+
+It generates demo logs with ``python -m auditview.demo.generate`` into ``DIR`` (default: ``auditview-bench``
+under the system temporary directory; kept between runs), then times each task as a separate process, several
+times, and prints the medians as a Markdown table. In the same run it measures the floor (``cat FILE``),
+``jq -c 'select(.duration_ms > 10000)'`` when jq is installed, and a hand-written polars scan (which, unlike
+auditview, aborts on the first malformed line and checks nothing). Peak memory is the child's ``ru_maxrss``
+from ``os.wait4``.
+
+Tasks: ``auditview export --filter 'duration_ms>10s'``; ``auditview traces -o json``; ``index`` (this script
+in ``--task index`` mode: ``AuditIndex.load`` of every column, as the terminal app does, then a new filter
+applied to the loaded frame, timed inside the process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+SEED = 7
+FILTER = "duration_ms>10s"
+NEW_FILTER = "exit_code!=0 and duration_ms>1s"
+POLARS_SCAN = """
+import sys, polars as pl
+schema = {"timestamp": pl.String, "duration_ms": pl.Float64, "trace_id": pl.String, "exit_code": pl.Int64}
+out = pl.scan_ndjson(sys.argv[1], schema=schema).filter(pl.col("duration_ms") > 10000).collect()
+print(out.height)
+"""
+
+
+@dataclass
+class Measurement:
+    """The medians of several runs of one task on one file."""
+
+    task: str
+    records: int
+    seconds: float
+    peak_mb: float
+    note: str = ""
+
+
+def _run_once(argv: Sequence[str], env: dict[str, str] | None = None) -> tuple[float, float, bytes]:
+    """Run ``argv`` with stdout to /dev/null; return (wall seconds, peak RSS MB, stderr)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    assert process.stderr is not None
+    stderr = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode not in (0,):
+        raise RuntimeError(
+            f"{argv[:3]} failed ({process.returncode}): {stderr.decode(errors='replace')[-500:]}"
+        )
+    return elapsed, usage.ru_maxrss / 1024, stderr
+
+
+def _measure(task: str, records: int, argv: Sequence[str], runs: int, note: str = "") -> Measurement:
+    results = [_run_once(argv) for _ in range(runs)]
+    seconds = statistics.median(r[0] for r in results)
+    peak = max(r[1] for r in results)
+    print(f"  {task:<40} {seconds:8.3f} s  {peak:8.0f} MB", file=sys.stderr, flush=True)
+    return Measurement(task, records, seconds, peak, note)
+
+
+def _ensure_log(directory: Path, records: int) -> Path:
+    path = directory / f"demo-{records}.jsonl"
+    if path.exists() and path.stat().st_size > 0:
+        return path
+    directory.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    print(f"generating {records} records -> {path}", file=sys.stderr, flush=True)
+    command = [
+        sys.executable,
+        "-m",
+        "auditview.demo.generate",
+        "--records",
+        str(records),
+        "--seed",
+        str(SEED),
+    ]
+    subprocess.run([*command, "--out", str(partial)], check=True, stdout=subprocess.DEVNULL)
+    partial.rename(path)
+    return path
+
+
+def _auditview() -> list[str]:
+    found = shutil.which("auditview", path=str(Path(sys.executable).parent)) or shutil.which("auditview")
+    return [found] if found else [sys.executable, "-m", "auditview"]
+
+
+def bench(sizes: Sequence[int], runs: int, directory: Path) -> list[Measurement]:
+    """Measure every task on every size."""
+    jq = shutil.which("jq")
+    auditview = _auditview()
+    out: list[Measurement] = []
+    for records in sizes:
+        path = _ensure_log(directory, records)
+        size_mb = path.stat().st_size / 1e6
+        print(f"{records} records, {size_mb:.0f} MB ({path})", file=sys.stderr, flush=True)
+        reps = runs if records <= 1_000_000 else max(1, runs // 3)
+        out.append(_measure("cat FILE > /dev/null", records, ["cat", str(path)], reps))
+        if jq is not None:
+            jq_argv = [jq, "-c", "select(.duration_ms > 10000)", str(path)]
+            out.append(_measure("jq -c 'select(.duration_ms > 10000)'", records, jq_argv, max(1, reps // 2)))
+        polars_argv = [sys.executable, "-c", POLARS_SCAN, str(path)]
+        out.append(_measure("polars scan_ndjson + filter (reference)", records, polars_argv, reps))
+        export_argv = [*auditview, "export", "--filter", FILTER, str(path)]
+        out.append(_measure(f"auditview export --filter '{FILTER}'", records, export_argv, reps))
+        traces_argv = [*auditview, "traces", "-o", "json", str(path)]
+        out.append(_measure("auditview traces -o json", records, traces_argv, reps))
+        index_argv = [sys.executable, __file__, "--task", "index", str(path)]
+        results = [_run_once(index_argv) for _ in range(reps)]
+        inner = [json.loads(r[2].decode().strip().splitlines()[-1]) for r in results]
+        note = (
+            f"load {statistics.median(i['load_s'] for i in inner):.2f} s in-process; new filter "
+            f"{statistics.median(i['filter_ms'] for i in inner):.0f} ms; {inner[0]['rows']} rows, "
+            f"{inner[0]['rejects']} rejects"
+        )
+        measurement = Measurement(
+            "index: AuditIndex.load (all columns)",
+            records,
+            statistics.median(r[0] for r in results),
+            max(r[1] for r in results),
+            note,
+        )
+        print(f"  {measurement.task:<40} {measurement.seconds:8.3f} s  {measurement.peak_mb:8.0f} MB  {note}")
+        out.append(measurement)
+        out[-1].note += f"; file {size_mb:.0f} MB, peak/file {measurement.peak_mb / size_mb:.2f}"
+    return out
+
+
+def render(measurements: Sequence[Measurement]) -> str:
+    """A Markdown table, with each task's speed relative to jq on the same file."""
+    jq = {m.records: m.seconds for m in measurements if m.task.startswith("jq")}
+    lines = [
+        "| records | task | median s | peak RSS MB | vs jq | note |",
+        "|---:|---|---:|---:|---:|---|",
+    ]
+    for m in measurements:
+        ratio = f"{jq[m.records] / m.seconds:.1f}×" if m.records in jq else "—"
+        lines.append(f"| {m.records:,} | {m.task} | {m.seconds:.3f} | {m.peak_mb:.0f} | {ratio} | {m.note} |")
+    return "\n".join(lines)
+
+
+def task_index(path: Path) -> None:
+    """``--task index``: load every column as the app does, then time one new filter on the loaded frame."""
+    start = time.perf_counter()
+    from auditview.index import AuditIndex
+    from auditview.query import compile_filter
+    from auditview.source.discover import discover
+
+    index = AuditIndex.load(discover([str(path)]))
+    frame = index.frame
+    loaded = time.perf_counter() - start
+    compiled = compile_filter(NEW_FILTER)
+    begin = time.perf_counter()
+    matched = compiled.apply(frame)
+    filter_ms = (time.perf_counter() - begin) * 1000
+    result = {
+        "load_s": loaded,
+        "filter_ms": filter_ms,
+        "rows": frame.height,
+        "rejects": len(index.rejects),
+        "matched": matched.height,
+        "frame_mb": frame.estimated_size("mb"),
+    }
+    print(json.dumps(result), file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments and run the benchmark (or one ``--task``)."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated record counts")
+    parser.add_argument("--runs", type=int, default=3, help="runs per task (median; 10M uses a third)")
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "auditview-bench")
+    parser.add_argument("--task", choices=["index"], help=argparse.SUPPRESS)
+    parser.add_argument("path", nargs="?", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.task == "index":
+        task_index(args.path)
+        return 0
+    sizes = [int(part) for part in args.sizes.split(",") if part]
+    measurements = bench(sizes, args.runs, args.dir)
+    print(render(measurements))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+"""The engine modules load no UI library: importing them never pulls in textual, rich or click."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def test_engine_imports_no_ui_library() -> None:
+    """Importing auditview.index, auditview.parse and auditview.export loads no textual, rich or click."""
+    code = (
+        "import sys, json\n"
+        "import auditview.index, auditview.parse, auditview.export\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    loaded = {name.split(".")[0] for name in json.loads(out)}
+    assert "polars" in loaded
+    assert not loaded & {"textual", "rich", "click"}
