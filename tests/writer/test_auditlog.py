@@ -188,3 +188,20 @@ def test_follow_prints_new_records_and_survives_rotation(tmp_path: Path) -> None
         follower.wait()
     assert seen == ["second", "third"]
     assert (tmp_path / "audit.jsonl.1").exists()
+
+
+class _Terminal(io.BytesIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_default_output_is_table_on_a_terminal_and_jsonl_otherwise(auditor: Auditor, log_path: Path) -> None:
+    """Without -o, a terminal gets the table and a pipe gets the stored lines."""
+    from auditview.writer.auditlog import run_audit_log
+
+    with auditor.invocation("deploy"):
+        pass
+    terminal = _Terminal()
+    assert run_audit_log(auditor, [], stdout=terminal, stderr=io.StringIO()) == 0
+    assert terminal.getvalue().startswith(b"TIME (UTC)")
+    assert _run(auditor)[1] == log_path.read_bytes()
