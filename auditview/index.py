@@ -200,6 +200,10 @@ class AuditIndex:
 def _sorted_merge(parts: list[pl.DataFrame]) -> pl.DataFrame:
     """Concatenate ``parts`` and sort by ``SORT_KEYS``, one column at a time so that the peak memory is the
     frame plus one column rather than two frames."""
+    if _already_ordered(parts):  # the common case while following: new records come after the old ones
+        merged = pl.concat(parts, how="vertical", rechunk=False)
+        parts.clear()
+        return merged
     merged = pl.concat(parts, how="vertical", rechunk=False)
     parts.clear()
     order = merged.select(pl.arg_sort_by(SORT_KEYS, maintain_order=True)).to_series()
@@ -210,6 +214,22 @@ def _sorted_merge(parts: list[pl.DataFrame]) -> pl.DataFrame:
         columns.append(merged.get_column(name).gather(order))
         merged = merged.drop(name)
     return pl.DataFrame(columns)
+
+
+def _already_ordered(parts: list[pl.DataFrame]) -> bool:
+    """True when every part is sorted by ``SORT_KEYS`` and starts at or after the end of the one before."""
+    previous: tuple[object, ...] | None = None
+    for part in parts:
+        if part.height == 0:
+            continue
+        keys = part.select(SORT_KEYS)
+        if part.height > 1 and not keys.select(pl.struct(SORT_KEYS).is_sorted()).item():
+            return False
+        first = keys.row(0)
+        if previous is not None and first < previous:
+            return False
+        previous = keys.row(-1)
+    return True
 
 
 def _size(source: SourceFile) -> int:

@@ -126,3 +126,18 @@ def test_frame_columns_have_interface_dtypes(tmp_path: Path) -> None:
         pl.UInt32(),
         pl.UInt32(),
     ]
+
+
+def test_following_appends_in_order_and_out_of_order(tmp_path: Path) -> None:
+    """Chunks arriving in time order and a late record that started earlier both end up in sorted position."""
+    path = tmp_path / "a.jsonl"
+    source = SourceFile(path, str(path))
+    index = AuditIndex()
+    offset = 0
+    for number, second in enumerate([1, 2, 3, 4, 0], start=1):
+        line = record(f"2026-01-01T00:00:0{second}Z", f"r{second}") + b"\n"
+        index.add_chunk(Chunk(source, offset, number, line))
+        offset += len(line)
+        assert index.frame["ts"].is_sorted()
+    assert index.frame["request_id"].to_list() == ["r0", "r1", "r2", "r3", "r4"]
+    assert index.frame["line"].to_list() == [5, 1, 2, 3, 4]
