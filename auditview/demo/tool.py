@@ -110,7 +110,11 @@ def _common_options() -> argparse.ArgumentParser:
     add_trace_id_option(common)
     common.add_argument("--seed", type=int, default=None, help="seed for durations and failures")
     common.add_argument(
-        "--fail-rate", type=float, default=0.0, metavar="P", help="probability that the command fails (0-1)"
+        "--fail-rate",
+        type=float,
+        default=None,
+        metavar="P",
+        help="probability that the command fails, 0-1 (default 0; for agent 0.15)",
     )
     common.add_argument(
         "--speed",
@@ -161,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--sequences", type=int, default=5, help="how many sequences (0 = until interrupted)")
     agent.add_argument("--pace", type=float, default=0.5, metavar="SECONDS", help="pause between steps")
     agent.add_argument("--env", action="append", dest="envs", default=None, help="environments to use")
-    agent.set_defaults(handler=None, fail_rate_default=True)
+    agent.set_defaults(handler=None)
 
     sub.add_parser(
         "generate", help="write a large realistic multi-tool log (see generate -h)", add_help=False
@@ -197,7 +201,7 @@ def _generate(argv: list[str]) -> int:
 
 def _simulation(args: argparse.Namespace) -> Simulation:
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big")
-    return Simulation(random.Random(seed), args.speed, min(max(args.fail_rate, 0.0), 1.0))
+    return Simulation(random.Random(seed), args.speed, min(max(args.fail_rate or 0.0, 0.0), 1.0))
 
 
 def _finish(args: argparse.Namespace, inv: Invocation, body: dict[str, Any], text: str) -> int:
@@ -271,7 +275,8 @@ def _status(args: argparse.Namespace, inv: Invocation) -> int:
 
 
 def _child_options(args: argparse.Namespace, seed: int) -> list[str]:
-    return ["-o", "json", "--seed", str(seed), "--fail-rate", str(args.fail_rate), "--speed", str(args.speed)]
+    fail_rate = str(args.fail_rate or 0.0)
+    return ["-o", "json", "--seed", str(seed), "--fail-rate", fail_rate, "--speed", str(args.speed)]
 
 
 def _run_child(*argv: str, env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -317,7 +322,7 @@ def _agent(args: argparse.Namespace) -> int:
     """Simulate an AI agent session; each sequence is one trace of child processes. Not itself recorded."""
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big")
     rng = random.Random(seed)
-    fail_rate = args.fail_rate if args.fail_rate > 0 else 0.15
+    fail_rate = args.fail_rate if args.fail_rate is not None else 0.15
     envs = args.envs or list(ENVIRONMENTS)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     sequences: list[dict[str, Any]] = []
