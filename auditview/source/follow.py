@@ -165,6 +165,7 @@ class Follower:
         self._lock = threading.RLock()
         self._closed = False
         self._backlog = False
+        self._limit: int | None = poll_bytes
 
     # -- public API ----------------------------------------------------------------------------------------
     @property
@@ -238,6 +239,7 @@ class Follower:
     def _cycle(self, *, initial: bool) -> Iterator[Item]:
         now = time.monotonic()
         self._backlog = False
+        self._limit = None if initial else self.poll_bytes  # initial() reads everything there
         # Sizes first, then the directory scan: a copy that copytruncate made before a truncation we see is
         # then always in the scan.
         sizes: dict[Identity, os.stat_result] = {}
@@ -495,7 +497,7 @@ class Follower:
             return None
 
     def _read(self, reader: FileReader, entry: _Entry | None = None) -> Iterator[Item]:
-        for item in reader.read_events(limit=self.poll_bytes):
+        for item in reader.read_events(limit=self._limit):
             if isinstance(item, Chunk):
                 if entry is not None and item.offset == len(entry.head) < HEAD_BYTES:
                     entry.head += item.data[: HEAD_BYTES - item.offset]

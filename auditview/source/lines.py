@@ -84,6 +84,18 @@ class LineSplitter:
         """The stream offset of the next byte to feed: ``offset + pending_length``."""
         return self.offset + self._pending_length
 
+    @property
+    def skipping(self) -> bool:
+        """True while the pending line is already over the cap (its bytes are being skipped)."""
+        return self._skipping
+
+    def rewind(self) -> None:
+        """Forget the held partial line so that the caller can feed it again from ``offset`` (it re-reads the
+        file there instead of paying for a copy); no effect while skipping an over-long line."""
+        if not self._skipping:
+            self._pending = b""
+            self._pending_length = 0
+
     def feed(self, data: bytes) -> list[LineRun | LongLine]:
         """Take the next bytes of the stream; return the complete lines they finish, in stream order."""
         pieces: list[LineRun | LongLine] = []

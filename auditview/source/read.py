@@ -57,6 +57,7 @@ RAW_BLOCK_BYTES: Final = 64 << 10
 #: Bytes kept from just before ``offset`` (see ``FileReader.tail``) to recognise a file's earlier contents.
 TAIL_BYTES: Final = 256
 _STREAM_READ_BYTES: Final = 1 << 20
+_PROBE_BYTES: Final = 64 << 10
 
 
 class StreamCorrupt(ValueError):  # noqa: N818 - part of the API, reads better
@@ -338,12 +339,25 @@ class FileReader:
         return False
 
     def _read_plain(self, fd: int) -> Iterator[Chunk | Reject]:
+        # Fast path: re-read a short partial line from the file and end each read just after a "\n" (found
+        # by a small probe), so that a block becomes a Chunk without being copied again. A partial line of
+        # half a block or more stays held (re-reading it could make no progress).
         while True:
-            data = os.pread(fd, self.chunk_bytes, self.position)
+            if self._splitter.pending_length < self.chunk_bytes // 2:
+                self._splitter.rewind()
+            start = self.position
+            size = self.chunk_bytes
+            probe = max(1, min(_PROBE_BYTES, size // 4))
+            probe_at = start + size - probe
+            if probe_at > start and not self._splitter.skipping:
+                newline = os.pread(fd, probe, probe_at).rfind(b"\n")
+                if newline >= 0:
+                    size = probe_at - start + newline + 1
+            data = os.pread(fd, size, start)
             if not data:
                 return
             yield from self._feed(data)
-            if len(data) < self.chunk_bytes or self._spend(len(data)):
+            if len(data) < size or self._spend(len(data)):
                 return
 
     def _read_compressed(self, fd: int) -> Iterator[Chunk | Reject]:

@@ -455,3 +455,23 @@ def test_stdin_is_followed_until_eof() -> None:
         record("in", i) for i in range(5)
     )
     assert lines[-1] == 'REJECT:{"cut'
+
+
+def test_poll_reads_a_burst_in_bounded_steps_and_initial_reads_everything(tmp_path: Path) -> None:
+    """initial() reads all that is there; a burst bigger than poll_bytes is spread over polls, none lost."""
+    log = tmp_path / "audit.jsonl"
+    first = [record("i", i, pad=100) for i in range(2000)]
+    log.write_bytes(b"".join(first))
+    seen = Seen()
+    with Follower([str(log)], poll_bytes=10_000, chunk_bytes=4096) as follower:
+        seen.take(follower.initial())
+        assert seen.bodies() == Counter(first)
+        burst = [record("b", i, pad=100) for i in range(2000)]
+        _append(log, b"".join(burst))
+        polls = 0
+        while len(seen.lines) < 4000 and polls < 1000:
+            follower.wait(0.0)
+            seen.take(follower.poll())
+            polls += 1
+    assert seen.bodies() == Counter(first + burst)
+    assert polls > 5
