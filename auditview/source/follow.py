@@ -24,10 +24,14 @@ rotated away; keeping it open also stops the inode number from being reused mean
 * Rename rotation (the path now names another inode): ``FileRotated(source, moved_to)``; the rest of the old
   inode is read through the still-open descriptor (also what a writer adds to it after the rename, during the
   grace period), then the new file is followed from its start (``FileAppeared``). Nothing is missed or read
-  twice, and a half-written line is completed from the old inode. A rotated sibling (``audit.jsonl.1``,
-  ``.2.gz``...) that appears for a log already being followed is never read: it can only hold lines already
-  read (renamed, compressed or copied from the live file). When such a file replaces one that was read (e.g.
-  ``audit.jsonl.1`` compressed into ``audit.jsonl.1.gz``), ``FileRotated`` says so.
+  twice, and a half-written line is completed from the old inode. A new rotated sibling (``audit.jsonl.1``,
+  ``.2.gz``...) of a log already being followed whose first 256 bytes (decompressed) match the start of a file
+  already read is a copy (copytruncate) or a compressed copy and is not read; one that matches nothing is a
+  generation never seen live (the writer rotated twice between two polls) and is read from 0. When a copy
+  replaces a file that was read (``audit.jsonl.1`` compressed into ``audit.jsonl.1.gz``), ``FileRotated``
+  says so.
+* Several rotations between two polls: the inode we hold is found under its new name (``.2``), drained, and
+  the generation in between is read as above.
 * Copytruncate (the live file copied to ``audit.jsonl.1``, then truncated in place): when the truncation is
   seen, the follower looks for the copy among the new siblings of that log, recognises it by the 256 bytes
   just before the offset already read, and reads the copy from that offset on — recovering lines appended
@@ -45,8 +49,8 @@ Limits (nothing can do better from outside the writer):
 * A truncation followed, within one poll interval, by rewrites that end with exactly the same 256 bytes at the
   same offset is taken for an append (the fingerprint cannot tell them apart).
 * A truncate-and-regrow between ``poll()``'s size check and its read (microseconds) is not detected.
-* A rotated sibling that appears for a log after its live file was first seen is assumed to hold lines already
-  read; a truly older file copied in later is not read (restart the follower to read it).
+* A new sibling that starts with exactly the same bytes as a file already read is taken for a copy of it
+  (records carry unique ids and timestamps near their start, so this takes a byte-identical first line).
 * Compressed files are read as they are found; a ``.gz`` still being written by a compressor for a log seen
   for the first time is read only as far as it got.
 
