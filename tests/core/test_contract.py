@@ -125,3 +125,15 @@ def test_tool_env_prefix_and_meta() -> None:
     """Tool names map to env prefixes; meta carries exactly the META_FIELDS."""
     assert tool_env_prefix("my-tool.v2") == "MY_TOOL_V2"
     assert list(meta_of(_record())) == list(META_FIELDS)
+
+
+def test_line_cap_ignores_the_newline() -> None:
+    """The line-length cap counts the line's bytes without its newline, as the source layer does."""
+    from auditview.contract import MAX_LINE_BYTES
+
+    body = orjson.dumps(_record(pad="x"))
+    padded = body[:-2] + b"x" * (MAX_LINE_BYTES - len(body)) + body[-2:]
+    assert len(padded) == MAX_LINE_BYTES
+    assert parse_line(padded + b"\n")["tool"] == "deployctl"
+    with pytest.raises(ContractError, match="longer than"):
+        parse_line(padded[:-2] + b"x" + padded[-2:])
