@@ -322,9 +322,6 @@ def _screen(frame: pl.DataFrame, *, full: bool, errors: bool) -> tuple[pl.DataFr
         .then(line.str.count_matches(r"[\[{]") < 512)
         .otherwise(True)
     )
-    simple = pl.col("known") == pl.col("present")
-    if errors:
-        simple = simple & ~has_error
     flags = (
         frame.lazy()
         .with_columns(
@@ -332,59 +329,63 @@ def _screen(frame: pl.DataFrame, *, full: bool, errors: bool) -> tuple[pl.DataFr
             present=present,
             known=line.str.count_matches(_KNOWN_KEY_RE),
         )
-        .select("ts", "present", "known", base=base.fill_null(False), simple=simple.fill_null(False))
-        .with_columns(simple=pl.col("simple") & pl.col("base"))
+        .select("ts", "present", "known", base=base.fill_null(False), has_error=has_error)
         .collect()
     )
+    # Adding and selecting existing columns shares their memory; only the final filter copies the rows.
     frame = frame.hstack(flags.select("ts", "present", "known"))
-    base_mask = flags["base"]
     if full:
-        candidates = frame.filter(base_mask)
-        proven = _subtract_params(candidates.lazy(), full=True, errors=errors).collect()
-        doubtful = frame.select("i").join(proven.select("i"), on="i", how="anti")["i"].to_list()
-        return proven, doubtful
-    # Most lines name no contract field inside params: then the counts need no params text at all.
-    simple_mask = flags["simple"]
-    proven = frame.select(pl.exclude("line")).filter(simple_mask)
-    rest = frame.filter(base_mask & ~simple_mask)
-    doubtful = frame.select("i").filter(~base_mask)["i"].to_list()
-    if rest.height:
-        settled = _subtract_params(rest.lazy(), full=False, errors=errors).collect()
-        doubtful += rest.select("i").join(settled.select("i"), on="i", how="anti")["i"].to_list()
-        proven = pl.concat([proven, settled.select(proven.columns)], how="vertical")
+        # Every row needs its params text: one pass over all rows.
+        settled = _settle(frame.filter(flags["base"]).lazy(), full=True)
+    else:
+        # Most lines name no contract field inside params: then the counts need no params text at all.
+        simple = flags["base"] & (flags["known"] == flags["present"])
+        if errors:
+            simple = simple & ~flags["has_error"]
+        rest = frame.select("i", "line", "present", "known", "error").filter(flags["base"] & ~simple)
+        settled = _settle(rest.lazy(), full=False)
+    if errors:
+        settled = _settle_errors(settled)
+    proven_rest = settled.select("i", *(["params_text"] if full else [])).collect()
+    if full:
+        proven = frame.select(pl.exclude("line")).join(
+            proven_rest, on="i", how="inner", maintain_order="left"
+        )
+    else:
+        keep = simple | frame["i"].is_in(proven_rest["i"].implode())
+        proven = frame.select(pl.exclude("line")).filter(keep)
+    doubtful = frame.select("i").join(proven.select("i"), on="i", how="anti")["i"].to_list()
     return proven, doubtful
 
 
-def _subtract_params(counted: pl.LazyFrame, *, full: bool, errors: bool) -> pl.LazyFrame:
-    """Keep the rows whose counts outside the ``params`` object prove them ordinary."""
+def _settle(counted: pl.LazyFrame, *, full: bool) -> pl.LazyFrame:
+    """Keep the rows whose counts outside the ``params`` object prove them ordinary (adds ``params_text``)."""
     line = pl.col("line")
     inner = pl.col("params_text")
     has_error = pl.col("error").is_not_null()
-    counted = counted.with_columns(params_text=line.str.extract(_PARAMS_RE, 1)).with_columns(
-        p_known=inner.str.count_matches(_KNOWN_KEY_RE)
-    )
+    counted = counted.with_columns(params_text=line.str.extract(_PARAMS_RE, 1))
     # every known key outside params is a top-level one with a non-null value, once: no duplicates
-    ok = inner.is_not_null() & (pl.col("known") - pl.col("p_known") == pl.col("present"))
+    ok = inner.is_not_null() & (pl.col("known") - inner.str.count_matches(_KNOWN_KEY_RE) == pl.col("present"))
     if full:
-        counted = counted.with_columns(
-            keys=line.str.count_matches(_KEY_END, literal=True),
-            p_keys=inner.str.count_matches(_KEY_END, literal=True),
-        )
         # no unknown (extra) keys, and nothing nested outside params but error's type and message
+        keys = line.str.count_matches(_KEY_END, literal=True) - inner.str.count_matches(
+            _KEY_END, literal=True
+        )
         ok = (
             ok
             & ~line.str.contains(_NOT_COMPACT_RE)
             & ~line.str.contains(_COLON_STRING_RE)
-            & (
-                pl.col("keys") - pl.col("p_keys")
-                == pl.col("present") + pl.when(has_error).then(2).otherwise(0)
-            )
+            & (keys == pl.col("present") + pl.when(has_error).then(2).otherwise(0))
         )
-    counted = counted.filter(ok.fill_null(False))
-    if not errors:
-        return counted
-    # error.type and error.message were strings, each once (the reader would keep a duplicate's first);
-    # counted only on the few rows that have an error object.
+    return counted.filter(ok.fill_null(False))
+
+
+def _settle_errors(counted: pl.LazyFrame) -> pl.LazyFrame:
+    """Of the rows with an error object, keep those whose ``type`` and ``message`` were strings, each once
+    (the reader would keep a duplicate's first); counted only on the few rows that have one."""
+    line = pl.col("line")
+    inner = pl.col("params_text")
+    has_error = pl.col("error").is_not_null()
     error_ok = (
         (line.str.count_matches(_ERROR_KEY_RE) - inner.str.count_matches(_ERROR_KEY_RE) == 2)
         & (line.str.count_matches(_ERROR_STRING_RE) - inner.str.count_matches(_ERROR_STRING_RE) == 2)

@@ -11,7 +11,9 @@ times, and prints the medians as a Markdown table. In the same run it measures t
 auditview, aborts on the first malformed line and checks nothing). Peak memory is the child's ``ru_maxrss``
 from ``os.wait4``.
 
-Tasks: ``auditview export --filter 'duration_ms>10s'``; ``auditview traces -o json``; ``index`` (this script
+Tasks: ``auditview export --filter 'duration_ms>10s'``; the same export through the engine API with the index
+projected to the filter's columns (this script in ``--task export`` mode); ``auditview traces -o json``;
+``index`` (this script
 in ``--task index`` mode: ``AuditIndex.load`` of every column, as the terminal app does, then a new filter
 applied to the loaded frame, timed inside the process).
 """
@@ -34,6 +36,8 @@ from pathlib import Path
 SEED = 7
 FILTER = "duration_ms>10s"
 NEW_FILTER = "exit_code!=0 and duration_ms>1s"
+#: polars' allocator (jemalloc) keeps freed pages for a while; this returns them at once (set before import).
+_JEMALLOC_DECAY = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"}
 POLARS_SCAN = """
 import sys, polars as pl
 schema = {"timestamp": pl.String, "duration_ms": pl.Float64, "trace_id": pl.String, "exit_code": pl.Int64}
@@ -121,27 +125,36 @@ def bench(sizes: Sequence[int], runs: int, directory: Path) -> list[Measurement]
         out.append(_measure("polars scan_ndjson + filter (reference)", records, polars_argv, reps))
         export_argv = [*auditview, "export", "--filter", FILTER, str(path)]
         out.append(_measure(f"auditview export --filter '{FILTER}'", records, export_argv, reps))
+        engine_argv = [sys.executable, __file__, "--task", "export", str(path)]
+        out.append(_measure("engine export, projected (ts, duration_ms)", records, engine_argv, reps))
         traces_argv = [*auditview, "traces", "-o", "json", str(path)]
         out.append(_measure("auditview traces -o json", records, traces_argv, reps))
         index_argv = [sys.executable, __file__, "--task", "index", str(path)]
-        results = [_run_once(index_argv) for _ in range(reps)]
-        inner = [json.loads(r[2].decode().strip().splitlines()[-1]) for r in results]
-        note = (
-            f"load {statistics.median(i['load_s'] for i in inner):.2f} s in-process; new filter "
-            f"{statistics.median(i['filter_ms'] for i in inner):.0f} ms; {inner[0]['rows']} rows, "
-            f"{inner[0]['rejects']} rejects"
-        )
-        measurement = Measurement(
-            "index: AuditIndex.load (all columns)",
-            records,
-            statistics.median(r[0] for r in results),
-            max(r[1] for r in results),
-            note,
-        )
-        print(f"  {measurement.task:<40} {measurement.seconds:8.3f} s  {measurement.peak_mb:8.0f} MB  {note}")
-        out.append(measurement)
-        out[-1].note += f"; file {size_mb:.0f} MB, peak/file {measurement.peak_mb / size_mb:.2f}"
+        for label, env in (("", None), (" + jemalloc decay 0", {**os.environ, **_JEMALLOC_DECAY})):
+            out.append(_index_measurement(label, records, index_argv, reps, env, size_mb))
     return out
+
+
+def _index_measurement(
+    label: str, records: int, argv: list[str], reps: int, env: dict[str, str] | None, size_mb: float
+) -> Measurement:
+    results = [_run_once(argv, env) for _ in range(reps)]
+    inner = [json.loads(r[2].decode().strip().splitlines()[-1]) for r in results]
+    note = (
+        f"load {statistics.median(i['load_s'] for i in inner):.2f} s in-process; new filter "
+        f"{statistics.median(i['filter_ms'] for i in inner):.0f} ms; {inner[0]['rows']} rows, "
+        f"{inner[0]['rejects']} rejects"
+    )
+    measurement = Measurement(
+        f"index: AuditIndex.load (all columns){label}",
+        records,
+        statistics.median(r[0] for r in results),
+        max(r[1] for r in results),
+        note,
+    )
+    print(f"  {measurement.task:<40} {measurement.seconds:8.3f} s  {measurement.peak_mb:8.0f} MB  {note}")
+    measurement.note += f"; file {size_mb:.0f} MB, peak/file {measurement.peak_mb / size_mb:.2f}"
+    return measurement
 
 
 def render(measurements: Sequence[Measurement]) -> str:
@@ -182,6 +195,21 @@ def task_index(path: Path) -> None:
     print(json.dumps(result), file=sys.stderr)
 
 
+def task_export(path: Path) -> None:
+    """``--task export``: what ``auditview export --filter`` costs when the index builds only the columns the
+    filter reads (the CLI does this once ``CompiledFilter`` tells it its columns)."""
+    from auditview.export import export_lines
+    from auditview.index import AuditIndex
+    from auditview.query import compile_filter
+    from auditview.source.discover import discover
+
+    index = AuditIndex.load(discover([str(path)]), columns={"ts", "duration_ms"})
+    frame = compile_filter(FILTER).apply(index.frame)
+    with open(os.devnull, "wb") as out:
+        result = export_lines(index, frame, out)
+    print(json.dumps({"count": result.count, "rejects": len(index.rejects)}), file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments and run the benchmark (or one ``--task``)."""
     parser = argparse.ArgumentParser(
@@ -190,11 +218,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated record counts")
     parser.add_argument("--runs", type=int, default=3, help="runs per task (median; 10M uses a third)")
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "auditview-bench")
-    parser.add_argument("--task", choices=["index"], help=argparse.SUPPRESS)
+    parser.add_argument("--task", choices=["index", "export"], help=argparse.SUPPRESS)
     parser.add_argument("path", nargs="?", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.task == "index":
         task_index(args.path)
+        return 0
+    if args.task == "export":
+        task_export(args.path)
         return 0
     sizes = [int(part) for part in args.sizes.split(",") if part]
     measurements = bench(sizes, args.runs, args.dir)
