@@ -78,9 +78,13 @@ MAX_TRACE_ID_LENGTH: Final = 256
 MAX_LINE_BYTES: Final = 1 << 20
 
 _TIMESTAMP_RE: Final = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:?\d{2})$"
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:?\d{2})\Z",
+    re.ASCII,
 )
 _ENV_NAME_RE: Final = re.compile(r"[^A-Z0-9]")
+_INT64_FIELDS: Final = ("exit_code", "pid", "schema_version")
+_INT64_MIN: Final = -(1 << 63)
+_INT64_MAX: Final = (1 << 63) - 1
 
 
 class ContractError(ValueError):
@@ -120,7 +124,10 @@ def parse_timestamp(text: str) -> datetime:
         sign = 1 if offset[0] == "+" else -1
         digits = offset[1:].replace(":", "")
         delta_minutes = sign * (int(digits[:2]) * 60 + int(digits[2:]))
-        moment = moment - timedelta(minutes=delta_minutes)
+        try:
+            moment = moment - timedelta(minutes=delta_minutes)
+        except OverflowError:
+            raise ContractError(f"timestamp out of range: {text[:64]!r}") from None
     return moment
 
 
@@ -141,6 +148,10 @@ def check_record(record: Any) -> None:
             _check_type(name, value, types)
     if record["duration_ms"] < 0:
         raise ContractError("duration_ms is negative")
+    for name in _INT64_FIELDS:
+        value = record.get(name)
+        if isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX:
+            raise ContractError(f"field {name!r} is outside the signed 64-bit range")
     parse_timestamp(record["timestamp"])
 
 

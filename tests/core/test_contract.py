@@ -137,3 +137,26 @@ def test_line_cap_ignores_the_newline() -> None:
     assert parse_line(padded + b"\n")["tool"] == "deployctl"
     with pytest.raises(ContractError, match="longer than"):
         parse_line(padded[:-2] + b"x" + padded[-2:])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "２026-11-20T09:00:00Z",  # non-ASCII digits
+        "2026-11-20T09:00:00Z\n",  # trailing newline inside the string
+        "0001-01-01T00:30:00+01:00",  # before year 1 once converted to UTC
+        "9999-12-31T23:30:00-01:00",  # after year 9999 once converted to UTC
+    ],
+)
+def test_timestamp_edge_cases_are_contract_errors(text: str) -> None:
+    """Unicode digits, a trailing newline and out-of-range conversions are rejects, never other exceptions."""
+    with pytest.raises(ContractError):
+        parse_timestamp(text)
+
+
+@pytest.mark.parametrize("field", ["exit_code", "pid", "schema_version"])
+def test_integers_must_fit_in_64_bits(field: str) -> None:
+    """Integers an index column cannot hold are rejected rather than wrapped or lost."""
+    with pytest.raises(ContractError, match="64-bit"):
+        check_record(_record(**{field: 1 << 63}))
+    check_record(_record(**{field: (1 << 63) - 1}))
