@@ -83,7 +83,7 @@ def record_row(record: dict[str, Any]) -> tuple[Any, ...]:
     """The index values (``ts`` .. ``extra``) of a contract-checked record, in ``SCHEMA`` order.
 
     Raises ``ContractError`` for an ``exit_code`` outside the signed 64-bit range, which the index cannot hold
-    (orjson decodes integers up to 2**64-1; see INTERFACES.md).
+    (``check_record`` rejects it too since the contract's 64-bit rule; kept so the index never overflows).
     """
     exit_code = record["exit_code"]
     if not _INT64_MIN <= exit_code <= _INT64_MAX:
