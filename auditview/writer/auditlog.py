@@ -74,7 +74,7 @@ def build_parser(prog: str, err: TextIO | None = None) -> argparse.ArgumentParse
         epilog=f"WHEN is {WHEN_HELP}.",
     )
     parser.add_argument("--since", metavar="WHEN", help="only records that started at or after WHEN")
-    parser.add_argument("--until", metavar="WHEN", help="only records that started before WHEN")
+    parser.add_argument("--until", metavar="WHEN", help="only records that started at or before WHEN")
     parser.add_argument("--trace-id", metavar="ID", help="only records of this trace")
     parser.add_argument("--command", metavar="NAME", help="only records of this command")
     parser.add_argument(
@@ -192,7 +192,7 @@ class _Filter:
     def accepts(self, line: LogLine) -> bool:
         if self.since is not None and line.moment < self.since:
             return False
-        if self.until is not None and line.moment >= self.until:
+        if self.until is not None and line.moment > self.until:
             return False
         if self.trace_id is not None and line.record.get("trace_id") != self.trace_id:
             return False

@@ -205,3 +205,14 @@ def test_default_output_is_table_on_a_terminal_and_jsonl_otherwise(auditor: Audi
     assert run_audit_log(auditor, [], stdout=terminal, stderr=io.StringIO()) == 0
     assert terminal.getvalue().startswith(b"TIME (UTC)")
     assert _run(auditor)[1] == log_path.read_bytes()
+
+
+def test_until_is_inclusive_like_the_engine(tmp_path: Path) -> None:
+    """--until keeps a record that started exactly at WHEN, as the engine's time_range does."""
+    log = tmp_path / "audit.jsonl"
+    auditor = Auditor(tool="t", version="1", log_path=log)
+    with auditor.invocation("one"):
+        pass
+    stamp = orjson.loads(log.read_bytes())["timestamp"]
+    out = _run(auditor, "--until", stamp, "-o", "jsonl")[1]
+    assert out.count(b"\n") == 1

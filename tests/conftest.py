@@ -1,0 +1,25 @@
+"""Test-wide isolation: no test may read or write the real home's audit logs or caches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_xdg_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point XDG data/state/cache dirs at a fresh temporary tree for every test.
+
+    auditview audits itself and caches indexes; without this a test run would append to the developer's own
+    ``~/.local/share/auditview/audit.jsonl`` and fill ``~/.cache/auditview``. Tests needing other dirs set
+    them again themselves.
+    """
+    root: Path = tmp_path_factory.mktemp("xdg")
+    for name in ("XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        path = root / name.lower()
+        path.mkdir()
+        monkeypatch.setenv(name, str(path))
+    monkeypatch.delenv("TOOL_TRACE_ID", raising=False)
+    monkeypatch.delenv("TOOL_PARENT_REQUEST_ID", raising=False)
+    monkeypatch.delenv("TRACEPARENT", raising=False)
