@@ -6,13 +6,23 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
 from auditview.tui.app import AppOptions, AuditViewApp, create_app
 from tests.tui.app_fixtures import frozen_clock, settle
 
-SAMPLES = str(Path(__file__).resolve().parents[2] / "sample_logs")
+REPO = Path(__file__).resolve().parents[2]
+#: Relative on purpose: screens show source paths, and snapshots must not depend on where the repo is cloned.
+SAMPLES = "sample_logs"
+
+
+@pytest.fixture(autouse=True)
+def _run_from_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run each snapshot from the repository root so that ``sample_logs`` resolves the same everywhere."""
+    monkeypatch.chdir(REPO)
+
 
 SnapCompare = Callable[..., bool]
 
