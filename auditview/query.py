@@ -93,8 +93,8 @@ _ALIASES: Final[dict[str, str]] = {
 #: Computed fields: ``status`` (ok | failed), ``failed`` (exit_code != 0), ``slow`` (SlowStepRule).
 _DERIVED: Final[dict[str, Kind]] = {"status": "status", "failed": "derived_bool", "slow": "derived_bool"}
 
-#: Contract fields that are not index columns; the index keeps them (when present) in ``extra``.
-_EXTRA_CONTRACT_FIELDS: Final = ("pid", "schema_version", "truncated")
+#: Optional contract fields: read from their own column when the frame has one, else from ``extra``.
+_CONTRACT_EXTRAS: Final[dict[str, Kind]] = {"pid": "number", "schema_version": "number", "truncated": "bool"}
 
 #: Trace-level fields (``trace.X``), their kind, and whether a bare ``trace.X`` is a predicate.
 _TRACE_FIELDS: Final[dict[str, Kind]] = {
@@ -127,6 +127,7 @@ TEXT_COLUMNS: Final = (
 #: Every field name the language accepts by name, for completion (``params.`` and ``extra.`` are prefixes).
 FIELD_NAMES: Final[tuple[str, ...]] = (
     *_COLUMNS,
+    *_CONTRACT_EXTRAS,
     *_ALIASES,
     *_DERIVED,
     *_TRACE_FIELDS,
@@ -596,6 +597,8 @@ class _Parser:
         if len(segments) == 1:
             if head in _COLUMNS:
                 return _Field(raw, word.start, word.end, _COLUMNS[head], head)
+            if head in _CONTRACT_EXTRAS:
+                return _Field(raw, word.start, word.end, _CONTRACT_EXTRAS[head], head)
             if head in _ALIASES:
                 column = _ALIASES[head]
                 return _Field(raw, word.start, word.end, _COLUMNS[column], column)
@@ -631,7 +634,7 @@ class _Parser:
             return _Field(raw, word.start, word.end, _TRACE_FIELDS[name], name)
         if head in ("params", "extra") and len(segments) >= 2:
             return _Field(raw, word.start, word.end, "json", head, tuple(segments[1:]))
-        if len(segments) == 1 and head not in _EXTRA_CONTRACT_FIELDS:
+        if len(segments) == 1:
             close = difflib.get_close_matches(head, _KNOWN_FOR_TYPOS, n=1, cutoff=0.75)
             if not close:
                 close = difflib.get_close_matches(head.lower(), _KNOWN_FOR_TYPOS, n=1, cutoff=0.75)
@@ -767,6 +770,7 @@ _END_MS = "__av_end_ms"
 _END_TS = "__av_end_ts"
 _SLOW = "__av_slow"
 _FAILED = "__av_failed"
+_MATCH = "__av_match"
 
 
 @dataclass
@@ -811,6 +815,12 @@ def _field_expr(ref: _Field, ctx: _Context) -> pl.Expr:
         return pl.col(_SLOW)
     if ref.is_trace:
         return _trace_field_expr(name)
+    if name in _CONTRACT_EXTRAS and name not in ctx.schema:
+        # Not an index column in this frame: the record kept it (if at all) among the extra fields.
+        value = ctx.text("extra").str.json_path_match(_json_path((name,)))
+        if ref.kind == "bool":
+            return pl.when(value == "true").then(True).when(value == "false").then(False)
+        return value.cast(pl.Float64, strict=False)
     if ref.kind == "string":
         return ctx.text(name)
     return ctx.column(name)
@@ -968,6 +978,45 @@ def _mentions_failed(node: _Node) -> bool:
     return False
 
 
+#: Index columns behind the helper columns: trace-level predicates and ``slow`` / ``failed``.
+_TRACE_BASE_COLUMNS: Final = frozenset({"trace_id", "ts", "duration_ms", "exit_code"})
+_SLOW_COLUMNS: Final = frozenset({"tool", "command", "duration_ms"})
+
+
+def _field_columns(ref: _Field) -> frozenset[str]:
+    name = ref.name
+    if ref.kind == "json":
+        return frozenset({name})
+    if name in _CONTRACT_EXTRAS:
+        return frozenset({name, "extra"})
+    if name in ("failed", "status"):
+        return frozenset({"exit_code"})
+    if name == "slow":
+        return _SLOW_COLUMNS
+    if ref.is_trace:
+        needed = set(_TRACE_BASE_COLUMNS)
+        if name in ("trace.slow", "trace.slow_steps"):
+            needed |= _SLOW_COLUMNS
+        if name == "trace.tools":
+            needed.add("tool")
+        return frozenset(needed)
+    return frozenset({name})
+
+
+def _node_columns(node: _Node) -> frozenset[str]:
+    if isinstance(node, _Compare | _InList | _Flag):
+        return _field_columns(node.field)
+    if isinstance(node, _FreeText):
+        return frozenset(TEXT_COLUMNS) if node.text else frozenset()
+    if isinstance(node, _TraceFunction):
+        return _TRACE_BASE_COLUMNS | _node_columns(node.inner)
+    if isinstance(node, _Not):
+        return _node_columns(node.inner)
+    if isinstance(node, _And | _Or):
+        return frozenset().union(*(_node_columns(item) for item in node.items))
+    return frozenset()
+
+
 @dataclass(frozen=True)
 class CompiledFilter:
     """A parsed, validated filter; ``apply`` runs it on a frame.
@@ -981,6 +1030,16 @@ class CompiledFilter:
     uses_trace: bool
     uses_slow: bool
     _node: _Node = field(repr=False)
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """The index columns the filter reads (load at least these, plus the location columns).
+
+        Fields name their column; ``params.X`` / ``extra.X`` / unknown names their JSON column; free text
+        every column of ``TEXT_COLUMNS``; ``failed``/``status`` ``exit_code``; ``slow`` ``tool``, ``command``,
+        ``duration_ms``; trace predicates also ``trace_id``, ``ts``, ``duration_ms``, ``exit_code``.
+        """
+        return _node_columns(self._node)
 
     @property
     def matches_all(self) -> bool:
@@ -1012,10 +1071,17 @@ class CompiledFilter:
     def mask(self, frame: pl.DataFrame) -> pl.Series:
         """A Boolean series, one value per row of ``frame``: true where the record matches."""
         if self.matches_all:
-            return pl.Series("match", [True] * frame.height, dtype=pl.Boolean)
+            return pl.repeat(True, frame.height, dtype=pl.Boolean, eager=True).alias("match")
         schema = frame.schema
         lazy = self.prepare(frame.lazy(), schema)
-        return lazy.select(self.predicate(schema).alias("match")).collect().to_series()
+        # with_columns broadcasts a predicate that does not depend on any column (a missing one) to every row
+        return (
+            lazy.with_columns(self.predicate(schema).alias(_MATCH))
+            .select(_MATCH)
+            .collect()
+            .to_series()
+            .alias("match")
+        )
 
     def apply(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The matching records of ``frame``, in frame order, with the frame's columns."""

@@ -119,3 +119,48 @@ def test_annotate_works_on_categorical_frames() -> None:
 def test_format_ms(ms: float, text: str) -> None:
     """Durations are formatted in the largest sensible unit."""
     assert format_ms(ms) == text
+
+
+def test_baseline_annotation_equals_reference_annotation() -> None:
+    """Annotating new rows against a baseline of the loaded data equals annotating with it as reference."""
+    rows = [{"request_id": f"u{i}", "start_ms": i, "duration_ms": 100.0 + i} for i in range(25)]
+    rows += [
+        {"request_id": f"p{i}", "command": "plan", "start_ms": 30 + i, "duration_ms": 5.0} for i in range(25)
+    ]
+    rows += [{"request_id": "x", "start_ms": 60, "duration_ms": 900.0}, {"request_id": "y", "start_ms": 61}]
+    whole = make_frame(rows)
+    rule = SlowStepRule(threshold_ms=None)
+    baseline = rule.baseline(whole)
+    assert baseline.samples == whole.height
+    tail = whole.tail(2)
+    expected = rule.annotate(tail, reference=whole)
+    assert rule.annotate(tail, baseline=baseline).equals(expected)
+    assert expected["slow"].to_list() == [True, False]
+
+
+def test_categorical_keys_annotate_like_string_keys() -> None:
+    """The physical-code join used for Categorical tool/command gives the same slow flags and reasons."""
+    rows = [
+        {
+            "request_id": f"{tool}{i}",
+            "tool": tool,
+            "command": command,
+            "start_ms": i,
+            "duration_ms": 100.0 + i,
+        }
+        for tool in ("deployctl", "verifyctl")
+        for command in ("apply", "plan")
+        for i in range(21)
+    ]
+    rows.append({"request_id": "slow", "tool": "verifyctl", "command": "plan", "duration_ms": 700.0})
+    rows.append({"request_id": "long", "tool": "dbctl", "command": "apply", "duration_ms": 9000.0})
+    rule = SlowStepRule()
+    plain = rule.annotate(make_frame(rows))
+    categorical = rule.annotate(make_frame(rows, categorical=True))
+    assert plain.select("request_id", "slow", "slow_reason").equals(
+        categorical.select("request_id", "slow", "slow_reason")
+    )
+    assert set(plain.filter("slow")["request_id"]) == {"slow", "long"}
+    reference = make_frame(rows, categorical=True)
+    one = reference.filter(pl.col("request_id") == "long")
+    assert rule.annotate(one, reference=reference)["slow_reason"].to_list() == ["over 5 s"]
