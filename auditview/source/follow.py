@@ -5,6 +5,13 @@ Owns ``Follower``:
 * ``Follower(paths, *, poll_interval=0.1, rotated_grace=10.0, poll_bytes=64 MiB, use_inotify=True)``: the
   inputs as for ``discover()`` (files, directories, globs, ``-``; none = every tool under the XDG roots). A
   named file or directory that does not exist raises ``SourceMissing``; a glob may match nothing yet.
+* ``positions``: ``{(st_dev, st_ino): (offset, next line number)}`` — where ``initial()`` starts reading each
+  file instead of its beginning, for files an index already holds up to that offset (the app loads big logs
+  with ``AuditIndex.load`` first, then follows from where the load stopped). Used only for that inode and
+  only when the file is not shorter than the offset (a shrunk file is read from 0); a compressed rotated
+  sibling with a position is not read at all (it cannot grow). The file's first bytes are still remembered
+  for copy detection; the truncation check by content starts once new bytes were read (a shrink is always
+  seen).
 * ``initial()``: yields every complete line there now as ``Chunk``s (oldest rotated sibling first); the events
   it produces (rejects) wait for the next ``poll()``.
 * ``poll()``: ``Chunk``s and ``SourceEvent``s (see ``events.py``) since the last call, in the order they
@@ -66,7 +73,7 @@ import stat
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -148,7 +155,9 @@ class Follower:
         poll_bytes: int = DEFAULT_POLL_BYTES,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         use_inotify: bool = True,
+        positions: Mapping[Identity, tuple[int, int]] | None = None,
     ) -> None:
+        self._positions: dict[Identity, tuple[int, int]] = dict(positions or {})
         self._paths = [p for p in paths if p != "-"]
         for arg in self._paths:
             text = os.path.expanduser(arg)
@@ -548,6 +557,14 @@ class Follower:
         entry = _known(identity, source, info, now)
         entry.read, entry.reader = True, reader
         self._files[identity] = entry
+        position = self._positions.pop(identity, None) if initial else None
+        if position is not None and self._start_at(entry, reader, position, info):
+            if source.generation > 0 and reader.compressed:
+                reader.close()  # a compressed older sibling never grows: nothing after what was indexed
+                entry.reader = None
+                return
+            reader = entry.reader
+            assert reader is not None
         if not initial:
             yield FileAppeared(source)
         yield from self._read(reader, entry)
@@ -556,6 +573,36 @@ class Follower:
         elif source.generation > 0 and (initial or reader.compressed):
             reader.close()  # an older sibling: read once, no longer appended to
             entry.reader = None
+
+    def _start_at(
+        self, entry: _Entry, reader: FileReader, position: tuple[int, int], info: os.stat_result
+    ) -> bool:
+        """Resume ``entry`` at a starting position handed to the constructor (what an index already holds).
+
+        The position is used only when it is plausible for this inode (a plain file no shorter than the
+        offset, or a compressed one); the file's first bytes are remembered as if read, so that copies of it
+        are still recognised. Returns False (read from the start) otherwise.
+        """
+        offset, line = position
+        if offset <= 0:
+            return False
+        if not reader.compressed and info.st_size < offset:
+            return False  # shrank since it was indexed: a truncation, read it again from the start
+        try:
+            entry.head = read_span(entry.source, 0, min(HEAD_BYTES, offset))
+        except (OSError, ValueError):
+            return False
+        resumed = FileReader(entry.source, offset=offset, line=max(line, 1), chunk_bytes=self.chunk_bytes)
+        try:
+            if resumed.identity() != entry.identity:
+                resumed.close()
+                return False
+        except SourceMissing:
+            resumed.close()
+            return False
+        reader.close()
+        entry.reader = resumed
+        return True
 
     def _advance_stdin(self) -> Iterator[Item]:
         reader = self._stdin

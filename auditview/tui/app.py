@@ -54,7 +54,7 @@ from auditview.tui.widgets.filter_bar import FilterBar
 from auditview.tui.widgets.records import RecordsTable
 from auditview.tui.widgets.status import StatusBar
 from auditview.tui.widgets.volume import VolumeStrip
-from auditview.tui.workers import LoaderOptions, filter_view, load_and_follow
+from auditview.tui.workers import FilterState, LoaderOptions, load_and_follow, update_view, volume_buckets
 
 __all__ = ["AppOptions", "AuditViewApp", "create_app", "run_app"]
 
@@ -119,8 +119,11 @@ class AuditViewApp(App[int]):
             _describe_moment(options.until),
         )
         self._generation = 0
-        self._annotated: pl.DataFrame | None = None
-        self._annotated_source: pl.DataFrame | None = None
+        #: What the last filter run produced (the base that appended rows are merged into).
+        self._filtered: FilterState | None = None
+        #: Rows appended since the frame of the last filter run started; ``None`` = the frame was replaced.
+        self._pending_added: list[pl.DataFrame] | None = None
+        self._last_sequence: int | None = None
         self._filter_running = False
         self._filter_dirty = False
         self._pending_appended = False
@@ -185,6 +188,17 @@ class AuditViewApp(App[int]):
         """Take the new index snapshot and refresh the view."""
         if not self.screen_stack:  # shutting down
             return
+        contiguous = (
+            message.added is not None
+            and self._last_sequence is not None
+            and message.sequence == self._last_sequence + 1
+            and message.index is self.index
+        )
+        if contiguous and self._pending_added is not None and message.added is not None:
+            self._pending_added.append(message.added)
+        else:
+            self._pending_added = None
+        self._last_sequence = message.sequence if message.sequence >= 0 else None
         self.frame = message.frame
         self.index = message.index
         self.preview = message.preview
@@ -229,22 +243,34 @@ class AuditViewApp(App[int]):
         self._filter_dirty = False
         self._generation += 1
         self.status.filter_busy = True
-        self.run_filter(self._generation, self.frame, self.filter_text, self.range)
+        added, self._pending_added = self._pending_added, []
+        self.run_filter(self._generation, self.frame, added, self.filter_text, self.range)
 
     @work(thread=True, group="filter", description="filter", exit_on_error=False)
-    def run_filter(self, generation: int, frame: pl.DataFrame, text: str, span: TimeRange) -> None:
-        """Filter and annotate in a thread; post the view or the error."""
+    def run_filter(
+        self,
+        generation: int,
+        frame: pl.DataFrame,
+        added: list[pl.DataFrame] | None,
+        text: str,
+        span: TimeRange,
+    ) -> None:
+        """Filter and annotate in a thread (only the appended rows when that is exact); post view or error."""
         try:
-            cached = self._annotated if self._annotated_source is frame else None
-            view, volume, annotated = filter_view(frame, text, span.since, span.until, self.rule, cached)
-            self._annotated, self._annotated_source = annotated, frame
+            state = update_view(self._filtered, frame, added, text, span.since, span.until, self.rule)
         except FilterError as exc:
+            self._filtered = None
             self.post_message(FilterFailed(text, exc.message, exc.position))
             return
         except Exception as exc:  # a filter bug must not kill the app: show it and keep the old view
+            self._filtered = None
             self.post_message(FilterFailed(text, f"filter failed: {exc}", 0))
             return
-        self.post_message(FilterApplied(generation, view, volume, text))
+        self._filtered = state
+        view = state.view
+        failed = RecordsTable.rows_where(view, "failed")
+        slow = RecordsTable.rows_where(view, "slow")
+        self.post_message(FilterApplied(generation, view, volume_buckets(view), text, failed, slow))
 
     def on_filter_applied(self, message: FilterApplied) -> None:
         """Show the new view (new records are counted as unseen while the user is scrolled up)."""
@@ -256,7 +282,9 @@ class AuditViewApp(App[int]):
         self.view = message.view
         appended = self._pending_appended
         self._pending_appended = False
-        self.records.show_frame(message.view, appended=appended)
+        self.records.show_frame(
+            message.view, appended=appended, failed_rows=message.failed_rows, slow_rows=message.slow_rows
+        )
         self.volume.show(message.volume)
         self.status.shown = message.view.height
         self._update_open_screens()
@@ -419,9 +447,7 @@ class AuditViewApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Main-view actions only work (and only show in the footer) on the main view."""
-        if action in self._MAIN_ONLY and len(self.screen_stack) > 1:
-            return False
-        return True
+        return not (action in self._MAIN_ONLY and len(self.screen_stack) > 1)
 
     def action_help(self) -> None:
         """Show the keys."""

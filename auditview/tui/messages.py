@@ -1,7 +1,8 @@
 """Messages that flow up from workers and screens to the app: small dataclasses with past-tense names.
 
 Floods coalesce: a newer ``RecordsAppended`` or ``IndexingProgressed`` replaces an older one still in the
-queue, because each carries the whole current state (the full frame, the bytes done so far), not a delta.
+queue, because each carries the whole current state (the full frame, the bytes done so far); the rows added
+since the previous post ride along as a hint, numbered so that a receiver notices a replaced post.
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ class RecordsAppended(Message):
     index: RawIndex
     rejects: int = 0
     preview: bool = False
+    #: Posts of one index are numbered 0 (the full index), 1, 2, ... while following; -1 for a preview.
+    sequence: int = -1
+    #: The rows added since the post numbered ``sequence - 1`` (not sorted as a whole); ``None`` = rebuilt.
+    #: A replaced (coalesced) post leaves a gap in ``sequence``: the receiver then starts from ``frame``.
+    added: pl.DataFrame | None = None
 
     def can_replace(self, message: Message) -> bool:
         """A newer snapshot makes an older queued one useless."""
@@ -114,6 +120,9 @@ class FilterApplied(Message):
     view: pl.DataFrame
     volume: VolumeBuckets
     filter_text: str
+    #: Row numbers of the failed and of the slow records in ``view`` (computed off the UI thread).
+    failed_rows: pl.Series | None = None
+    slow_rows: pl.Series | None = None
 
     def can_replace(self, message: Message) -> bool:
         """A newer view replaces an older queued one."""

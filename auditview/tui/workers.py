@@ -19,16 +19,17 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import polars as pl
 from textual.message import Message
 
-from auditview.query import compile_filter, time_range
-from auditview.slow import SlowStepRule
+from auditview.query import CompiledFilter, compile_filter, time_range
+from auditview.slow import SlowBaseline, SlowStepRule
 from auditview.source.discover import discover
 from auditview.source.events import (
     FileAppeared,
@@ -58,10 +59,14 @@ if TYPE_CHECKING:
 __all__ = [
     "FOLLOW_POST_INTERVAL",
     "PREVIEW_BYTES",
+    "FilterState",
     "LoaderOptions",
+    "covered_positions",
     "filter_view",
     "load_and_follow",
+    "merge_sorted",
     "read_tail_chunk",
+    "update_view",
     "volume_buckets",
 ]
 
@@ -165,42 +170,164 @@ def describe_event(event: SourceEvent) -> str:
     return type(event).__name__
 
 
-def load_and_follow(options: LoaderOptions, post: Post, cancelled: Cancelled) -> None:
-    """Preview, index fully, then follow until cancelled (see the module docstring)."""
+class _LoadCancelledError(Exception):
+    """Raised from the progress callback to stop ``AuditIndex.load`` when the worker is cancelled."""
+
+
+Identity = tuple[int, int]
+
+
+def _identities(sources: Sequence[SourceFile]) -> dict[Path, tuple[Identity, int]]:
+    """``(st_dev, st_ino)`` and size of every file source now (stdin has none)."""
+    found: dict[Path, tuple[Identity, int]] = {}
+    for source in sources:
+        if str(source.path) == "-":
+            continue
+        try:
+            info = os.stat(source.path)
+        except OSError:
+            continue
+        found[source.path] = ((info.st_dev, info.st_ino), info.st_size)
+    return found
+
+
+def covered_positions(
+    index: AuditIndex, before: Mapping[Path, tuple[Identity, int]], after: Mapping[Path, tuple[Identity, int]]
+) -> dict[Identity, tuple[int, int]] | None:
+    """Where the follower must start so that it continues exactly where ``AuditIndex.load`` stopped.
+
+    For each file: the end of the last complete line the load saw (a record or a reject) and the next line
+    number, keyed by the file's inode. ``None`` when a file was replaced or shrank during the load (its
+    identity or size before and after disagree): then nobody can say which inode the load read, and the caller
+    indexes serially instead.
+    """
+    for path, (identity, size) in before.items():
+        now = after.get(path)
+        if now is None or now[0] != identity or now[1] < size:
+            return None
+    ends: dict[int, tuple[int, int]] = {}
+    frame = index.frame
+    if frame.height:
+        per_file = frame.group_by("file_id").agg(
+            end=(pl.col("offset") + pl.col("length").cast(pl.Int64)).max() + 1,
+            line=pl.col("line").max(),
+        )
+        for file_id, end, line in per_file.iter_rows():
+            ends[int(file_id)] = (int(end), int(line) + 1)
+    by_display = {source.display: file_id for file_id, source in enumerate(index.files)}
+    for reject in index.rejects:
+        file_id = by_display.get(reject.path)
+        if file_id is None:
+            continue
+        length = reject.length if reject.length is not None else len(reject.raw)
+        end, line = reject.offset + length + 1, reject.line + 1
+        known = ends.get(file_id, (0, 1))
+        ends[file_id] = (max(known[0], end), max(known[1], line))
+    positions: dict[Identity, tuple[int, int]] = {}
+    for file_id, source in enumerate(index.files):
+        found = before.get(source.path)
+        if found is not None:
+            positions[found[0]] = ends.get(file_id, (0, 1))
+    return positions
+
+
+def _load_index(
+    sources: Sequence[SourceFile], post: Post, cancelled: Cancelled
+) -> tuple[AuditIndex, dict[Identity, tuple[int, int]]] | None:
+    """The full index through ``AuditIndex.load`` (parallel parse) and where following must start after it."""
     from auditview.index import AuditIndex
 
+    last_progress = 0.0
+
+    def progress(done: int, total: int) -> None:
+        nonlocal last_progress
+        if cancelled():
+            raise _LoadCancelledError
+        now = time.monotonic()
+        if now - last_progress > 0.1:
+            last_progress = now
+            post(IndexingProgressed(min(done, total), max(total, done, 1)))
+
+    before = _identities(sources)
+    index = AuditIndex.load(sources, progress=progress)
+    positions = covered_positions(index, before, _identities(sources))
+    if positions is None:
+        index.close()
+        return None
+    return index, positions
+
+
+def _index_serially(
+    sources: Sequence[SourceFile], follower: Follower, post: Post, cancelled: Cancelled
+) -> AuditIndex | None:
+    """Index every source through ``Follower.initial()`` (the fallback when files moved during a load)."""
+    from auditview.index import AuditIndex
+
+    total = sum(_size(source) for source in sources)
+    index = AuditIndex()
+    for source in sources:
+        index.file_id(source)
+    done = 0
+    last_progress = 0.0
+    for chunk in follower.initial():
+        if cancelled():
+            return None
+        index.add_chunk(chunk)
+        done += len(chunk.data)
+        now = time.monotonic()
+        if now - last_progress > 0.1:
+            last_progress = now
+            post(IndexingProgressed(min(done, total), max(total, done)))
+    return index
+
+
+def load_and_follow(options: LoaderOptions, post: Post, cancelled: Cancelled) -> None:
+    """Preview, index fully, then follow until cancelled (see the module docstring)."""
     started = time.monotonic()
     try:
         sources = discover(list(options.paths))
-        # poll_bytes: no cap, so that initial() reads every file to its end (the cap would leave the rest of a
-        # big file to later polls, and the "full" index would not be full).
-        follower = Follower(list(options.paths), chunk_bytes=LOAD_CHUNK_BYTES, poll_bytes=1 << 62)
     except OSError as exc:
         post(LoadFailed(str(exc)))
         return
     try:
-        total = sum(_size(source) for source in sources)
+        preview = _preview(sources, options)
+    except OSError:
+        preview = None
+    if preview is not None and not cancelled():
+        post(RecordsAppended(preview.frame, preview, rejects=len(preview.rejects), preview=True))
+    stdin = any(str(source.path) == "-" for source in sources)
+    loaded = None
+    if not stdin:
         try:
-            preview = _preview(sources, options)
+            loaded = _load_index(sources, post, cancelled)
+        except _LoadCancelledError:
+            return
         except OSError:
-            preview = None
-        if preview is not None and not cancelled():
-            post(RecordsAppended(preview.frame, preview, rejects=len(preview.rejects), preview=True))
-        index = AuditIndex()
-        for source in sources:
-            index.file_id(source)
-        done = 0
-        last_progress = 0.0
-        for chunk in follower.initial():
-            if cancelled():
+            loaded = None  # a file vanished during the load: index serially, the follower copes with it
+    positions = loaded[1] if loaded is not None else None
+    try:
+        # poll_bytes: no cap, so that initial() reads every file to its end (the cap would leave the rest of a
+        # big file to later polls, and the "full" index would not be full).
+        follower = Follower(
+            list(options.paths), chunk_bytes=LOAD_CHUNK_BYTES, poll_bytes=1 << 62, positions=positions
+        )
+    except OSError as exc:
+        post(LoadFailed(str(exc)))
+        return
+    try:
+        if loaded is not None:
+            index = loaded[0]
+            # Lines appended while the load ran (after where it stopped) come from the positions on.
+            for chunk in follower.initial():
+                if cancelled():
+                    return
+                index.add_chunk(chunk)
+        else:
+            serial = _index_serially(sources, follower, post, cancelled)
+            if serial is None:
                 return
-            index.add_chunk(chunk)
-            done += len(chunk.data)
-            now = time.monotonic()
-            if now - last_progress > 0.1:
-                last_progress = now
-                post(IndexingProgressed(min(done, total), max(total, done)))
-        post(RecordsAppended(index.frame, index, rejects=len(index.rejects)))
+            index = serial
+        post(RecordsAppended(index.frame, index, rejects=len(index.rejects), sequence=0))
         post(IndexingFinished(time.monotonic() - started))
         if options.follow:
             _follow(follower, index, post, cancelled)
@@ -209,13 +336,16 @@ def load_and_follow(options: LoaderOptions, post: Post, cancelled: Cancelled) ->
 
 
 def _follow(follower: Follower, index: AuditIndex, post: Post, cancelled: Cancelled) -> None:
+    """Add what the follower finds; post the frame and the rows new since the last post (``sequence`` + 1)."""
     dirty = False
+    added: list[pl.DataFrame] = []
+    sequence = 0
     last_post = time.monotonic()
     while not cancelled():
         follower.wait(FOLLOW_POST_INTERVAL / 2)
         for item in follower.poll():
             if isinstance(item, Chunk):
-                index.add_chunk(item)
+                added.append(index.add_chunk(item))
                 dirty = True
             elif isinstance(item, LineRejected):
                 index.add_rejects([item.reject])
@@ -224,7 +354,12 @@ def _follow(follower: Follower, index: AuditIndex, post: Post, cancelled: Cancel
                 post(SourceEventHappened(describe_event(item)))
         now = time.monotonic()
         if dirty and now - last_post >= FOLLOW_POST_INTERVAL:
-            post(RecordsAppended(index.frame, index, rejects=len(index.rejects)))
+            sequence += 1
+            rows = pl.concat(added, how="vertical_relaxed") if len(added) > 1 else added[0] if added else None
+            post(
+                RecordsAppended(index.frame, index, rejects=len(index.rejects), sequence=sequence, added=rows)
+            )
+            added = []
             dirty = False
             last_post = now
 
@@ -278,9 +413,91 @@ def filter_view(
     compiled = compile_filter(filter_text, slow_rule=rule) if filter_text.strip() else None
     if annotated is None or annotated.height != frame.height:
         annotated = rule.annotate(frame)
+    view = _filtered(annotated, compiled, since, until)
+    return view, volume_buckets(view), annotated
+
+
+@dataclass(frozen=True)
+class FilterState:
+    """The result of one filter run, kept as the base for the next: appended rows are merged into it."""
+
+    annotated: pl.DataFrame
+    baseline: SlowBaseline
+    baseline_rows: int
+    view: pl.DataFrame
+    filter_text: str
+    since: datetime | None
+    until: datetime | None
+
+
+def _filtered(
+    annotated: pl.DataFrame, compiled: CompiledFilter | None, since: datetime | None, until: datetime | None
+) -> pl.DataFrame:
     view = annotated
     if since is not None or until is not None:
         view = time_range(view, since, until)
-    if compiled is not None:
+    if compiled is not None and not compiled.matches_all:
         view = compiled.apply(view)
-    return view, volume_buckets(view), annotated
+    return view
+
+
+def merge_sorted(frame: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (sorted by the index keys) with ``rows`` merged in; a plain append when they come after."""
+    if rows.height == 0:
+        return frame
+    from auditview.index import SORT_KEYS
+
+    rows = rows.sort(SORT_KEYS)
+    if frame.height == 0:
+        return rows
+    last = frame.select(SORT_KEYS).row(-1)
+    first = rows.select(SORT_KEYS).row(0)
+    merged = pl.concat([frame, rows], how="vertical_relaxed", rechunk=False)
+    return merged if first > last else merged.sort(SORT_KEYS)
+
+
+def update_view(
+    state: FilterState | None,
+    frame: pl.DataFrame,
+    added: Sequence[pl.DataFrame] | None,
+    filter_text: str,
+    since: datetime | None,
+    until: datetime | None,
+    rule: SlowStepRule,
+) -> FilterState:
+    """The view of ``frame``: from scratch, or from ``state`` plus the rows ``added`` since it was made.
+
+    Appended rows are slow-annotated against the state's baseline (the p95 of each tool+command over the data
+    loaded then; it is recomputed once the frame has grown by half) and, when the filter has no trace-level
+    predicate and neither it nor the time range changed, filtered alone and merged into the view. Otherwise
+    the annotated frame is reused and only the filter runs again over it. Raises ``FilterError``.
+    """
+    compiled = compile_filter(filter_text, slow_rule=rule) if filter_text.strip() else None
+    if (
+        state is None
+        or added is None
+        or state.annotated.height + sum(r.height for r in added) != frame.height
+    ):
+        baseline = rule.baseline(frame)
+        annotated = rule.annotate(frame, baseline=baseline)
+        view = _filtered(annotated, compiled, since, until)
+        return FilterState(annotated, baseline, frame.height, view, filter_text, since, until)
+    rows = pl.concat(list(added), how="vertical_relaxed") if len(added) > 1 else added[0] if added else None
+    annotated, baseline, baseline_rows = state.annotated, state.baseline, state.baseline_rows
+    new_rows = annotated.head(0) if rows is None else rule.annotate(rows, baseline=baseline)
+    annotated = merge_sorted(annotated, new_rows)
+    if annotated.height > baseline_rows * 3 // 2 + 1000:
+        # Enough new data that "usual" may have moved: recompute the baseline and re-annotate everything.
+        baseline = rule.baseline(frame)
+        annotated = rule.annotate(frame, baseline=baseline)
+        baseline_rows = frame.height
+        view = _filtered(annotated, compiled, since, until)
+    elif (
+        state.filter_text == filter_text
+        and (state.since, state.until) == (since, until)
+        and (compiled is None or not compiled.uses_trace)
+    ):
+        view = merge_sorted(state.view, _filtered(new_rows, compiled, since, until))
+    else:
+        view = _filtered(annotated, compiled, since, until)
+    return FilterState(annotated, baseline, baseline_rows, view, filter_text, since, until)

@@ -132,7 +132,7 @@ async def test_detail_shows_the_raw_line_and_source() -> None:
         assert "mem/audit.jsonl:2" in str(app.screen.query_one("#detail-header").render())
         assert '"request_id": "req-0001"' in str(app.screen.query_one("#detail-json").render())
         copied: list[str] = []
-        app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
+        app.copy_to_clipboard = copied.append  # type: ignore[method-assign,assignment]
         await pilot.press("c")
         assert copied == [lines[1].decode()]
         await pilot.press("escape")
@@ -189,7 +189,7 @@ async def test_export_writes_the_selected_lines_byte_for_byte(tmp_path: Path) ->
         await pilot.press("x")
         assert isinstance(app.screen, ExportDialog)
         assert app.screen.query_one("#export-path").value == "auditview-export-20261120T100000Z.jsonl"  # type: ignore[attr-defined]
-        app.screen.query_one("#export-path").value = str(target)  # type: ignore[attr-defined]
+        app.screen.query_one("#export-path").value = str(target)  # type: ignore[attr-defined,unused-ignore]
         await pilot.click("#export-write")
         await settle(app, pilot)
         assert not isinstance(app.screen, ExportDialog)

@@ -18,7 +18,7 @@ HOSTILE: dict[str, Any] = {
 
 def _screen_text(app: Any) -> str:
     """Everything the compositor would paint, as plain text."""
-    return "\n".join(strip.text for strip in app.screen._compositor.render_update(full=True).strips)  # type: ignore[attr-defined]
+    return "\n".join(strip.text for strip in app.screen._compositor.render_update(full=True).strips)  # type: ignore[attr-defined,unused-ignore]
 
 
 async def test_hostile_fields_render_literally_and_the_app_survives() -> None:

@@ -201,7 +201,14 @@ class RecordsTable(ScrollView, can_focus=True):
         """Number of rows in the view."""
         return self._frame.height
 
-    def show_frame(self, frame: pl.DataFrame, *, appended: bool = False) -> None:
+    def show_frame(
+        self,
+        frame: pl.DataFrame,
+        *,
+        appended: bool = False,
+        failed_rows: pl.Series | None = None,
+        slow_rows: pl.Series | None = None,
+    ) -> None:
         """Show ``frame``; keep the cursor on the same record unless following (then go to the new end).
 
         ``appended`` says the change is new records arriving (counted as unseen while not following), not a
@@ -212,8 +219,8 @@ class RecordsTable(ScrollView, can_focus=True):
         old_offset_in_view = self.cursor - round(self.scroll_y) + 1
         self._frame = frame
         self._window_start = -1
-        self._failed_rows = self._rows_where(frame, "failed")
-        self._slow_rows = self._rows_where(frame, "slow")
+        self._failed_rows = failed_rows if failed_rows is not None else self.rows_where(frame, "failed")
+        self._slow_rows = slow_rows if slow_rows is not None else self.rows_where(frame, "slow")
         self._match_rows, self._match_set = (), frozenset()
         self.virtual_size = Size(self.size.width, frame.height + 1)
         if frame.height == 0:
@@ -237,7 +244,8 @@ class RecordsTable(ScrollView, can_focus=True):
         self.refresh()
 
     @staticmethod
-    def _rows_where(frame: pl.DataFrame, column: str) -> pl.Series:
+    def rows_where(frame: pl.DataFrame, column: str) -> pl.Series:
+        """Row numbers of ``frame`` where ``column`` ("failed" or "slow") is true (callable from a worker)."""
         if column == "failed" and "exit_code" in frame.columns:
             mask = frame["exit_code"].fill_null(0) != 0
         elif column in frame.columns:
@@ -256,12 +264,8 @@ class RecordsTable(ScrollView, can_focus=True):
         """The row of the record at ``key`` in the view, or ``None``."""
         if self._frame.height == 0:
             return None
-        hits = (
-            ((self._frame["file_id"] == key.file_id) & (self._frame["offset"] == key.offset))
-            .arg_true()
-            .to_list()
-        )
-        return int(hits[0]) if hits else None
+        hits = ((self._frame["file_id"] == key.file_id) & (self._frame["offset"] == key.offset)).arg_true()
+        return int(hits[0]) if hits.len() else None
 
     # ------------------------------------------------------------------------------------------------ cursor
     def set_cursor(self, row: int, *, scroll: bool = True) -> None:
