@@ -54,7 +54,14 @@ from auditview.tui.widgets.filter_bar import FilterBar
 from auditview.tui.widgets.records import RecordsTable
 from auditview.tui.widgets.status import StatusBar
 from auditview.tui.widgets.volume import VolumeStrip
-from auditview.tui.workers import FilterState, LoaderOptions, load_and_follow, update_view, volume_buckets
+from auditview.tui.workers import (
+    FilterState,
+    LoaderOptions,
+    line_number_at,
+    load_and_follow,
+    update_view,
+    volume_buckets,
+)
 
 __all__ = ["AppOptions", "AuditViewApp", "create_app", "run_app"]
 
@@ -204,7 +211,7 @@ class AuditViewApp(App[int]):
         self.preview = message.preview
         self.status.total = message.frame.height
         self.status.rejects = message.rejects
-        self.status.sources = len(message.index.files)
+        self.status.sources = message.sources if message.sources is not None else len(message.index.files)
         self.loaded = True
         self._request_filter(appended=True)
 
@@ -431,6 +438,8 @@ class AuditViewApp(App[int]):
             return
         match = frame.filter((pl.col("file_id") == file_id) & (pl.col("offset") == offset))
         line = None if preview or match.height == 0 else int(match["line"][0])
+        if preview and 0 <= file_id < len(index.files):
+            line = line_number_at(index.files[file_id], offset)  # the preview started mid-file: count
         reason = None
         if match.height and "slow_reason" in match.columns:
             reason = match["slow_reason"][0]

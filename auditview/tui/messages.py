@@ -62,6 +62,8 @@ class RecordsAppended(Message):
     #: The rows added since the post numbered ``sequence - 1`` (not sorted as a whole); ``None`` = rebuilt.
     #: A replaced (coalesced) post leaves a gap in ``sequence``: the receiver then starts from ``frame``.
     added: pl.DataFrame | None = None
+    #: How many of the index's files exist now (a file rotated away and deleted no longer counts).
+    sources: int | None = None
 
     def can_replace(self, message: Message) -> bool:
         """A newer snapshot makes an older queued one useless."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
+import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -153,7 +155,36 @@ async def _shoot(name: str, shot: Shot, samples: Path, out: Path, size: tuple[in
     async with app.run_test(size=size) as pilot:
         await _settle(pilot)
         await shot(pilot)
-        return Path(app.save_screenshot(f"{name}.svg", str(out)))
+        path = Path(app.save_screenshot(f"{name}.svg", str(out)))
+    path.write_text(pin_leading_spaces(path.read_text(encoding="utf-8")), encoding="utf-8")
+    return path
+
+
+_TEXT_WITH_LEADING_SPACES = re.compile(
+    r'(<text [^>]*?x=")([0-9.]+)("[^>]*?textLength=")([0-9.]+)("[^>]*>)((?:&#160;)+)'
+)
+
+
+def pin_leading_spaces(svg: str) -> str:
+    """Move leading spaces of each text run into its ``x`` (the picture is unchanged).
+
+    Rich writes spaces as ``&#160;`` inside runs stretched to a ``textLength``; librsvg (``rsvg-convert``,
+    and so many image previews) drops them at the start of a run, which glues words together ("Traces51")
+    and hides indentation. Shifting the run instead keeps every renderer faithful.
+    """
+
+    def shift(match: re.Match[str]) -> str:
+        spaces = match.group(6).count("&#160;")
+        x, length = float(match.group(2)), float(match.group(4))
+        runs = re.match(r"[^<]*", svg[match.end() :])
+        chars = spaces + len(html.unescape(runs.group(0) if runs else ""))
+        cell = length / chars if chars else 0.0
+        return (
+            f"{match.group(1)}{x + spaces * cell:g}{match.group(3)}"
+            f"{max(length - spaces * cell, 0):g}{match.group(5)}"
+        )
+
+    return _TEXT_WITH_LEADING_SPACES.sub(shift, svg)
 
 
 async def take_screenshots(

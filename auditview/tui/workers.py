@@ -63,6 +63,7 @@ __all__ = [
     "LoaderOptions",
     "covered_positions",
     "filter_view",
+    "line_number_at",
     "load_and_follow",
     "merge_sorted",
     "read_tail_chunk",
@@ -119,6 +120,30 @@ def read_tail_chunk(source: SourceFile, max_bytes: int) -> Chunk | None:
             return None
         data, offset = data[cut:], offset + cut
     return Chunk(source=source, offset=offset, first_line=1, data=data)
+
+
+def line_number_at(source: SourceFile, offset: int) -> int | None:
+    """The 1-based number of the line starting at ``offset`` of a plain file (counts newlines in blocks)."""
+    if source.compression != "none" or str(source.path) == "-":
+        return None
+    count = 0
+    try:
+        with open(source.path, "rb") as handle:
+            done = 0
+            while done < offset:
+                block = handle.read(min(8 << 20, offset - done))
+                if not block:
+                    return None
+                count += block.count(b"\n")
+                done += len(block)
+    except OSError:
+        return None
+    return count + 1
+
+
+def _existing_files(index: AuditIndex) -> int:
+    """How many distinct files of the index are still there (rotated-away and deleted ones are not)."""
+    return sum(1 for path in {source.path for source in index.files} if os.path.exists(path))
 
 
 def _preview(sources: Sequence[SourceFile], options: LoaderOptions) -> AuditIndex | None:
@@ -327,7 +352,11 @@ def load_and_follow(options: LoaderOptions, post: Post, cancelled: Cancelled) ->
             if serial is None:
                 return
             index = serial
-        post(RecordsAppended(index.frame, index, rejects=len(index.rejects), sequence=0))
+        post(
+            RecordsAppended(
+                index.frame, index, rejects=len(index.rejects), sequence=0, sources=_existing_files(index)
+            )
+        )
         post(IndexingFinished(time.monotonic() - started))
         if options.follow:
             _follow(follower, index, post, cancelled)
@@ -352,12 +381,21 @@ def _follow(follower: Follower, index: AuditIndex, post: Post, cancelled: Cancel
                 dirty = True
             else:
                 post(SourceEventHappened(describe_event(item)))
+                dirty = True  # the sources count may have changed
         now = time.monotonic()
         if dirty and now - last_post >= FOLLOW_POST_INTERVAL:
             sequence += 1
+            frame = index.frame
             rows = pl.concat(added, how="vertical_relaxed") if len(added) > 1 else added[0] if added else None
             post(
-                RecordsAppended(index.frame, index, rejects=len(index.rejects), sequence=sequence, added=rows)
+                RecordsAppended(
+                    frame,
+                    index,
+                    rejects=len(index.rejects),
+                    sequence=sequence,
+                    added=rows if rows is not None else frame.head(0),
+                    sources=_existing_files(index),
+                )
             )
             added = []
             dirty = False

@@ -267,3 +267,23 @@ async def test_quit_key_exits() -> None:
         await pilot.pause()
     assert app.return_code in (0, None)
     assert not app.is_running
+
+
+async def test_export_toggles_show_their_state_as_text(tmp_path: Path) -> None:
+    """The export scopes read "(•)" / "( )" and the manifest checkbox "[ ]" / "[x]", not by colour alone."""
+    from auditview.tui.widgets.toggles import TextCheckbox, TextRadioButton
+
+    index = MemoryIndex(lines_of(standard_records(12)))
+    app = memory_app(index)
+    async with app.run_test(size=(100, 40)) as pilot:
+        feed(app, index)
+        await settle(app, pilot)
+        await pilot.press("space", "x")
+        await settle(app, pilot)
+        buttons = {str(b.id): str(b.render()) for b in app.screen.query(TextRadioButton)}
+        assert buttons["scope-marked"].startswith("(•)")
+        assert buttons["scope-filtered"].startswith("( )")
+        box = app.screen.query_one(TextCheckbox)
+        assert str(box.render()).startswith("[ ]")
+        box.value = True
+        assert str(box.render()).startswith("[x]")

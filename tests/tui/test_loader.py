@@ -1,4 +1,4 @@
-"""The loader: full index through ``AuditIndex.load``, then following from where it stopped; incremental views."""
+"""The loader: full index via ``AuditIndex.load``, then following from where it stopped; incremental views."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def test_lines_appended_while_loading_are_indexed_exactly_once(
 ) -> None:
     """Lines written before, during (a half line too) and after the full load each end up once, in place."""
     log = tmp_path / "audit.jsonl"
-    log.write_bytes(_lines(range(0, 50)))
+    log.write_bytes(_lines(range(50)))
     real_load = AuditIndex.load.__func__  # type: ignore[attr-defined]
 
     def load_while_appending(cls: type[AuditIndex], sources: Any, **kwargs: Any) -> AuditIndex:
@@ -89,7 +89,7 @@ def test_a_file_replaced_during_the_load_falls_back_to_reading_serially(
 ) -> None:
     """When the log is rotated while loading, the loader re-reads through the follower: nothing doubled."""
     log = tmp_path / "audit.jsonl"
-    log.write_bytes(_lines(range(0, 30)))
+    log.write_bytes(_lines(range(30)))
     real_load = AuditIndex.load.__func__  # type: ignore[attr-defined]
 
     def load_then_rotate(cls: type[AuditIndex], sources: Any, **kwargs: Any) -> AuditIndex:

@@ -105,3 +105,17 @@ class TestScreens:
     def test_time_range_dialog(self, snap_compare: SnapCompare) -> None:
         """w opens since/until."""
         assert snap_compare(_app(), terminal_size=(120, 35), run_before=_steady("w"))
+
+
+class TestNoColor:
+    """Under ``NO_COLOR`` every state still reads as text: glyphs, markers, toggles."""
+
+    def test_samples_no_color(self, snap_compare: SnapCompare, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Failed (✗) and slow (◷) rows, the volume markers and the status bar read without colour."""
+        monkeypatch.setenv("NO_COLOR", "1")
+        assert snap_compare(_app(), terminal_size=(120, 35), run_before=_steady("g", "e"))
+
+    def test_export_dialog_no_color(self, snap_compare: SnapCompare, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The chosen export scope reads "(•)" and the others "( )"; the manifest box "[ ]"."""
+        monkeypatch.setenv("NO_COLOR", "1")
+        assert snap_compare(_app(), terminal_size=(120, 35), run_before=_steady("space", "x"))

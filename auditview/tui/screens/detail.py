@@ -38,9 +38,7 @@ class DetailScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         """Header, pretty JSON, raw line, footer."""
-        where = (
-            f"{self.source}:{self.line}" if self.line else f"{self.source} (line number pending: indexing)"
-        )
+        where = f"{self.source}:{self.line}" if self.line else f"{self.source} (line number not known)"
         header = Content.styled("record ", "bold") + Content(truncate_display(printable(where), 300))
         header += Content(f" · {len(self.raw):,} bytes")
         if self.slow_reason:

@@ -22,10 +22,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, RadioButton, RadioSet, Static
+from textual.widgets import Button, Checkbox, Input, RadioSet, Static
 
 from auditview.export import ExportResult
 from auditview.sanitize import printable, truncate_display
+from auditview.tui.widgets.toggles import TextCheckbox, TextRadioButton
 
 __all__ = ["ExportDialog", "ExportScope", "default_export_name"]
 
@@ -75,10 +76,11 @@ class ExportDialog(ModalScreen[ExportResult | None]):
             yield Static(Content.styled("Export records (byte-exact JSONL)", "bold"), id="export-title")
             with RadioSet(id="export-scope"):
                 for key, scope in self.scopes.items():
-                    label = f"{printable(scope.label)} — {scope.frame.height:,} records"
-                    yield RadioButton(Content(label), value=key == self.scope, id=f"scope-{key}")
+                    count = scope.frame.height
+                    label = f"{printable(scope.label)} — {count:,} record{'' if count == 1 else 's'}"
+                    yield TextRadioButton(Content(label), value=key == self.scope, id=f"scope-{key}")
             yield Input(str(self.default_path), id="export-path")
-            yield Checkbox(
+            yield TextCheckbox(
                 "also write a manifest (sources, byte ranges, sha256, filter)", id="export-manifest"
             )
             yield Static("", id="export-message")

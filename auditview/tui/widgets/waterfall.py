@@ -731,7 +731,8 @@ class Waterfall(ScrollView, can_focus=True):
             segments.append(Segment(" ", base))
         segments.append(Segment(" ", base))
         depth = max(0, int(step.depth))
-        indent = "  " * min(depth, MAX_INDENT_DEPTH)
+        # A child hangs off its parent with "└ " (the nesting reads without colour and in any SVG renderer).
+        indent = "  " * (min(depth, MAX_INDENT_DEPTH) - 1) + "└ " if depth else ""
         if depth > MAX_INDENT_DEPTH:
             indent = indent[:-2] + "» "
         label_style = cursor_style
