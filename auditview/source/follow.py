@@ -192,6 +192,12 @@ class Follower:
         with self._lock:
             return [e.source for e in self._ordered() if e.reader is not None]
 
+    @property
+    def files_read(self) -> list[SourceFile]:
+        """Every file read so far that is still there (followed or finished), under its current name."""
+        with self._lock:
+            return [e.source for e in self._ordered() if e.read and not e.unlinked]
+
     def partial_lines(self) -> list[PartialLine]:
         """Trailing lines still being written (not records, not rejects yet)."""
         with self._lock:

@@ -141,11 +141,6 @@ def line_number_at(source: SourceFile, offset: int) -> int | None:
     return count + 1
 
 
-def _existing_files(index: AuditIndex) -> int:
-    """How many distinct files of the index are still there (rotated-away and deleted ones are not)."""
-    return sum(1 for path in {source.path for source in index.files} if os.path.exists(path))
-
-
 def _preview(sources: Sequence[SourceFile], options: LoaderOptions) -> AuditIndex | None:
     big = [
         source
@@ -354,7 +349,7 @@ def load_and_follow(options: LoaderOptions, post: Post, cancelled: Cancelled) ->
             index = serial
         post(
             RecordsAppended(
-                index.frame, index, rejects=len(index.rejects), sequence=0, sources=_existing_files(index)
+                index.frame, index, rejects=len(index.rejects), sequence=0, sources=len(follower.files_read)
             )
         )
         post(IndexingFinished(time.monotonic() - started))
@@ -394,7 +389,7 @@ def _follow(follower: Follower, index: AuditIndex, post: Post, cancelled: Cancel
                     rejects=len(index.rejects),
                     sequence=sequence,
                     added=rows if rows is not None else frame.head(0),
-                    sources=_existing_files(index),
+                    sources=len(follower.files_read),
                 )
             )
             added = []

@@ -118,3 +118,16 @@ def test_copytruncate_after_starting_at_a_position_recovers_from_the_copy(tmp_pa
         seen += _lines(items)
     assert [body for *_, body in seen] == [record("a", i) for i in (2, 3, 4)]
     assert any(isinstance(item, FileTruncated) and item.copied_to is not None for item in items)
+
+
+def test_files_read_names_a_rotated_file_under_its_new_name(tmp_path: Path) -> None:
+    """After a rename rotation both the moved file and the new live file are listed as read."""
+    log = tmp_path / "audit.jsonl"
+    log.write_bytes(record("a", 0))
+    with Follower([str(tmp_path)]) as follower:
+        list(follower.initial())
+        assert [source.path for source in follower.files_read] == [log]
+        log.rename(tmp_path / "audit.jsonl.1")
+        _append(log, record("a", 1))
+        follower.poll()
+        assert sorted(source.path.name for source in follower.files_read) == ["audit.jsonl", "audit.jsonl.1"]
