@@ -776,6 +776,8 @@ _MATCH = "__av_match"
 @dataclass
 class _Context:
     schema: Mapping[str, pl.DataType]
+    #: Helper columns computed eagerly by ``CompiledFilter`` (staged JSON matches, free text), by node.
+    staged: Mapping[object, str] = field(default_factory=dict)
 
     def text(self, column: str) -> pl.Expr:
         dtype = self.schema.get(column)
@@ -872,7 +874,8 @@ def _positive(lhs: pl.Expr, op: str, rhs: pl.Expr) -> pl.Expr:
     return lhs >= rhs
 
 
-def _compile_compare(node: _Compare, ctx: _Context) -> pl.Expr:
+def _compare_positive(node: _Compare, ctx: _Context) -> pl.Expr:
+    """The comparison without its negation (``!=`` / ``!~`` are ``not`` this); never null."""
     ref = node.field
     op = node.op
     lhs = _field_expr(ref, ctx)
@@ -880,20 +883,30 @@ def _compile_compare(node: _Compare, ctx: _Context) -> pl.Expr:
     if op in ("~", "!~"):
         if ref.kind not in ("string", "json"):
             lhs = lhs.cast(pl.String)
-        matched = lhs.str.contains(str(value)).fill_null(False)
-        return ~matched if op == "!~" else matched
+        return lhs.str.contains(str(value)).fill_null(False)
     if value is None:
-        matched = lhs.is_null()
-    elif ref.kind == "status":
-        matched = lhs if value == "failed" else ~lhs
-    elif ref.kind == "json" and isinstance(value, float):
-        matched = _positive(lhs.cast(pl.Float64, strict=False), op, _literal(value)).fill_null(False)
-    else:
-        matched = _positive(lhs, op, _literal(value)).fill_null(False)
-    return ~matched if op == "!=" else matched
+        return lhs.is_null()
+    if ref.kind == "status":
+        return lhs if value == "failed" else ~lhs
+    if ref.kind == "json" and isinstance(value, float):
+        return _positive(lhs.cast(pl.Float64, strict=False), op, _literal(value)).fill_null(False)
+    return _positive(lhs, op, _literal(value)).fill_null(False)
+
+
+def _compile_compare(node: _Compare, ctx: _Context) -> pl.Expr:
+    staged = ctx.staged.get(node)
+    matched = pl.col(staged) if staged is not None else _compare_positive(node, ctx)
+    return ~matched if node.op in ("!=", "!~") else matched
 
 
 def _compile_in(node: _InList, ctx: _Context) -> pl.Expr:
+    staged = ctx.staged.get(node)
+    matched = pl.col(staged) if staged is not None else _in_positive(node, ctx)
+    return ~matched if node.negate else matched
+
+
+def _in_positive(node: _InList, ctx: _Context) -> pl.Expr:
+    """The ``in`` test without its ``not``; never null."""
     ref = node.field
     lhs = _field_expr(ref, ctx)
     parts: list[pl.Expr] = []
@@ -926,24 +939,19 @@ def _compile_in(node: _InList, ctx: _Context) -> pl.Expr:
             parts.append(lhs.is_in(pl.Series(texts, dtype=pl.String).implode()))
     elif values:
         parts.append(lhs.is_in(pl.Series([str(value) for value in values], dtype=pl.String).implode()))
-    matched = pl.any_horizontal(parts).fill_null(False) if parts else pl.lit(False)
-    return ~matched if node.negate else matched
+    return pl.any_horizontal(parts).fill_null(False) if parts else pl.lit(False)
 
 
 def _compile_free_text(node: _FreeText, ctx: _Context) -> pl.Expr:
+    staged = ctx.staged.get(node)
+    if staged is not None:
+        return pl.col(staged)
     columns = [name for name in TEXT_COLUMNS if name in ctx.schema]
     if not node.text:
         return pl.lit(True)
     if not columns:
         return pl.lit(False)
-    if node.text.isascii():
-        # Aho-Corasick with ASCII case folding: faster than a (?i) regex, same result for ASCII words.
-        matches = [
-            ctx.text(name).str.contains_any([node.text], ascii_case_insensitive=True) for name in columns
-        ]
-    else:
-        pattern = "(?i)" + re.escape(node.text)
-        matches = [ctx.text(name).str.contains(pattern) for name in columns]
+    matches = [_free_text_expr(ctx.text(name), node.text) for name in columns]
     return pl.any_horizontal(matches).fill_null(False)
 
 
@@ -976,6 +984,148 @@ def _mentions_failed(node: _Node) -> bool:
     if isinstance(node, _And | _Or):
         return any(_mentions_failed(item) for item in node.items)
     return False
+
+
+# ----------------------------------------------------------------------------------------------------
+# Staged evaluation: the same results as the plain expressions, computed with fewer expensive passes.
+#
+# ``str.json_path_match`` parses every JSON text and is the slowest thing a filter can do (0.5 s per
+# million rows), so a JSON comparison runs it only on the rows that may hold the key (the key's JSON text or a
+# backslash, which could hide an escaped key, occurs in the text); every other row gets the value the
+# comparison has for a missing key. A top-level string equality (``params.env=prod``) is decided without any
+# JSON parsing on the rows where that is provably the same: no backslash, no nested object, no whitespace
+# around ``:`` or after a quote, and the ``"key":"value"`` text occurring for one key only.
+
+_STRUCTURAL: Final = frozenset(',:[]{}"\\ \t\r\n')
+
+
+def _staged_nodes(node: _Node) -> list[_Compare | _InList | _FreeText]:
+    """The nodes (anywhere in the tree) that ``_stage`` computes eagerly: JSON look-ups and free text."""
+    if isinstance(node, _Compare | _InList):
+        return [node] if node.field.kind == "json" else []
+    if isinstance(node, _FreeText):
+        return [node] if node.text else []
+    if isinstance(node, _Not | _TraceFunction):
+        return _staged_nodes(node.inner)
+    if isinstance(node, _And | _Or):
+        return [found for item in node.items for found in _staged_nodes(item)]
+    return []
+
+
+def _top_key(node: _Compare | _InList) -> str | None:
+    """The key of a top-level look-up (``params.env``) whose JSON text cannot be confused with structure."""
+    if len(node.field.path) != 1:
+        return None
+    key = node.field.path[0]
+    if not key or key.isdigit() or any(ch in _STRUCTURAL for ch in key) or "\\" in orjson.dumps(key).decode():
+        return None
+    return key
+
+
+_PLAIN_NUMBER: Final = r"(-?\d{1,15}(?:\.\d{1,15})?)\s*[,}]"
+
+
+def _decide_from_text(node: _Compare | _InList, key_re: str) -> pl.Expr | None:
+    """On a safe text holding the key once: the positive match read off the text, null where it cannot tell.
+
+    ``None`` when the text never tells (regexes, lists): those rows are parsed.
+    """
+    if not isinstance(node, _Compare) or node.op in ("~", "!~"):
+        return None
+    text = pl.col(node.field.name)
+    value = node.literal
+    if value is None:
+        return text.str.contains(rf"{key_re}\s*:\s*null")
+    if isinstance(value, float):
+        # json_path_match renders a number through f64, so a plain decimal token compares the same way.
+        number = text.str.extract(rf"{key_re}\s*:\s*{_PLAIN_NUMBER}", 1).cast(pl.Float64)
+        return pl.when(number.is_not_null()).then(_positive(number, node.op, _literal(value)))
+    if node.op not in ("=", "!=") or not isinstance(value, str):
+        return None
+    # A value that reads like a number, true/false/null, an object or an array might equal the text
+    # json_path_match gives for a non-string JSON value: leave those to the parser.
+    if value.strip() in ("true", "false", "null") or _NUMBER_RE.match(value.strip()) or value[:1] in "{[":
+        return None
+    encoded = orjson.dumps(value).decode()
+    if "\\" in encoded:
+        return None
+    return text.str.contains(rf"{key_re}\s*:\s*{re.escape(encoded)}")
+
+
+def _stage_json(node: _Compare | _InList, frame: pl.DataFrame) -> pl.Series:
+    """The positive match of a JSON comparison (before ``!=``/``not``), equal to the plain expression's."""
+    column = node.field.name
+    ctx = _Context({column: pl.String()})
+    positive = _compare_positive(node, ctx) if isinstance(node, _Compare) else _in_positive(node, ctx)
+    texts = frame.select(pl.col(column).cast(pl.String))
+    keys = [segment for segment in node.field.path if not segment.isdigit()]
+    if not keys:
+        return texts.select(positive).to_series()
+    missing = bool(pl.DataFrame({column: [None]}, schema={column: pl.String()}).select(positive).item())
+    text = pl.col(column)
+    top_key = _top_key(node)
+    if top_key is not None:
+        # A safe text has no backslash and a single "{" (the object's own: nothing nested). There the key's
+        # JSON text followed by ":" is the key itself, so counting it tells absent / once / repeated.
+        key_re = re.escape(orjson.dumps(top_key).decode())
+        decide = _decide_from_text(node, key_re)
+        exprs = [
+            (text.str.count_matches(r"[{\\]").fill_null(1) == 1).alias("safe"),
+            text.str.count_matches(rf"{key_re}\s*:").fill_null(0).alias("seen"),
+        ]
+        if decide is not None:
+            exprs.append(decide.alias("decided"))
+        flags = texts.select(exprs)
+        safe = pl.col("safe")
+        seen = pl.col("seen")
+        decided = pl.col("decided") if decide is not None else pl.lit(None, dtype=pl.Boolean)
+        outcome = flags.select(
+            pl.when(safe & (seen == 0))
+            .then(pl.lit(missing))
+            .when(safe & (seen == 1))
+            .then(decided)
+            .alias("match")
+        ).to_series()
+        exact = outcome.is_null().arg_true()
+        result = outcome.fill_null(False)
+    else:
+        candidates = texts.select(
+            (
+                text.str.contains(orjson.dumps(keys[-1]).decode(), literal=True)
+                | text.str.contains("\\", literal=True)
+            ).fill_null(False)
+        )
+        exact = candidates.to_series().arg_true()
+        result = pl.repeat(missing, frame.height, dtype=pl.Boolean, eager=True).alias("match")
+    if exact.len():
+        result = result.scatter(exact, texts[exact].select(positive).to_series())
+    return result
+
+
+def _stage_free_text(node: _FreeText, frame: pl.DataFrame) -> pl.Series:
+    """Free text over the text columns; a Categorical column is searched in its distinct values only."""
+    parts: list[pl.Expr] = []
+    for name in TEXT_COLUMNS:
+        if name not in frame.columns:
+            continue
+        values = frame.get_column(name)
+        if isinstance(values.dtype, pl.Categorical):
+            distinct = values.unique().drop_nulls()
+            hits = distinct.filter(
+                distinct.cast(pl.String).to_frame().select(_free_text_expr(pl.all(), node.text)).to_series()
+            )
+            parts.append(pl.col(name).to_physical().is_in(hits.to_physical().implode()))
+        else:
+            parts.append(_free_text_expr(pl.col(name).cast(pl.String), node.text))
+    if not parts:
+        return pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True).alias("match")
+    # One select: polars runs the per-column searches in parallel.
+    return frame.select(pl.any_horizontal(parts).fill_null(False).alias("match")).to_series()
+
+
+def _free_text_expr(values: pl.Expr, text: str) -> pl.Expr:
+    """Case-insensitive substring search (a ``(?i)`` regex: faster here than ``contains_any``)."""
+    return values.str.contains("(?i)" + re.escape(text)).fill_null(False)
 
 
 #: Index columns behind the helper columns: trace-level predicates and ``slow`` / ``failed``.
@@ -1052,10 +1202,15 @@ class CompiledFilter:
 
     def prepare(self, frame: pl.LazyFrame, schema: Mapping[str, pl.DataType]) -> pl.LazyFrame:
         """Add the helper columns (``__av_*``) the predicate reads: failed, slow, trace keys, start/end."""
+        return self._prepare(frame, schema, slow_ready=False)
+
+    def _prepare(
+        self, frame: pl.LazyFrame, schema: Mapping[str, pl.DataType], *, slow_ready: bool
+    ) -> pl.LazyFrame:
         helpers: list[pl.Expr] = []
         if _mentions_failed(self._node) or self.uses_trace:
             helpers.append(failed_expr().alias(_FAILED))
-        if self.uses_slow:
+        if self.uses_slow and not slow_ready:
             slow = pl.col("slow").fill_null(False) if "slow" in schema else self.slow_rule.slow_expr()
             helpers.append(slow.alias(_SLOW))
         if self.uses_trace:
@@ -1068,28 +1223,44 @@ class CompiledFilter:
             ]
         return frame.with_columns(helpers) if helpers else frame
 
+    def _staged(self, frame: pl.DataFrame) -> tuple[pl.LazyFrame, pl.Expr]:
+        """The frame with every helper column, and the predicate over it (staged parts computed eagerly)."""
+        staged: dict[object, str] = {}
+        computed: list[pl.Series] = []
+        for node in _staged_nodes(self._node):
+            if node in staged:
+                continue
+            if isinstance(node, _FreeText):
+                series = _stage_free_text(node, frame)
+            elif node.field.name in frame.columns:
+                series = _stage_json(node, frame)
+            else:
+                continue
+            staged[node] = f"__av_staged{len(staged)}"
+            computed.append(series.alias(staged[node]))
+        slow_ready = False
+        if self.uses_slow and "slow" not in frame.columns:
+            computed.append(self.slow_rule.slow_mask(frame).alias(_SLOW))
+            slow_ready = True
+        schema = frame.schema
+        lazy = frame.lazy().with_columns(computed) if computed else frame.lazy()
+        lazy = self._prepare(lazy, schema, slow_ready=slow_ready)
+        return lazy, _compile(self._node, _Context(dict(schema), staged))
+
     def mask(self, frame: pl.DataFrame) -> pl.Series:
         """A Boolean series, one value per row of ``frame``: true where the record matches."""
         if self.matches_all:
             return pl.repeat(True, frame.height, dtype=pl.Boolean, eager=True).alias("match")
-        schema = frame.schema
-        lazy = self.prepare(frame.lazy(), schema)
+        lazy, predicate = self._staged(frame)
         # with_columns broadcasts a predicate that does not depend on any column (a missing one) to every row
-        return (
-            lazy.with_columns(self.predicate(schema).alias(_MATCH))
-            .select(_MATCH)
-            .collect()
-            .to_series()
-            .alias("match")
-        )
+        return lazy.with_columns(predicate.alias(_MATCH)).select(_MATCH).collect().to_series().alias("match")
 
     def apply(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The matching records of ``frame``, in frame order, with the frame's columns."""
         if self.matches_all:
             return frame
-        schema = frame.schema
-        lazy = self.prepare(frame.lazy(), schema)
-        return lazy.filter(self.predicate(schema)).select(frame.columns).collect()
+        lazy, predicate = self._staged(frame)
+        return lazy.filter(predicate).select(frame.columns).collect()
 
 
 def compile_filter(text: str, *, slow_rule: SlowStepRule | None = None) -> CompiledFilter:

@@ -463,3 +463,104 @@ def test_orphans_are_single_step_traces_even_when_several_share_an_empty_id() ->
     assert ids(frame, "trace.steps=1") == ["a", "b", "c"]
     assert ids(frame, "trace.duration>1m") == ["c"]
     assert ids(frame, "trace.has(failed)") == ["a"]
+
+
+STAGED_TEXTS = [
+    '{"env":"prod"}',
+    '{"env": "prod"}',
+    '{"env" :"prod"}',
+    '{"env":\t"prod"}',
+    '{"\\u0065nv":"prod"}',
+    '{"env":"pr\\u006fd"}',
+    '{"a":{"env":"prod"}}',
+    '{"a":[{"env":"prod"}]}',
+    '{"a":[1,{"env":"prod"}]}',
+    '{"env":"staging","env":"prod"}',
+    '{"env":"prod","env":"staging"}',
+    '{"x":"\\"env\\":\\"prod\\""}',
+    '{"x":"env","y":"prod"}',
+    '{"env":"production"}',
+    '{"env":["prod"]}',
+    '{"env":null}',
+    "{}",
+    '{"env":3}',
+    '{"env":"3"}',
+    '{"env":3.0}',
+    '{"env":true}',
+    '{"env":""}',
+    '{"db":{"name":"orders"}}',
+    '{"hosts":["web-1","web-2"]}',
+    '{"a":"b",",":"x"}',
+    '{"k":"env","env":"prod"}',
+    '{"replicas":5}',
+    '{"replicas":"5"}',
+    '{"replicas":5.0}',
+    '{"replicas":1e1}',
+    '{"replicas":-3}',
+    '{"replicas": 7 }',
+    '{"replicas":12345678901234567890}',
+    '{"replicas":null}',
+    '{"replicas":[5]}',
+    '{"replicas":true}',
+    '{"replicas":5,"replicas":1}',
+    '{"a":{"replicas":9}}',
+]
+
+STAGED_FILTERS = [
+    "params.env=prod",
+    "params.env!=prod",
+    'params.env="3"',
+    "params.env=3",
+    "params.env=null",
+    "params.env!=null",
+    'params.env=""',
+    "params.env=true",
+    'params.env="true"',
+    "params.env~pro",
+    "params.env!~^prod$",
+    "params.env in (prod, null)",
+    "params.env not in (prod, 3)",
+    "params.db.name=orders",
+    "params.hosts.0=web-1",
+    "params.replicas>=5",
+    "params.replicas=5",
+    "params.replicas!=5",
+    "params.replicas<0",
+    "params.replicas=null",
+    "params.replicas!=null",
+    "params.replicas in (5, 7)",
+    "params.a.replicas>1",
+    'params.","=x',
+    "extra.env=prod",
+    "prod",
+    "PROD",
+    "env",
+]
+
+
+@pytest.mark.parametrize("text", STAGED_FILTERS)
+@pytest.mark.parametrize("categorical", [False, True])
+def test_staged_evaluation_equals_the_plain_expression(text: str, categorical: bool) -> None:
+    """JSON look-ups and free text computed in stages select exactly what the single expression selects."""
+    frame = make_frame(
+        [{"request_id": f"r{i}", "params": params} for i, params in enumerate(STAGED_TEXTS)],
+        categorical=categorical,
+    )
+    compiled = compile_filter(text)
+    plain = (
+        compiled.prepare(frame.lazy(), frame.schema)
+        .select(compiled.predicate(frame.schema).alias("m"))
+        .collect()
+        .to_series()
+    )
+    assert compiled.mask(frame).to_list() == plain.to_list()
+
+
+def test_staged_pair_matching_is_exact_on_tricky_texts() -> None:
+    """params.env=prod matches escaped and spaced forms and one duplicate-key value, never nested keys."""
+    frame = make_frame([{"request_id": f"r{i}", "params": params} for i, params in enumerate(STAGED_TEXTS)])
+    got = set(compile_filter("params.env=prod").apply(frame)["request_id"])
+    expected = {f"r{STAGED_TEXTS.index(text)}" for text in [*STAGED_TEXTS[:6], '{"k":"env","env":"prod"}']}
+    dup = {"r9", "r10"} & got
+    assert got - dup == expected
+    assert len(dup) == 1
