@@ -771,6 +771,7 @@ _END_TS = "__av_end_ts"
 _SLOW = "__av_slow"
 _FAILED = "__av_failed"
 _MATCH = "__av_match"
+_TRACE_VALUE = "__av_trace_value"
 
 
 @dataclass
@@ -778,6 +779,8 @@ class _Context:
     schema: Mapping[str, pl.DataType]
     #: Helper columns computed eagerly by ``CompiledFilter`` (staged JSON matches, free text), by node.
     staged: Mapping[object, str] = field(default_factory=dict)
+    #: Trace ids where a trace-level node holds (``trace.all``: where some record fails its filter).
+    trace_ids: Mapping[object, pl.Series] = field(default_factory=dict)
 
     def text(self, column: str) -> pl.Expr:
         dtype = self.schema.get(column)
@@ -829,28 +832,32 @@ def _field_expr(ref: _Field, ctx: _Context) -> pl.Expr:
 
 
 def _trace_field_expr(name: str) -> pl.Expr:
+    return _trace_window(*_trace_parts(name))
+
+
+def _trace_parts(name: str) -> tuple[pl.Expr, pl.Expr]:
+    """The aggregate of a trace field over a trace, and its value for an orphan (a trace of its own)."""
     failed = pl.col(_FAILED)
     slow = pl.col(_SLOW)
     one = pl.lit(1, dtype=pl.UInt32)
     if name in ("trace.duration", "trace.span"):
-        span = pl.col(_END_MS).max() - pl.col(_START_MS).min()
-        return _trace_window(span, pl.col(_END_MS) - pl.col(_START_MS))
+        return pl.col(_END_MS).max() - pl.col(_START_MS).min(), pl.col(_END_MS) - pl.col(_START_MS)
     if name == "trace.steps":
-        return _trace_window(pl.len(), one)
+        return pl.len(), one
     if name == "trace.failures":
-        return _trace_window(failed.sum(), failed.cast(pl.UInt32))
+        return failed.sum(), failed.cast(pl.UInt32)
     if name == "trace.failed":
-        return _trace_window(failed.any(), failed)
+        return failed.any(), failed
     if name == "trace.slow_steps":
-        return _trace_window(slow.sum(), slow.cast(pl.UInt32))
+        return slow.sum(), slow.cast(pl.UInt32)
     if name == "trace.slow":
-        return _trace_window(slow.any(), slow)
+        return slow.any(), slow
     if name == "trace.tools":
-        return _trace_window(pl.col("tool").n_unique(), one)
+        return pl.col("tool").n_unique(), one
     if name == "trace.start":
-        return _trace_window(pl.col("ts").min(), pl.col("ts"))
+        return pl.col("ts").min(), pl.col("ts")
     if name == "trace.end":
-        return _trace_window(pl.col(_END_TS).max(), pl.col(_END_TS))
+        return pl.col(_END_TS).max(), pl.col(_END_TS)
     raise AssertionError(name)  # pragma: no cover - resolve_field admits only the names above
 
 
@@ -874,11 +881,11 @@ def _positive(lhs: pl.Expr, op: str, rhs: pl.Expr) -> pl.Expr:
     return lhs >= rhs
 
 
-def _compare_positive(node: _Compare, ctx: _Context) -> pl.Expr:
+def _compare_positive(node: _Compare, ctx: _Context, lhs: pl.Expr | None = None) -> pl.Expr:
     """The comparison without its negation (``!=`` / ``!~`` are ``not`` this); never null."""
     ref = node.field
     op = node.op
-    lhs = _field_expr(ref, ctx)
+    lhs = _field_expr(ref, ctx) if lhs is None else lhs
     value = node.literal
     if op in ("~", "!~"):
         if ref.kind not in ("string", "json"):
@@ -895,7 +902,14 @@ def _compare_positive(node: _Compare, ctx: _Context) -> pl.Expr:
 
 def _compile_compare(node: _Compare, ctx: _Context) -> pl.Expr:
     staged = ctx.staged.get(node)
-    matched = pl.col(staged) if staged is not None else _compare_positive(node, ctx)
+    ids = ctx.trace_ids.get(node)
+    if staged is not None:
+        matched = pl.col(staged)
+    elif ids is not None:
+        singleton = _compare_positive(node, ctx, _trace_parts(node.field.name)[1])
+        matched = pl.when(pl.col(_ORPHAN)).then(singleton).otherwise(pl.col("trace_id").is_in(ids.implode()))
+    else:
+        matched = _compare_positive(node, ctx)
     return ~matched if node.op in ("!=", "!~") else matched
 
 
@@ -965,6 +979,10 @@ def _compile(node: _Node, ctx: _Context) -> pl.Expr:
     if isinstance(node, _FreeText):
         return _compile_free_text(node, ctx)
     if isinstance(node, _Flag):
+        ids = ctx.trace_ids.get(node)
+        if ids is not None:
+            singleton = _trace_parts(node.field.name)[1].fill_null(False)
+            return pl.when(pl.col(_ORPHAN)).then(singleton).otherwise(pl.col("trace_id").is_in(ids.implode()))
         return _field_expr(node.field, ctx).fill_null(False)
     if isinstance(node, _Not):
         return ~_compile(node.inner, ctx)
@@ -973,7 +991,25 @@ def _compile(node: _Node, ctx: _Context) -> pl.Expr:
     if isinstance(node, _Or):
         return pl.any_horizontal([_compile(item, ctx) for item in node.items])
     inner = _compile(node.inner, ctx)
+    ids = ctx.trace_ids.get(node)
+    if ids is not None:
+        # Membership in a small set of ids is much cheaper than a window over a million trace ids.
+        member = pl.col("trace_id").is_in(ids.implode())
+        return pl.when(pl.col(_ORPHAN)).then(inner).otherwise(member if node.name == "trace.has" else ~member)
     return _trace_window(inner.any() if node.name == "trace.has" else inner.all(), inner)
+
+
+def _trace_nodes(node: _Node) -> list[_TraceFunction | _Compare | _Flag]:
+    """``trace.has``/``trace.all`` and the comparisons and flags on trace fields (outside trace functions)."""
+    if isinstance(node, _TraceFunction):
+        return [node]
+    if isinstance(node, _Compare | _Flag):
+        return [node] if node.field.is_trace else []
+    if isinstance(node, _Not):
+        return _trace_nodes(node.inner)
+    if isinstance(node, _And | _Or):
+        return [found for item in node.items for found in _trace_nodes(item)]
+    return []
 
 
 def _mentions_failed(node: _Node) -> bool:
@@ -1245,7 +1281,27 @@ class CompiledFilter:
         schema = frame.schema
         lazy = frame.lazy().with_columns(computed) if computed else frame.lazy()
         lazy = self._prepare(lazy, schema, slow_ready=slow_ready)
-        return lazy, _compile(self._node, _Context(dict(schema), staged))
+        ctx = _Context(dict(schema), staged)
+        trace_ids: dict[object, pl.Series] = {}
+        traced = lazy.filter(~pl.col(_ORPHAN))
+        for trace_node in _trace_nodes(self._node):
+            if trace_node in trace_ids:
+                continue
+            if isinstance(trace_node, _TraceFunction):
+                inner = _compile(trace_node.inner, ctx)
+                wanted = traced.filter(inner if trace_node.name == "trace.has" else ~inner)
+                trace_ids[trace_node] = wanted.select(pl.col("trace_id").unique()).collect().to_series()
+                continue
+            # Decide the comparison once per trace on the (small) per-trace aggregates.
+            value = _trace_parts(trace_node.field.name)[0].alias(_TRACE_VALUE)
+            per_trace = traced.group_by("trace_id").agg(value)
+            if isinstance(trace_node, _Compare):
+                keep = _compare_positive(trace_node, ctx, pl.col(_TRACE_VALUE))
+            else:
+                keep = pl.col(_TRACE_VALUE).fill_null(False)
+            trace_ids[trace_node] = per_trace.filter(keep).select("trace_id").collect().to_series()
+        ctx.trace_ids = trace_ids
+        return lazy, _compile(self._node, ctx)
 
     def mask(self, frame: pl.DataFrame) -> pl.Series:
         """A Boolean series, one value per row of ``frame``: true where the record matches."""

@@ -564,3 +564,35 @@ def test_staged_pair_matching_is_exact_on_tricky_texts() -> None:
     dup = {"r9", "r10"} & got
     assert got - dup == expected
     assert len(dup) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "trace.failed",
+        "not trace.failed",
+        "trace.slow",
+        "trace.slow_steps>=1",
+        "trace.steps>2",
+        "trace.steps!=2",
+        "trace.failures=0",
+        "trace.tools>1",
+        "trace.duration>1m",
+        "trace.start<2026-11-20T09:00:05Z",
+        "trace.end>=2026-11-20T09:01:00Z",
+        "trace.has(command=rollback) or trace.all(operator=alice)",
+        "not trace.has(params.env=prod) and trace.steps<3",
+    ],
+)
+def test_trace_predicates_by_id_sets_equal_the_window_expressions(text: str) -> None:
+    """Trace predicates decided per trace and joined back by id select what the window expressions select."""
+    frame = make_frame(RECORDS, categorical=True)
+    compiled = compile_filter(text)
+    plain = (
+        compiled.prepare(frame.lazy(), frame.schema)
+        .select(compiled.predicate(frame.schema).alias("m"))
+        .collect()
+        .to_series()
+    )
+    assert compiled.mask(frame).to_list() == plain.to_list()
+    assert 0 < plain.sum() < frame.height or text in ("trace.slow", "trace.slow_steps>=1")
