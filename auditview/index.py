@@ -10,17 +10,22 @@ library.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
-from auditview.parse import empty_frame, parse_chunk
+from auditview.parse import LOCATION_COLUMNS, SCHEMA, empty_frame, parse_chunk, project_schema
 from auditview.source.types import Chunk, Reject, SourceFile
+
+if TYPE_CHECKING:
+    from auditview.cache import CacheEntry, Fingerprint
 
 __all__ = ["SORT_KEYS", "AuditIndex", "RawLineChanged"]
 
@@ -30,6 +35,13 @@ SORT_KEYS: Final = ("ts", "file_id", "offset")
 _PARSE_THREADS: Final = max(1, min(4, os.cpu_count() or 1))
 #: Bytes per chunk while loading: small enough that the chunks in flight stay a fraction of the index.
 _CHUNK_BYTES: Final = 8 << 20
+#: Every index column besides the location columns.
+_INDEX_COLUMNS: Final = frozenset(SCHEMA) - frozenset(LOCATION_COLUMNS)
+#: Raw reads: lines of one file closer than this are read with one ``pread``; a read is at most this big.
+_READ_GAP: Final = 16 << 10
+_READ_MAX: Final = 1 << 20
+#: Raw reads: rows looked up together (their reads sorted by place, then handed out in frame order).
+_RAW_BATCH: Final = 16384
 
 
 class RawLineChanged(OSError):  # noqa: N818 - reads better at the call site
@@ -37,35 +49,78 @@ class RawLineChanged(OSError):  # noqa: N818 - reads better at the call site
 
 
 class _RawReader:
-    """Reads spans of the files back: ``pread`` on plain files, a one-file cache of decompressed streams."""
+    """Reads spans of the files back by ``file_id``: ``pread`` on plain files (the descriptor stays open, so
+    a file renamed or unlinked after it was first read stays readable), a one-file cache of decompressed
+    streams."""
 
     def __init__(self) -> None:
-        self._fds: dict[Path, int] = {}
-        self._decompressed: tuple[Path, bytes] | None = None
+        self._fds: dict[int, int] = {}
+        self._decompressed: tuple[int, bytes] | None = None
 
-    def span(self, source: SourceFile, offset: int, length: int) -> bytes:
+    def span(self, file_id: int, source: SourceFile, offset: int, length: int) -> bytes:
         """``length`` bytes at ``offset``; checks that a ``\\n`` follows, so a changed file is noticed."""
-        if source.compression == "none":
-            fd = self._fds.get(source.path)
-            if fd is None:
-                fd = os.open(source.path, os.O_RDONLY | os.O_CLOEXEC)
-                self._fds[source.path] = fd
+        fd = self._fd(file_id, source)
+        if fd is not None:
             data = os.pread(fd, length + 1, offset)
             if len(data) != length + 1 or data[length] != 0x0A:
                 raise RawLineChanged(f"{source.display}: bytes at offset {offset} changed since indexing")
             return data[:length]
-        stream = self._stream(source)
+        stream = self._stream(file_id, source)
         if stream[offset + length : offset + length + 1] != b"\n":
             raise RawLineChanged(f"{source.display}: bytes at offset {offset} changed since indexing")
         return stream[offset : offset + length]
 
-    def _stream(self, source: SourceFile) -> bytes:
-        if self._decompressed is None or self._decompressed[0] != source.path:
+    def spans(
+        self, file_id: int, source: SourceFile, places: list[tuple[int, int, int]], out: list[bytes]
+    ) -> None:
+        """Fill ``out[slot]`` for every ``(offset, length, slot)`` of ``places`` (sorted by offset), reading
+        neighbouring lines of a plain file with one ``pread``."""
+        fd = self._fd(file_id, source)
+        if fd is None:
+            for offset, length, slot in places:
+                out[slot] = self.span(file_id, source, offset, length)
+            return
+        i = 0
+        while i < len(places):
+            begin = places[i][0]
+            j = i + 1
+            end = places[i][0] + places[i][1] + 1
+            while j < len(places):
+                offset, length, _ = places[j]
+                if offset - end > _READ_GAP or offset + length + 1 - begin > _READ_MAX:
+                    break
+                end = max(end, offset + length + 1)
+                j += 1
+            block = os.pread(fd, end - begin, begin)
+            for offset, length, slot in places[i:j]:
+                at = offset - begin
+                if len(block) < at + length + 1 or block[at + length] != 0x0A:
+                    raise RawLineChanged(f"{source.display}: bytes at offset {offset} changed since indexing")
+                out[slot] = block[at : at + length]
+            i = j
+
+    def _fd(self, file_id: int, source: SourceFile) -> int | None:
+        fd = self._fds.get(file_id)
+        if fd is None and source.compression == "none":
+            fd = os.open(source.path, os.O_RDONLY | os.O_CLOEXEC)
+            self._fds[file_id] = fd
+        return fd
+
+    def _stream(self, file_id: int, source: SourceFile) -> bytes:
+        if self._decompressed is None or self._decompressed[0] != file_id:
             from auditview.source.read import read_all
 
             parts = [chunk.data for chunk in read_all([source])]
-            self._decompressed = (source.path, b"".join(parts))
+            self._decompressed = (file_id, b"".join(parts))
         return self._decompressed[1]
+
+    def forget(self, file_id: int) -> None:
+        """Drop what is kept open for ``file_id`` (its path now names other bytes)."""
+        fd = self._fds.pop(file_id, None)
+        if fd is not None:
+            os.close(fd)
+        if self._decompressed is not None and self._decompressed[0] == file_id:
+            self._decompressed = None
 
     def close(self) -> None:
         for fd in self._fds.values():
@@ -78,14 +133,16 @@ class AuditIndex:
     """All records of some sources: ``frame`` (sorted), ``files`` (``file_id`` -> source), ``rejects``.
 
     ``columns`` (``None`` = all) projects the frame for one-shot tasks that need only some fields (export with
-    a filter, trace summaries); every line is still checked in full, so ``rejects`` are the same either way.
+    a filter, trace summaries; ``ts`` is always kept); every line is still checked in full, so ``rejects`` are
+    the same either way.
     """
 
     def __init__(self, *, columns: Collection[str] | None = None) -> None:
         self.files: list[SourceFile] = []
         self.rejects: list[Reject] = []
         self.incomplete: int = 0
-        self.columns: frozenset[str] | None = frozenset(columns) if columns is not None else None
+        # ``ts`` is the sort key: always held
+        self.columns: frozenset[str] | None = frozenset(columns) | {"ts"} if columns is not None else None
         self._file_ids: dict[SourceFile, int] = {}
         self._frame: pl.DataFrame = empty_frame(self.columns)
         self._pending: list[pl.DataFrame] = []
@@ -99,57 +156,106 @@ class AuditIndex:
         *,
         progress: Callable[[int, int], None] | None = None,
         columns: Collection[str] | None = None,
+        cache: bool | None = None,
     ) -> AuditIndex:
         """Read and parse every complete line of ``sources`` now; ``progress(bytes_done, bytes_total)``.
 
         A trailing line without ``\\n`` is counted in ``incomplete``, not rejected. Raises
-        ``auditview.source.discover.SourceMissing`` when a source cannot be opened.
+        ``auditview.source.discover.SourceMissing`` when a source cannot be opened. ``cache``: use and update
+        the persistent index cache (``auditview.cache``); ``None`` = on unless ``AUDITVIEW_CACHE=0``. The
+        result is the same with or without it.
         """
-        from auditview.source.read import read_all
+        from auditview import cache as index_cache
 
         index = cls(columns=columns)
         for source in sources:
             index.file_id(source)
+        use_cache = index_cache.cache_enabled(cache)
+        wanted = index._wanted()
+        plans: list[_Plan] = []
+        for source in sources:
+            entry = index_cache.lookup(source, wanted) if use_cache else None
+            parse_columns = wanted
+            if entry is not None:
+                parse_columns = entry.columns
+            elif use_cache:
+                # keep what the cache held so far: the next look with those columns stays warm
+                parse_columns = wanted | (index_cache.cached_columns(source) & _INDEX_COLUMNS)
+            plans.append(_Plan(source, index.file_id(source), entry, parse_columns))
         total = sum(_size(source) for source in sources)
-        done = 0
-        partial: list[object] = []
-        reader_rejects: list[Reject] = []
+        done = sum(plan.entry.covered for plan in plans if plan.entry is not None)
         # polars releases the GIL: parse a few chunks at once, in order, with a bounded number in flight.
-        in_flight: deque[tuple[int, Future[tuple[pl.DataFrame, list[Reject]]]]] = deque()
+        in_flight: deque[tuple[_Plan, int, Future[tuple[pl.DataFrame, list[Reject]]]]] = deque()
         with ThreadPoolExecutor(max_workers=_PARSE_THREADS, thread_name_prefix="auditview-parse") as pool:
-            chunks = read_all(
-                sources,
-                rejects=reader_rejects,
-                partial=partial,  # type: ignore[arg-type]
-                chunk_bytes=_CHUNK_BYTES,
-            )
-            for chunk in chunks:
-                file_id = index.file_id(chunk.source)
-                in_flight.append((len(chunk.data), pool.submit(parse_chunk, chunk, file_id, index.columns)))
-                while len(in_flight) > _PARSE_THREADS:
-                    done = index._collect(in_flight.popleft(), done, total, progress)
+            for plan in plans:
+                if plan.entry is not None and plan.entry.complete:
+                    continue
+                columns_arg = None if plan.parse_columns >= _INDEX_COLUMNS else plan.parse_columns
+                for chunk in plan.read(fingerprint=use_cache):
+                    future = pool.submit(parse_chunk, chunk, plan.file_id, columns_arg)
+                    in_flight.append((plan, len(chunk.data), future))
+                    while len(in_flight) > _PARSE_THREADS:
+                        done = _collect(in_flight.popleft(), done, total, progress)
             while in_flight:
-                done = index._collect(in_flight.popleft(), done, total, progress)
-        index.rejects.extend(reader_rejects)
+                done = _collect(in_flight.popleft(), done, total, progress)
+        for plan in plans:
+            index._add_plan(plan, use_cache)
         index.rejects.sort(key=lambda reject: (reject.path, reject.offset))
-        index.incomplete = len(partial)
         return index
 
-    def _collect(
-        self,
-        item: tuple[int, Future[tuple[pl.DataFrame, list[Reject]]]],
-        done: int,
-        total: int,
-        progress: Callable[[int, int], None] | None,
-    ) -> int:
-        size, future = item
-        frame, rejects = future.result()
-        self._pending.append(frame)
+    def _wanted(self) -> frozenset[str]:
+        """The index columns (besides the locations) this index holds; always with ``ts`` (the sort key)."""
+        if self.columns is None:
+            return _INDEX_COLUMNS
+        return frozenset(self.columns & _INDEX_COLUMNS) | {"ts"}
+
+    def _add_plan(self, plan: _Plan, use_cache: bool) -> None:
+        """Merge what was cached and what was parsed of one file; store it in the cache when it changed."""
+        entry = plan.entry
+        if not use_cache:
+            self._pending.extend(plan.frames)
+            self.rejects.extend(plan.rejects)
+            self.incomplete += plan.partial
+            return
+        from auditview import cache as index_cache
+
+        order = [name for name in project_schema(plan.parse_columns) if name != "file_id"]
+        parts = [frame.select(order) for frame in plan.frames]
+        plan.frames.clear()
+        changed = entry is None or bool(plan.rejects) or any(part.height for part in parts)
+        rejects = plan.rejects if entry is None else [*entry.rejects, *plan.rejects]
+        storable = changed
+        if entry is not None and not changed:
+            frame = entry.frame  # stored sorted
+        else:
+            if entry is not None:
+                cached = entry.read_all()  # the whole entry, to store it again with the new rows
+                if cached is None:  # the entry vanished meanwhile: keep the projection, store nothing
+                    storable = False
+                    cached = entry.frame
+                    parts = [part.select(cached.columns) for part in parts]
+                parts.insert(0, cached)
+            frame = _sort_parts(parts, ("ts", "offset")) if parts else empty_frame(order).select(order)
+        partial = entry.partial if entry is not None and entry.complete else plan.partial
+        if storable and plan.identity is not None and plan.fingerprint is not None:
+            index_cache.store(
+                plan.source,
+                plan.identity,
+                plan.fingerprint,
+                plan.next_line,
+                frame,
+                plan.parse_columns,
+                rejects,
+                partial,
+            )
+        self._pending.append(
+            frame.select(
+                pl.lit(plan.file_id, pl.UInt32).alias(name) if name == "file_id" else pl.col(name)
+                for name in project_schema(self.columns)
+            )
+        )
         self.rejects.extend(rejects)
-        done += size
-        if progress is not None:
-            progress(min(done, total), total)
-        return done
+        self.incomplete += partial
 
     def file_id(self, source: SourceFile) -> int:
         """The ``file_id`` of ``source``, registering it on first sight."""
@@ -181,20 +287,160 @@ class AuditIndex:
             self._frame = _sorted_merge(parts)
         return self._frame
 
+    # -- rotation -------------------------------------------------------------------------------------
+    def file_moved(self, source: SourceFile, moved_to: SourceFile | None) -> None:
+        """After ``FileRotated``: the rows read from ``source`` now live at ``moved_to`` (``None``: unlinked).
+
+        Their ``file_id`` stays; ``files[file_id]`` becomes ``moved_to`` and later chunks of ``moved_to`` join
+        it, while a new file at ``source``'s path gets a new ``file_id``. Raw reads keep working through the
+        descriptor already open (also after an unlink); otherwise ``moved_to`` is opened (decompressed when it
+        is a compressed copy: the offsets are the same).
+        """
+        file_id = self._file_ids.pop(source, None)
+        if file_id is None:
+            return
+        if moved_to is None:
+            return  # rows stay; their bytes remain readable only through a descriptor opened before
+        self.files[file_id] = moved_to
+        self._file_ids[moved_to] = file_id
+        if moved_to.compression != source.compression:
+            self._raw.forget(file_id)  # the open descriptor (if any) still holds the same plain bytes
+            if moved_to.compression != "none":
+                return
+        self._renamed(source.display, moved_to.display)
+
+    def file_truncated(self, source: SourceFile, copied_to: SourceFile | None = None) -> int:
+        """After ``FileTruncated``: the rows read from ``source`` no longer match its bytes.
+
+        With ``copied_to`` (copytruncate, copy recognised) those rows and their rejects are re-pointed to the
+        copy, which holds the same bytes at the same offsets; without it they are dropped, with their rejects.
+        Either way ``source`` is read again from its start under a new ``file_id``. Returns the number of rows
+        dropped.
+        """
+        file_id = self._file_ids.pop(source, None)
+        if file_id is None:
+            return 0
+        self._raw.forget(file_id)
+        if copied_to is not None:
+            self.files[file_id] = copied_to
+            self._file_ids.setdefault(copied_to, file_id)
+            self._renamed(source.display, copied_to.display)
+            return 0
+        frame = self.frame
+        kept = frame.filter(pl.col("file_id") != file_id)
+        self._frame = kept
+        self.rejects = [reject for reject in self.rejects if reject.path != source.display]
+        return frame.height - kept.height
+
+    def _renamed(self, old: str, new: str) -> None:
+        self.rejects = [
+            dataclasses.replace(reject, path=new) if reject.path == old else reject for reject in self.rejects
+        ]
+
     # -- raw bytes --------------------------------------------------------------------------------------
     def raw_line(self, file_id: int, offset: int, length: int) -> bytes:
         """The exact source bytes of one line (without ``\\n``); ``RawLineChanged`` if they are gone."""
-        return self._raw.span(self.files[file_id], offset, length)
+        return self._raw.span(file_id, self.files[file_id], offset, length)
 
     def iter_raw(self, frame: pl.DataFrame) -> Iterator[bytes]:
-        """The exact source bytes of each row of ``frame`` (with its location columns), in order."""
+        """The exact source bytes of each row of ``frame`` (with its location columns), in order.
+
+        Rows are looked up in batches: each batch's lines are read in file order, neighbours with one read.
+        """
         locations = frame.select("file_id", "offset", "length")
-        for file_id, offset, length in locations.iter_rows():
-            yield self._raw.span(self.files[file_id], offset, length)
+        for start in range(0, locations.height, _RAW_BATCH):
+            batch = locations.slice(start, _RAW_BATCH)
+            file_ids = batch["file_id"].to_list()
+            offsets = batch["offset"].to_list()
+            lengths = batch["length"].to_list()
+            out: list[bytes] = [b""] * len(file_ids)
+            by_file: dict[int, list[tuple[int, int, int]]] = {}
+            for slot, (file_id, offset, length) in enumerate(zip(file_ids, offsets, lengths, strict=True)):
+                by_file.setdefault(file_id, []).append((offset, length, slot))
+            for file_id, places in by_file.items():
+                places.sort()
+                self._raw.spans(file_id, self.files[file_id], places, out)
+            yield from out
 
     def close(self) -> None:
         """Close the file descriptors kept for ``raw_line``."""
         self._raw.close()
+
+
+@dataclass(eq=False)
+class _Plan:
+    """How one source is loaded: from the cache (``entry``), then from ``entry.covered`` (or 0) to its end."""
+
+    source: SourceFile
+    file_id: int
+    entry: CacheEntry | None
+    parse_columns: frozenset[str]
+    frames: list[pl.DataFrame] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    partial: int = 0
+    next_line: int = 1
+    identity: os.stat_result | None = None
+    fingerprint: Fingerprint | None = None
+
+    def read(self, *, fingerprint: bool) -> Iterator[Chunk]:
+        """The chunks after the cached range; fills ``rejects`` (reader's), ``partial``, the fingerprint."""
+        from auditview.cache import fingerprint_data
+        from auditview.source.read import FileReader
+
+        offset = self.entry.covered if self.entry is not None else 0
+        line = self.entry.next_line if self.entry is not None else 1
+        with FileReader(self.source, offset=offset, line=line, chunk_bytes=_CHUNK_BYTES) as reader:
+            stream = self.source.path == Path("-")
+            if fingerprint and not stream:
+                self.identity = os.fstat(reader.fd)
+            for item in reader.read_events(block=True):
+                if isinstance(item, Chunk):
+                    yield item
+                else:
+                    self.rejects.append(item)
+            self.partial = 1 if reader.partial() is not None else 0
+            self.next_line = reader.line
+            if fingerprint and not stream and self.identity is not None:
+                covered = reader.offset
+                if self.source.compression == "none":
+                    from auditview.cache import FINGERPRINT_BYTES
+
+                    head = os.pread(reader.fd, min(FINGERPRINT_BYTES, covered), 0)
+                    start = max(0, covered - FINGERPRINT_BYTES)
+                    tail = os.pread(reader.fd, covered - start, start)
+                    self.fingerprint = fingerprint_data(head, tail, covered)
+                else:  # the cache fingerprints the compressed file itself
+                    self.fingerprint = fingerprint_data(b"", b"", covered)
+
+
+def _collect(
+    item: tuple[_Plan, int, Future[tuple[pl.DataFrame, list[Reject]]]],
+    done: int,
+    total: int,
+    progress: Callable[[int, int], None] | None,
+) -> int:
+    plan, size, future = item
+    frame, rejects = future.result()
+    plan.frames.append(frame)
+    plan.rejects.extend(rejects)
+    done += size
+    if progress is not None:
+        progress(min(done, total), total)
+    return done
+
+
+def _sort_parts(parts: list[pl.DataFrame], keys: Sequence[str]) -> pl.DataFrame:
+    """Concatenate ``parts`` sorted by ``keys``, one column at a time (peak: the frame plus one column)."""
+    merged = pl.concat(parts, how="vertical", rechunk=False)
+    parts.clear()
+    order = merged.select(pl.arg_sort_by(list(keys), maintain_order=True)).to_series()
+    if order.is_sorted():
+        return merged.rechunk() if merged.n_chunks() > 1 else merged
+    columns: list[pl.Series] = []
+    for name in list(merged.columns):
+        columns.append(merged.get_column(name).gather(order))
+        merged = merged.drop(name)
+    return pl.DataFrame(columns)
 
 
 def _sorted_merge(parts: list[pl.DataFrame]) -> pl.DataFrame:
@@ -204,16 +450,7 @@ def _sorted_merge(parts: list[pl.DataFrame]) -> pl.DataFrame:
         merged = pl.concat(parts, how="vertical", rechunk=False)
         parts.clear()
         return merged
-    merged = pl.concat(parts, how="vertical", rechunk=False)
-    parts.clear()
-    order = merged.select(pl.arg_sort_by(SORT_KEYS, maintain_order=True)).to_series()
-    if order.is_sorted():
-        return merged.rechunk()
-    columns: list[pl.Series] = []
-    for name in list(merged.columns):
-        columns.append(merged.get_column(name).gather(order))
-        merged = merged.drop(name)
-    return pl.DataFrame(columns)
+    return _sort_parts(parts, SORT_KEYS)
 
 
 def _already_ordered(parts: list[pl.DataFrame]) -> bool:

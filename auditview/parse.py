@@ -34,6 +34,7 @@ __all__ = [
     "parse_chunk",
     "parse_chunk_exact",
     "parse_lines_exact",
+    "project_schema",
     "record_row",
 ]
 
@@ -120,6 +121,11 @@ def _reason(exc: Exception) -> str:
 def empty_frame(columns: Collection[str] | None = None) -> pl.DataFrame:
     """An empty frame with the index schema (optionally projected to ``columns`` + the location columns)."""
     return pl.DataFrame(schema=_project(SCHEMA, columns))
+
+
+def project_schema(columns: Collection[str] | None) -> dict[str, pl.DataType]:
+    """The index schema projected to ``columns`` plus the location columns (``None`` = all), in order."""
+    return _project(SCHEMA, columns)
 
 
 def _project(schema: dict[str, pl.DataType], columns: Collection[str] | None) -> dict[str, pl.DataType]:
