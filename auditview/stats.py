@@ -33,7 +33,8 @@ def command_stats(frame: pl.DataFrame) -> pl.DataFrame:
     """One row per (tool, command), sorted by tool then command (columns: ``STATS_SCHEMA``).
 
     ``errors`` counts records with ``exit_code != 0``; ``error_rate = errors / count``; percentiles
-    interpolate linearly between the two nearest durations (as numpy's default does).
+    interpolate linearly between the two nearest durations (as numpy's default does); mean, percentiles and
+    total are rounded to 3 decimals.
     """
     duration = pl.col("duration_ms")
     result = (
@@ -49,7 +50,11 @@ def command_stats(frame: pl.DataFrame) -> pl.DataFrame:
             duration.max().alias("max_ms"),
             duration.sum().alias("total_ms"),
         )
-        .with_columns((pl.col("errors") / pl.col("count")).alias("error_rate"))
+        .with_columns(
+            (pl.col("errors") / pl.col("count")).alias("error_rate"),
+            # derived durations to 3 decimals (whole microseconds), like traces and timelines
+            pl.col("mean_ms", "p50_ms", "p95_ms", "p99_ms", "total_ms").round(3),
+        )
         .sort("tool", "command")
         .select(list(STATS_SCHEMA))
         .collect()

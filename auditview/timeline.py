@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from auditview.slow import SlowStepRule
+from auditview.slow import SlowBaseline, SlowStepRule
 from auditview.traces import has_trace_id
 
 __all__ = ["Gap", "Timeline", "TimelineStep", "TraceNotFoundError", "build_timeline", "critical_path_indices"]
@@ -96,18 +96,25 @@ class Timeline:
     tools: list[str] = field(default_factory=list)
 
 
-def build_timeline(frame: pl.DataFrame, trace_id: str, rule: SlowStepRule | None = None) -> Timeline:
+def build_timeline(
+    frame: pl.DataFrame,
+    trace_id: str,
+    rule: SlowStepRule | None = None,
+    *,
+    baseline: SlowBaseline | None = None,
+) -> Timeline:
     """The timeline of ``trace_id`` in ``frame``; raise ``TraceNotFoundError`` when the trace has no record.
 
     Slow steps come from the frame's ``slow``/``slow_reason`` columns when present, otherwise from ``rule``
-    (default ``SlowStepRule()``) with the p95 of each tool+command taken over all of ``frame``.
+    (default ``SlowStepRule()``) with the p95 of each tool+command taken from ``baseline`` when given (cheap:
+    see ``SlowStepRule.baseline``), else over all of ``frame``.
     """
     rule = rule or SlowStepRule()
     rows = frame.filter((pl.col("trace_id").cast(pl.String) == trace_id) & has_trace_id())
     if rows.height == 0:
         raise TraceNotFoundError(trace_id)
     if "slow" not in rows.columns or "slow_reason" not in rows.columns:
-        rows = rule.annotate(rows, reference=frame)
+        rows = rule.annotate(rows, reference=frame, baseline=baseline)
     rows = rows.with_columns(__av_us=pl.col("ts").dt.epoch("us")).sort("__av_us", maintain_order=True)
     start_us = int(rows.get_column("__av_us").min())  # type: ignore[arg-type]
     start = rows.get_column("ts")[0]
@@ -130,8 +137,9 @@ def build_timeline(frame: pl.DataFrame, trace_id: str, rule: SlowStepRule | None
         (pl.col("line") if "line" in rows.columns else pl.lit(None, dtype=pl.UInt32)).alias("line"),
     ).to_dicts()
 
-    starts = [float(r["start_ms"]) for r in records]
-    ends = [float(r["start_ms"]) + float(r["duration_ms"]) for r in records]
+    # Derived times to 3 decimals (whole microseconds, the index resolution): no 15516.943000000001.
+    starts = [round(float(r["start_ms"]), 3) for r in records]
+    ends = [round(float(r["start_ms"]) + float(r["duration_ms"]), 3) for r in records]
     parents = _accepted_parents(
         [str(r["request_id"]) for r in records], [r["parent_request_id"] for r in records]
     )
@@ -165,7 +173,7 @@ def build_timeline(frame: pl.DataFrame, trace_id: str, rule: SlowStepRule | None
         for i, r in enumerate(records)
     ]
     gaps = _gaps(steps)
-    idle_ms = sum(gap.duration_ms for gap in gaps)
+    idle_ms = round(sum(gap.duration_ms for gap in gaps), 3)
     return Timeline(
         trace_id=trace_id,
         start=start,
@@ -174,7 +182,7 @@ def build_timeline(frame: pl.DataFrame, trace_id: str, rule: SlowStepRule | None
         steps=steps,
         gaps=gaps,
         critical_path=[steps[i].request_id for i in sorted(critical)],
-        busy_ms=span_ms - idle_ms,
+        busy_ms=round(span_ms - idle_ms, 3),
         idle_ms=idle_ms,
         max_depth=max(depths, default=0),
         tools=list(dict.fromkeys(step.tool for step in steps)),
@@ -266,7 +274,7 @@ def _gaps(steps: list[TimelineStep]) -> list[Gap]:
                 Gap(
                     start_ms=covered_end,
                     end_ms=step.start_ms,
-                    duration_ms=step.start_ms - covered_end,
+                    duration_ms=round(step.start_ms - covered_end, 3),
                     after_request_id=last_ender.request_id,
                     before_request_id=step.request_id,
                 )

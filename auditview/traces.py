@@ -64,12 +64,13 @@ def summarize_traces(frame: pl.DataFrame, rule: SlowStepRule | None = None) -> p
     - ``steps``: records; ``failed``: records with ``exit_code != 0``; ``slow``: slow records (the frame's
       ``slow`` column when it has one, otherwise ``rule`` (default ``SlowStepRule()``) over the whole frame);
     - ``slowest_*``: the longest step (first one in frame order on ties);
-    - ``tools``, ``operators``: distinct values in order of first appearance in the frame (time order).
+    - ``tools``, ``operators``: distinct values in order of first appearance by start (ties: frame order);
+    - ``span_ms`` is rounded to 3 decimals (microseconds), like every derived duration.
     """
     if "slow" in frame.columns:
-        slow = pl.col("slow").fill_null(False)
+        slow: pl.Expr | pl.Series = pl.col("slow").fill_null(False)
     else:
-        slow = (rule or SlowStepRule()).slow_expr()
+        slow = (rule or SlowStepRule()).slow_mask(frame)
     # Group every record (orphans included) and drop the orphan groups afterwards: filtering the small result
     # is much cheaper than copying every column of a million rows first. The slowest step is located by row
     # number inside the group and its columns gathered once at the end.
@@ -85,11 +86,17 @@ def summarize_traces(frame: pl.DataFrame, rule: SlowStepRule | None = None) -> p
             pl.col("__av_slow").sum().cast(pl.UInt32).alias("slow"),
             pl.col("duration_ms").max().alias("slowest_ms"),
             pl.col("__av_row").get(pl.col("duration_ms").arg_max()).alias("__av_slowest_row"),
-            pl.col("tool").cast(pl.String).unique(maintain_order=True).alias("tools"),
-            pl.col("operator").cast(pl.String).unique(maintain_order=True).alias("operators"),
+            # Order of first appearance by start time (ties: frame order), whatever the frame's order and
+            # however the group-by splits the work; the lists are cast to String once they are small.
+            pl.col("tool").sort_by("ts", "__av_row").unique(maintain_order=True).alias("tools"),
+            pl.col("operator").sort_by("ts", "__av_row").unique(maintain_order=True).alias("operators"),
         )
         .filter(has_trace_id())
-        .with_columns(((pl.col("end") - pl.col("start")).dt.total_microseconds() / 1000.0).alias("span_ms"))
+        .with_columns(
+            ((pl.col("end") - pl.col("start")).dt.total_microseconds() / 1000.0).round(3).alias("span_ms"),
+            pl.col("tools").cast(pl.List(pl.String)),
+            pl.col("operators").cast(pl.List(pl.String)),
+        )
         .sort("start", "trace_id")
         .collect()
     )

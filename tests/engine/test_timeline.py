@@ -247,3 +247,19 @@ def test_flat_critical_path_covers_the_busy_time_with_no_redundant_step(spans: l
                     and ends[j] <= ends[i]
                     and (starts[i], ends[i]) != (starts[j], ends[j])
                 )
+
+
+def test_derived_times_are_rounded_to_microseconds() -> None:
+    """Offsets, ends, gaps, busy and idle time carry 3 decimals: 0.1 + 0.2 shows as 0.3."""
+    frame = make_frame(
+        [
+            {"request_id": "a", "start_ms": 0.0, "duration_ms": 0.05},
+            {"request_id": "b", "start_ms": 0.1, "duration_ms": 0.2},
+            {"request_id": "c", "start_ms": 0.7, "duration_ms": 0.2},
+        ]
+    )
+    timeline = build_timeline(frame, "t1")
+    assert [step.end_ms for step in timeline.steps] == [0.05, 0.3, 0.9]
+    assert timeline.span_ms == 0.9
+    assert [gap.duration_ms for gap in timeline.gaps] == [0.05, 0.4]
+    assert (timeline.busy_ms, timeline.idle_ms) == (0.45, 0.45)

@@ -136,3 +136,28 @@ def test_large_frame_totals_are_consistent() -> None:
     assert summary["steps"].sum() + orphans(frame).height == frame.height
     assert summary["trace_id"].n_unique() == summary.height
     assert (summary["span_ms"] >= summary["slowest_ms"]).all()
+
+
+def test_span_is_rounded_and_lists_follow_start_time_whatever_the_frame_order() -> None:
+    """span_ms has 3 decimals; tools/operators list first appearance by start even in a shuffled frame."""
+    rows = [
+        {"request_id": "a", "tool": "zeta", "operator": "op-z", "start_ms": 0.001, "duration_ms": 15516.942},
+        {"request_id": "b", "tool": "alpha", "operator": "op-a", "start_ms": 10.0, "duration_ms": 1.0},
+        {"request_id": "c", "tool": "mid", "operator": "op-a", "start_ms": 20.0, "duration_ms": 1.0},
+        {"request_id": "d", "tool": "zeta", "operator": "op-m", "start_ms": 30.0, "duration_ms": 1.0},
+    ]
+    frame = make_frame(rows, categorical=True)
+    for candidate in (frame, frame.reverse(), frame[[2, 0, 3, 1]]):
+        row = summarize_traces(candidate).row(0, named=True)
+        assert row["tools"] == ["zeta", "alpha", "mid"]
+        assert row["operators"] == ["op-z", "op-a", "op-m"]
+        assert row["span_ms"] == 15516.942
+        assert repr(row["span_ms"]) == "15516.942"
+
+
+def test_summaries_are_identical_across_runs_on_a_large_frame() -> None:
+    """The parallel group-by gives the same summaries, list orders included, run after run."""
+    frame = synthetic_frame(60_000)
+    first = summarize_traces(frame)
+    for _ in range(3):
+        assert summarize_traces(frame).equals(first)
