@@ -6,12 +6,16 @@ import json
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
 
+from auditview.index import AuditIndex
+from auditview.parse import SCHEMA as PARSE_SCHEMA
 from auditview.query import FIELD_NAMES, FilterError, compile_filter, complete, completions, time_range
 from auditview.slow import SlowStepRule
+from auditview.source.discover import discover
 from tests.engine.frames import BASE, at, make_frame
 
 RECORDS = [
@@ -596,3 +600,32 @@ def test_trace_predicates_by_id_sets_equal_the_window_expressions(text: str) -> 
     )
     assert compiled.mask(frame).to_list() == plain.to_list()
     assert 0 < plain.sum() < frame.height or text in ("trace.slow", "trace.slow_steps>=1")
+
+
+SAMPLE_LOGS = Path(__file__).resolve().parents[2] / "sample_logs"
+
+
+@pytest.mark.xfail(
+    "pid" not in PARSE_SCHEMA,
+    reason="the index drops pid/schema_version/truncated (request query → index in INTERFACES.md)",
+    strict=True,
+)
+def test_contract_extras_on_real_index() -> None:
+    """On an index of the sample logs, pid>0, schema_version=1 and truncated=false match records."""
+    index = AuditIndex.load(discover([str(SAMPLE_LOGS)]))
+    frame = index.frame
+    assert frame.height > 0
+    assert compile_filter("pid>0").apply(frame).height > 0
+    assert compile_filter("schema_version=1").apply(frame).height > 0
+    assert compile_filter("pid=null or pid>0").apply(frame).height == frame.height
+    assert compile_filter("host!=null").apply(frame).height > 0
+
+
+def test_contract_extras_read_their_column_or_extra() -> None:
+    """pid/truncated come from their own column when the frame has one, otherwise from the extra fields."""
+    from_extra = make_frame([{"extra": {"pid": 42, "truncated": True}}, {"extra": None}])
+    assert compile_filter("pid>0").mask(from_extra).to_list() == [True, False]
+    assert compile_filter("truncated=true").mask(from_extra).to_list() == [True, False]
+    with_column = from_extra.with_columns(pid=pl.Series([None, 7], dtype=pl.Int64))
+    assert compile_filter("pid>0").mask(with_column).to_list() == [False, True]
+    assert compile_filter("pid>0").columns == {"pid", "extra"}
