@@ -144,6 +144,9 @@ class AuditIndex:
         # ``ts`` is the sort key: always held
         self.columns: frozenset[str] | None = frozenset(columns) | {"ts"} if columns is not None else None
         self._file_ids: dict[SourceFile, int] = {}
+        #: After ``load``: per ``file_id``, the stream offset after its last complete line and the next line
+        #: number (where a follower continues exactly).
+        self.covered: dict[int, tuple[int, int]] = {}
         self._frame: pl.DataFrame = empty_frame(self.columns)
         self._pending: list[pl.DataFrame] = []
         self._raw = _RawReader()
@@ -181,7 +184,10 @@ class AuditIndex:
             elif use_cache:
                 # keep what the cache held so far: the next look with those columns stays warm
                 parse_columns = wanted | (index_cache.cached_columns(source) & _INDEX_COLUMNS)
-            plans.append(_Plan(source, index.file_id(source), entry, parse_columns))
+            plan = _Plan(source, index.file_id(source), entry, parse_columns)
+            if entry is not None:
+                plan.covered, plan.next_line = entry.covered, entry.next_line
+            plans.append(plan)
         total = sum(_size(source) for source in sources)
         done = sum(plan.entry.covered for plan in plans if plan.entry is not None)
         # polars releases the GIL: parse a few chunks at once, in order, with a bounded number in flight.
@@ -213,6 +219,7 @@ class AuditIndex:
         """Merge what was cached and what was parsed of one file; store it in the cache when it changed."""
         entry = plan.entry
         if not use_cache:
+            self.covered[plan.file_id] = (plan.covered, plan.next_line)
             self._pending.extend(plan.frames)
             self.rejects.extend(plan.rejects)
             self.incomplete += plan.partial
@@ -237,6 +244,7 @@ class AuditIndex:
                 parts.insert(0, cached)
             frame = _sort_parts(parts, ("ts", "offset")) if parts else empty_frame(order).select(order)
         partial = entry.partial if entry is not None and entry.complete else plan.partial
+        self.covered[plan.file_id] = (plan.covered, plan.next_line)
         if storable and plan.identity is not None and plan.fingerprint is not None:
             index_cache.store(
                 plan.source,
@@ -378,6 +386,7 @@ class _Plan:
     frames: list[pl.DataFrame] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     partial: int = 0
+    covered: int = 0
     next_line: int = 1
     identity: os.stat_result | None = None
     fingerprint: Fingerprint | None = None
@@ -399,7 +408,7 @@ class _Plan:
                 else:
                     self.rejects.append(item)
             self.partial = 1 if reader.partial() is not None else 0
-            self.next_line = reader.line
+            self.covered, self.next_line = reader.offset, reader.line
             if fingerprint and not stream and self.identity is not None:
                 covered = reader.offset
                 if self.source.compression == "none":

@@ -50,6 +50,7 @@ def assert_same_as_uncached(sources: list[SourceFile], columns: set[str] | None 
     assert warm.frame.schema == cold.frame.schema
     assert warm.rejects == cold.rejects
     assert warm.incomplete == cold.incomplete
+    assert warm.covered == cold.covered
     return warm
 
 

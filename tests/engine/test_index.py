@@ -55,6 +55,7 @@ def test_partial_last_line_is_incomplete_not_reject(tmp_path: Path) -> None:
     assert index.frame.height == 1
     assert index.rejects == []
     assert index.incomplete == 1
+    assert index.covered == {0: (source.path.stat().st_size - len(b'{"timestamp": "2026'), 2)}
 
 
 def test_raw_line_returns_exact_bytes(tmp_path: Path) -> None:
