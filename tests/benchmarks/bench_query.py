@@ -1,0 +1,159 @@
+"""Query-engine benchmark: filters, slow-step annotation, trace summaries, timelines and stats on 1M rows.
+
+Run it as a script from the repository root (it is not a pytest test)::
+
+    python tests/benchmarks/bench_query.py [--rows 1000000] [--runs 5] [--log FILE.jsonl]
+
+Every figure is the median of ``--runs`` timings inside one process, on a frame already in memory (what the
+terminal app does on each keystroke). The frame is ``tests.engine.frames.synthetic_frame`` with the index's
+Categorical columns, or, with ``--log``, a real JSONL audit log loaded with ``AuditIndex.load`` (e.g. the demo
+generator's 1M-record file). Next to auditview's figure, in the same run, a naive baseline where one makes
+sense: the filter compiled to one plain polars expression (``prepare`` + ``predicate``, no staging), polars'
+``str.json_path_match`` alone over the whole column, and the per-row window (``over``) form of the slow rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from auditview.query import CompiledFilter, compile_filter
+from auditview.slow import SlowStepRule
+from auditview.stats import command_stats
+from auditview.timeline import build_timeline
+from auditview.traces import summarize_traces
+from tests.engine.frames import CATEGORICAL_COLUMNS, synthetic_frame
+
+FILTERS = [
+    "duration_ms>10s",
+    "command=apply exit_code!=0",
+    'command in (apply, plan) and operator~"agent-.*"',
+    "params.env=prod",
+    "params.env!=null",
+    "params.replicas>=5",
+    "params.service=payments",
+    "timeout",
+    "status=failed or slow",
+    "trace.failed",
+    "trace.duration>1m",
+    "trace.has(command=rollback)",
+    "trace.has(command=undo) and failed",
+    "not trace.has(slow)",
+]
+
+
+def median_ms(action: Callable[[], Any], runs: int) -> tuple[float, Any]:
+    """The median wall time of ``action`` in milliseconds, and its last result."""
+    times = []
+    result: Any = None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000, result
+
+
+def plain(compiled: CompiledFilter, frame: pl.DataFrame) -> pl.DataFrame:
+    """The filter as one polars expression (windows over trace_id, json_path_match on every row)."""
+    schema = frame.schema
+    lazy = compiled.prepare(frame.lazy(), schema)
+    return lazy.filter(compiled.predicate(schema)).select(frame.columns).collect()
+
+
+def load(args: argparse.Namespace) -> tuple[str, pl.DataFrame]:
+    if args.log is None:
+        frame = synthetic_frame(args.rows).with_columns(
+            pl.col(name).cast(pl.Categorical) for name in CATEGORICAL_COLUMNS
+        )
+        return f"synthetic_frame({args.rows}), Categorical columns", frame
+    from auditview.index import AuditIndex
+    from auditview.source.discover import discover
+
+    start = time.perf_counter()
+    frame = AuditIndex.load(discover([str(args.log)])).frame
+    print(
+        f"loaded {args.log.name}: {frame.height} rows in {time.perf_counter() - start:.1f} s", file=sys.stderr
+    )
+    return f"{args.log.name} via AuditIndex.load ({frame.height} rows)", frame
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--log", type=Path, help="a JSONL audit log to index instead of the synthetic frame")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the naive baselines (faster)")
+    args = parser.parse_args()
+    title, frame = load(args)
+    runs = args.runs
+    print(f"## {title}; median of {runs} runs, milliseconds\n")
+    print("| task | auditview | naive baseline | rows out |")
+    print("|---|---:|---:|---:|")
+
+    def row(task: str, ours: float, baseline: float | None, out: object = "") -> None:
+        shown = "" if baseline is None else f"{baseline:.1f}"
+        print(f"| {task} | {ours:.1f} | {shown} | {out} |", flush=True)
+
+    for text in FILTERS:
+        compiled = compile_filter(text)
+        ours, result = median_ms(lambda compiled=compiled: compiled.apply(frame), runs)
+        base = None
+        if not args.no_baseline:
+            base, expected = median_ms(lambda compiled=compiled: plain(compiled, frame), runs)
+            assert expected.equals(result), text
+        row(f"filter `{text}`", ours, base, result.height)
+
+    if "params" in frame.columns:
+        params = frame.get_column("params")
+        staged, mask = median_ms(lambda: compile_filter("params.env=prod").mask(frame), runs)
+        alone, _ = median_ms(lambda: params.str.json_path_match('$["env"]') == "prod", runs)
+        row("`params.env=prod` mask (staged) vs json_path_match alone", staged, alone, int(mask.sum()))
+
+    rule = SlowStepRule()
+    ours, annotated = median_ms(lambda: rule.annotate(frame), runs)
+    window = None
+    if not args.no_baseline:
+        window, _ = median_ms(lambda: frame.with_columns(rule.slow_expr().alias("slow")), runs)
+    row(
+        "SlowStepRule.annotate (vs the over-window slow flag alone)",
+        ours,
+        window,
+        int(annotated["slow"].sum()),
+    )
+    reference, _ = median_ms(lambda: rule.annotate(frame.tail(10_000), reference=frame), runs)
+    row("annotate 10k rows with reference=frame", reference, None)
+    baseline_ms, baseline = median_ms(lambda: rule.baseline(frame), runs)
+    row("SlowStepRule.baseline(frame)", baseline_ms, None, baseline.table.height)
+    tail = frame.tail(1000)
+    appended, _ = median_ms(lambda: rule.annotate(tail, baseline=baseline), runs)
+    row("annotate 1000 appended rows with baseline=", appended, None)
+
+    ours, summaries = median_ms(lambda: summarize_traces(frame), runs)
+    row("summarize_traces", ours, None, summaries.height)
+    pre, _ = median_ms(lambda: summarize_traces(annotated), runs)
+    row("summarize_traces (annotated frame)", pre, None)
+    trace_id = summaries.get_column("trace_id")[summaries.height // 2]
+    ours, _ = median_ms(lambda: build_timeline(frame, trace_id), runs)
+    row("build_timeline", ours, None)
+    ours, _ = median_ms(lambda: build_timeline(frame, trace_id, baseline=baseline), runs)
+    row("build_timeline with baseline=", ours, None)
+    ours, _ = median_ms(lambda: build_timeline(annotated, trace_id), runs)
+    row("build_timeline (annotated frame)", ours, None)
+    ours, stats = median_ms(lambda: command_stats(frame), runs)
+    row("command_stats", ours, None, stats.height)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
