@@ -11,11 +11,12 @@ times, and prints the medians as a Markdown table. In the same run it measures t
 auditview, aborts on the first malformed line and checks nothing). Peak memory is the child's ``ru_maxrss``
 from ``os.wait4``.
 
-Tasks: ``auditview export --filter 'duration_ms>10s'``; the same export through the engine API with the index
-projected to the filter's columns (this script in ``--task export`` mode); ``auditview traces -o json``;
-``index`` (this script
-in ``--task index`` mode: ``AuditIndex.load`` of every column, as the terminal app does, then a new filter
-applied to the loaded frame, timed inside the process).
+Tasks: ``auditview export --filter 'duration_ms>10s'``; ``auditview traces -o json``; ``index`` (this script
+in ``--task index`` mode: ``AuditIndex.load`` of every column, as the terminal app does, with
+``auditview.cache.configure_allocator()`` before polars is imported, then a new filter applied to the loaded
+frame, timed inside the process). Each task runs **cold** (an empty index cache: a fresh ``XDG_CACHE_HOME``
+per run, so the time includes writing the cache) and **warm** (the cache written by one untimed run before).
+The load average is printed before and after (the machine is shared).
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SEED = 7
+#: Where cold runs get their empty cache directories (set by ``bench``).
+_CACHE_ROOT: str | None = None
 FILTER = "duration_ms>10s"
 NEW_FILTER = "exit_code!=0 and duration_ms>1s"
-#: polars' allocator (jemalloc) keeps freed pages for a while; this returns them at once (set before import).
-_JEMALLOC_DECAY = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"}
 POLARS_SCAN = """
 import sys, polars as pl
 schema = {"timestamp": pl.String, "duration_ms": pl.Float64, "trace_id": pl.String, "exit_code": pl.Int64}
@@ -57,8 +58,16 @@ class Measurement:
     note: str = ""
 
 
-def _run_once(argv: Sequence[str], env: dict[str, str] | None = None) -> tuple[float, float, bytes]:
-    """Run ``argv`` with stdout to /dev/null; return (wall seconds, peak RSS MB, stderr)."""
+def _run_once(
+    argv: Sequence[str], env: dict[str, str] | None = None, *, fresh_cache: bool = False
+) -> tuple[float, float, bytes]:
+    """Run ``argv`` with stdout to /dev/null; return (wall seconds, peak RSS MB, stderr).
+
+    ``fresh_cache``: with ``XDG_CACHE_HOME`` pointing at a new empty directory (removed afterwards).
+    """
+    if fresh_cache:
+        with tempfile.TemporaryDirectory(prefix="auditview-bench-cache-", dir=_CACHE_ROOT) as directory:
+            return _run_once(argv, {**(env or os.environ), "XDG_CACHE_HOME": directory})
     start = time.perf_counter()
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     assert process.stderr is not None
@@ -73,8 +82,17 @@ def _run_once(argv: Sequence[str], env: dict[str, str] | None = None) -> tuple[f
     return elapsed, usage.ru_maxrss / 1024, stderr
 
 
-def _measure(task: str, records: int, argv: Sequence[str], runs: int, note: str = "") -> Measurement:
-    results = [_run_once(argv) for _ in range(runs)]
+def _measure(
+    task: str,
+    records: int,
+    argv: Sequence[str],
+    runs: int,
+    note: str = "",
+    env: dict[str, str] | None = None,
+    *,
+    fresh_cache: bool = False,
+) -> Measurement:
+    results = [_run_once(argv, env, fresh_cache=fresh_cache) for _ in range(runs)]
     seconds = statistics.median(r[0] for r in results)
     peak = max(r[1] for r in results)
     print(f"  {task:<40} {seconds:8.3f} s  {peak:8.0f} MB", file=sys.stderr, flush=True)
@@ -108,37 +126,55 @@ def _auditview() -> list[str]:
 
 
 def bench(sizes: Sequence[int], runs: int, directory: Path) -> list[Measurement]:
-    """Measure every task on every size."""
+    """Measure every task on every size, cold (empty cache) and warm (cache present)."""
+    global _CACHE_ROOT
     jq = shutil.which("jq")
     auditview = _auditview()
     out: list[Measurement] = []
-    for records in sizes:
-        path = _ensure_log(directory, records)
-        size_mb = path.stat().st_size / 1e6
-        print(f"{records} records, {size_mb:.0f} MB ({path})", file=sys.stderr, flush=True)
-        reps = runs if records <= 1_000_000 else max(1, runs // 3)
-        out.append(_measure("cat FILE > /dev/null", records, ["cat", str(path)], reps))
-        if jq is not None:
-            jq_argv = [jq, "-c", "select(.duration_ms > 10000)", str(path)]
-            out.append(_measure("jq -c 'select(.duration_ms > 10000)'", records, jq_argv, max(1, reps // 2)))
-        polars_argv = [sys.executable, "-c", POLARS_SCAN, str(path)]
-        out.append(_measure("polars scan_ndjson + filter (reference)", records, polars_argv, reps))
-        export_argv = [*auditview, "export", "--filter", FILTER, str(path)]
-        out.append(_measure(f"auditview export --filter '{FILTER}'", records, export_argv, reps))
-        engine_argv = [sys.executable, __file__, "--task", "export", str(path)]
-        out.append(_measure("engine export, projected (ts, duration_ms)", records, engine_argv, reps))
-        traces_argv = [*auditview, "traces", "-o", "json", str(path)]
-        out.append(_measure("auditview traces -o json", records, traces_argv, reps))
-        index_argv = [sys.executable, __file__, "--task", "index", str(path)]
-        for label, env in (("", None), (" + jemalloc decay 0", {**os.environ, **_JEMALLOC_DECAY})):
-            out.append(_index_measurement(label, records, index_argv, reps, env, size_mb))
+    with tempfile.TemporaryDirectory(prefix="auditview-bench-", dir=directory) as scratch:
+        _CACHE_ROOT = scratch
+        warm_env = {**os.environ, "XDG_CACHE_HOME": str(Path(scratch) / "warm")}
+        for records in sizes:
+            path = _ensure_log(directory, records)
+            size_mb = path.stat().st_size / 1e6
+            print(f"{records} records, {size_mb:.0f} MB ({path})", file=sys.stderr, flush=True)
+            reps = runs if records <= 1_000_000 else max(1, runs // 3)
+            out.append(_measure("cat FILE > /dev/null", records, ["cat", str(path)], reps))
+            if jq is not None:
+                jq_argv = [jq, "-c", "select(.duration_ms > 10000)", str(path)]
+                out.append(_measure("jq -c 'select(.duration_ms > 10000)'", records, jq_argv, reps))
+            polars_argv = [sys.executable, "-c", POLARS_SCAN, str(path)]
+            out.append(_measure("polars scan_ndjson + filter (reference)", records, polars_argv, reps))
+            tasks = [
+                (
+                    f"auditview export --filter '{FILTER}'",
+                    [*auditview, "export", "--filter", FILTER, str(path)],
+                ),
+                ("auditview traces -o json", [*auditview, "traces", "-o", "json", str(path)]),
+            ]
+            index_argv = [sys.executable, __file__, "--task", "index", str(path)]
+            for label, argv in tasks:
+                out.append(_measure(f"{label} — cold", records, argv, reps, fresh_cache=True))
+            out.append(_index_measurement("cold", records, index_argv, reps, None, size_mb, fresh=True))
+            _run_once(index_argv, warm_env)  # writes the full-column cache entry that every task can use
+            for label, argv in tasks:
+                out.append(_measure(f"{label} — warm", records, argv, reps, env=warm_env))
+            out.append(_index_measurement("warm", records, index_argv, reps, warm_env, size_mb, fresh=False))
+        _CACHE_ROOT = None
     return out
 
 
 def _index_measurement(
-    label: str, records: int, argv: list[str], reps: int, env: dict[str, str] | None, size_mb: float
+    label: str,
+    records: int,
+    argv: list[str],
+    reps: int,
+    env: dict[str, str] | None,
+    size_mb: float,
+    *,
+    fresh: bool,
 ) -> Measurement:
-    results = [_run_once(argv, env) for _ in range(reps)]
+    results = [_run_once(argv, env, fresh_cache=fresh) for _ in range(reps)]
     inner = [json.loads(r[2].decode().strip().splitlines()[-1]) for r in results]
     note = (
         f"load {statistics.median(i['load_s'] for i in inner):.2f} s in-process; new filter "
@@ -146,13 +182,17 @@ def _index_measurement(
         f"{inner[0]['rejects']} rejects"
     )
     measurement = Measurement(
-        f"index: AuditIndex.load (all columns){label}",
+        f"index: AuditIndex.load (all columns) — {label}",
         records,
         statistics.median(r[0] for r in results),
         max(r[1] for r in results),
         note,
     )
-    print(f"  {measurement.task:<40} {measurement.seconds:8.3f} s  {measurement.peak_mb:8.0f} MB  {note}")
+    print(
+        f"  {measurement.task:<40} {measurement.seconds:8.3f} s  {measurement.peak_mb:8.0f} MB  {note}",
+        file=sys.stderr,
+        flush=True,
+    )
     measurement.note += f"; file {size_mb:.0f} MB, peak/file {measurement.peak_mb / size_mb:.2f}"
     return measurement
 
@@ -172,6 +212,9 @@ def render(measurements: Sequence[Measurement]) -> str:
 
 def task_index(path: Path) -> None:
     """``--task index``: load every column as the app does, then time one new filter on the loaded frame."""
+    from auditview.cache import configure_allocator
+
+    configure_allocator()  # before polars is imported, as the entry points should
     start = time.perf_counter()
     from auditview.index import AuditIndex
     from auditview.query import compile_filter
@@ -180,6 +223,9 @@ def task_index(path: Path) -> None:
     index = AuditIndex.load(discover([str(path)]))
     frame = index.frame
     loaded = time.perf_counter() - start
+    from auditview.cache import wait_pending
+
+    wait_pending()  # a cold run writes the cache before exiting: part of the whole-process time
     compiled = compile_filter(NEW_FILTER)
     begin = time.perf_counter()
     matched = compiled.apply(frame)
@@ -195,21 +241,6 @@ def task_index(path: Path) -> None:
     print(json.dumps(result), file=sys.stderr)
 
 
-def task_export(path: Path) -> None:
-    """``--task export``: what ``auditview export --filter`` costs when the index builds only the columns the
-    filter reads (the CLI does this once ``CompiledFilter`` tells it its columns)."""
-    from auditview.export import export_lines
-    from auditview.index import AuditIndex
-    from auditview.query import compile_filter
-    from auditview.source.discover import discover
-
-    index = AuditIndex.load(discover([str(path)]), columns={"ts", "duration_ms"})
-    frame = compile_filter(FILTER).apply(index.frame)
-    with open(os.devnull, "wb") as out:
-        result = export_lines(index, frame, out)
-    print(json.dumps({"count": result.count, "rejects": len(index.rejects)}), file=sys.stderr)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments and run the benchmark (or one ``--task``)."""
     parser = argparse.ArgumentParser(
@@ -218,17 +249,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated record counts")
     parser.add_argument("--runs", type=int, default=3, help="runs per task (median; 10M uses a third)")
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "auditview-bench")
-    parser.add_argument("--task", choices=["index", "export"], help=argparse.SUPPRESS)
+    parser.add_argument("--task", choices=["index"], help=argparse.SUPPRESS)
     parser.add_argument("path", nargs="?", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.task == "index":
         task_index(args.path)
         return 0
-    if args.task == "export":
-        task_export(args.path)
-        return 0
     sizes = [int(part) for part in args.sizes.split(",") if part]
+    before = os.getloadavg()
+    started = time.strftime("%Y-%m-%d %H:%M")
     measurements = bench(sizes, args.runs, args.dir)
+    after = os.getloadavg()
+    print(
+        f"Run {started}–{time.strftime('%H:%M')}, {os.cpu_count()} CPUs, load average (1/5/15 min) "
+        f"before {before[0]:.2f}/{before[1]:.2f}/{before[2]:.2f}, after {after[0]:.2f}/{after[1]:.2f}/"
+        f"{after[2]:.2f}; medians of {args.runs} runs (10M: {max(1, args.runs // 3)}).\n"
+    )
     print(render(measurements))
     return 0
 
