@@ -1064,7 +1064,8 @@ _PLAIN_NUMBER: Final = r"(-?\d{1,15}(?:\.\d{1,15})?)\s*[,}]"
 def _decide_from_text(node: _Compare | _InList, key_re: str) -> pl.Expr | None:
     """On a safe text holding the key once: the positive match read off the text, null where it cannot tell.
 
-    ``None`` when the text never tells (regexes, lists): those rows are parsed.
+    For a number literal it is the key's plain decimal value instead (``_stage_json`` compares it). ``None``
+    when the text never tells (regexes, lists): those rows are parsed.
     """
     if not isinstance(node, _Compare) or node.op in ("~", "!~"):
         return None
@@ -1074,8 +1075,8 @@ def _decide_from_text(node: _Compare | _InList, key_re: str) -> pl.Expr | None:
         return text.str.contains(rf"{key_re}\s*:\s*null")
     if isinstance(value, float):
         # json_path_match renders a number through f64, so a plain decimal token compares the same way.
-        number = text.str.extract(rf"{key_re}\s*:\s*{_PLAIN_NUMBER}", 1).cast(pl.Float64)
-        return pl.when(number.is_not_null()).then(_positive(number, node.op, _literal(value)))
+        # (a Float64, not a Boolean: _stage_json compares it, so the costly extract runs once)
+        return text.str.extract(rf"{key_re}\s*:\s*{_PLAIN_NUMBER}", 1).cast(pl.Float64)
     if node.op not in ("=", "!=") or not isinstance(value, str):
         return None
     # A value that reads like a number, true/false/null, an object or an array might equal the text
@@ -1112,6 +1113,13 @@ def _stage_json(node: _Compare | _InList, frame: pl.DataFrame) -> pl.Series:
         if decide is not None:
             exprs.append(decide.alias("decided"))
         flags = texts.select(exprs)
+        if isinstance(node, _Compare) and isinstance(node.literal, float):
+            number = pl.col("decided")
+            flags = flags.with_columns(
+                pl.when(number.is_not_null())
+                .then(_positive(number, node.op, _literal(node.literal)))
+                .alias("decided")
+            )
         safe = pl.col("safe")
         seen = pl.col("seen")
         decided = pl.col("decided") if decide is not None else pl.lit(None, dtype=pl.Boolean)
