@@ -140,6 +140,11 @@ def _add_paths(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="audit log files, directories, globs or - for stdin (default: every audit log found)",
     )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="parse every input afresh instead of using the index cache (also AUDITVIEW_CACHE=0)",
+    )
 
 
 def _add_time(parser: argparse.ArgumentParser) -> None:
@@ -599,7 +604,7 @@ def _load_index(run: Run, columns: frozenset[str] | None = None) -> AuditIndex:
     from auditview.source.discover import SourceMissing
 
     try:
-        index = AuditIndex.load(sources, columns=columns)
+        index = AuditIndex.load(sources, columns=columns, cache=False if run.ns.no_cache else None)
     except SourceMissing as exc:
         raise CliError(str(exc), exit_code=EXIT_NOINPUT, error_type="SourceMissing") from None
     except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
@@ -1228,6 +1233,8 @@ def cmd_app(run: Run) -> int:
         )
     from auditview.tui.app import AppOptions, run_app
 
+    if ns.no_cache:
+        os.environ["AUDITVIEW_CACHE"] = "0"  # the app's loader reads the index cache setting from there
     options = AppOptions(
         paths=list(ns.paths),
         since=run.since,

@@ -283,3 +283,19 @@ def test_auditing_can_be_switched_off(
     assert main(["stats", str(logs), "-o", "json"]) == 0
     assert _json(capsys)["meta"]["command"] == "stats"
     assert audit_records(isolated_env) == []
+
+
+def test_no_cache_parses_afresh_and_writes_no_cache(
+    logs: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``--no-cache`` gives the same answer as a cached run and leaves the cache directory untouched."""
+    cache_home = tmp_path / "cache-home"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))
+    assert main(["traces", str(logs), "-o", "jsonl", "--no-cache"]) == 0
+    uncached = _jsonl(capsys)
+    assert not (cache_home / "auditview").exists()
+    assert main(["traces", str(logs), "-o", "jsonl"]) == 0
+    first = _jsonl(capsys)
+    assert any((cache_home / "auditview").rglob("*")), "a cached run writes the index cache"
+    assert main(["traces", str(logs), "-o", "jsonl"]) == 0
+    assert _jsonl(capsys) == first == uncached
