@@ -2,8 +2,10 @@
 
 Owns: the tokenizer and parser of filter text, ``FilterError`` (message, exact position, what was expected),
 the compilation of a parsed filter into polars expressions (record predicates, and trace-level predicates
-evaluated with windows over ``trace_id``), ``time_range`` and ``complete`` (completion of field names and
-values for the filter bar). The language is documented in ``notes/query.md``; in short:
+decided per trace), the staged evaluation that makes ``apply``/``mask`` fast on a million rows (see "Staged
+evaluation" below), ``CompiledFilter.columns`` (the index columns a filter reads), ``time_range`` and
+``complete`` (completion of field names and values for the filter bar). The language is documented in
+``notes/query.md``; in short:
 
 - ``field OP value`` with ``=`` ``!=`` ``<`` ``<=`` ``>`` ``>=`` ``~`` (regex search) ``!~``;
   ``field in (a, b)``, ``field not in (...)``; fields are the index columns, aliases (``duration``, ``time``,
@@ -1026,11 +1028,13 @@ def _mentions_failed(node: _Node) -> bool:
 # Staged evaluation: the same results as the plain expressions, computed with fewer expensive passes.
 #
 # ``str.json_path_match`` parses every JSON text and is the slowest thing a filter can do (0.5 s per
-# million rows), so a JSON comparison runs it only on the rows that may hold the key (the key's JSON text or a
-# backslash, which could hide an escaped key, occurs in the text); every other row gets the value the
-# comparison has for a missing key. A top-level string equality (``params.env=prod``) is decided without any
-# JSON parsing on the rows where that is provably the same: no backslash, no nested object, no whitespace
-# around ``:`` or after a quote, and the ``"key":"value"`` text occurring for one key only.
+# million rows). For a top-level key (``params.env``), a *safe* text (no backslash, a single ``{``: nothing
+# nested, nothing escaped) is read without parsing: the count of ``"key"\s*:`` says absent / once / repeated,
+# and once, a string equality, ``=null`` or a plain decimal number is read off the text with one regex. Every
+# other row (escapes, nesting, repeated keys, other operators) goes through ``json_path_match``. A nested path
+# parses only the rows holding the key's JSON text or a backslash; the others get the "key missing" value.
+# Free text searches Categorical columns in their distinct values. tests/engine/test_query.py compares every
+# staged result with the plain expression's on tricky texts.
 
 _STRUCTURAL: Final = frozenset(',:[]{}"\\ \t\r\n')
 
