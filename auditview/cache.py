@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the rows, rejects or metadata format (or the parser's output) changes.
-CACHE_VERSION: Final = 1
+CACHE_VERSION: Final = 2
 #: Bytes hashed at each end of the covered range.
 FINGERPRINT_BYTES: Final = 64 << 10
 _LOG = logging.getLogger(__name__)
