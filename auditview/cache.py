@@ -34,6 +34,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,8 @@ CACHE_VERSION: Final = 2
 #: Bytes hashed at each end of the covered range.
 FINGERPRINT_BYTES: Final = 64 << 10
 _LOG = logging.getLogger(__name__)
+#: Temporary cache files older than this are left over from a killed writer and removed.
+_STALE_SECONDS: Final = 3600
 _REJECT_COLUMNS: Final = ("line", "offset", "reason", "raw", "length")
 
 
@@ -391,9 +394,14 @@ def _store(
     # open keep their data; only whole files are ever replaced, never rewritten in place).
     keep = {rows_name, rejects_name, f"{key}.json"}
     for old in directory.glob(f"{key}*"):
-        if old.name not in keep and not old.name.endswith(".tmp"):
+        if old.name not in keep:
             with contextlib.suppress(OSError):
                 old.unlink()
+    # temporary files of writers that were killed (a live writer finishes within seconds)
+    for stale in directory.glob(f".{key}*.tmp"):
+        with contextlib.suppress(OSError):
+            if time.time() - stale.stat().st_mtime > _STALE_SECONDS:
+                stale.unlink()
 
 
 _PARQUET: Final[dict[str, Any]] = {"compression": "lz4", "statistics": False}
