@@ -362,6 +362,7 @@ def load_and_follow(options: LoaderOptions, post: Post, cancelled: Cancelled) ->
 def _follow(follower: Follower, index: AuditIndex, post: Post, cancelled: Cancelled) -> None:
     """Add what the follower finds; post the frame and the rows new since the last post (``sequence`` + 1)."""
     dirty = False
+    rebuilt = False
     added: list[pl.DataFrame] = []
     sequence = 0
     last_post = time.monotonic()
@@ -375,6 +376,11 @@ def _follow(follower: Follower, index: AuditIndex, post: Post, cancelled: Cancel
                 index.add_rejects([item.reject])
                 dirty = True
             else:
+                if isinstance(item, FileRotated):
+                    # Rows read from the old file keep their raw bytes reachable under its new name.
+                    index.file_moved(item.source, item.moved_to)
+                elif isinstance(item, FileTruncated) and index.file_truncated(item.source, item.copied_to):
+                    rebuilt = True  # rows were dropped: the view must be recomputed, not extended
                 post(SourceEventHappened(describe_event(item)))
                 dirty = True  # the sources count may have changed
         now = time.monotonic()
@@ -382,6 +388,9 @@ def _follow(follower: Follower, index: AuditIndex, post: Post, cancelled: Cancel
             sequence += 1
             frame = index.frame
             rows = pl.concat(added, how="vertical_relaxed") if len(added) > 1 else added[0] if added else None
+            if rebuilt:
+                sequence += 1  # a gap in the numbering tells the app to start again from ``frame``
+                rebuilt = False
             post(
                 RecordsAppended(
                     frame,

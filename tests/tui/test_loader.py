@@ -129,3 +129,32 @@ def test_incremental_view_equals_a_full_recompute() -> None:
     assert step.view["offset"].to_list() == full.view["offset"].to_list()
     assert step.annotated.height == 200
     assert step.view.height > 0
+
+
+def test_rows_survive_a_rotation_and_a_truncation_drops_its_rows(tmp_path: Path) -> None:
+    """After a rename rotation old rows still read their exact bytes; a truncation replaces its rows."""
+    log = tmp_path / "audit.jsonl"
+    first = _lines(range(20))
+    log.write_bytes(first)
+    loader = _Loader(LoaderOptions([str(tmp_path)], follow=True))
+    loader.thread.start()
+    try:
+        assert loader.finished.wait(10)
+        log.rename(tmp_path / "audit.jsonl.1")
+        log.write_bytes(_lines(range(20, 25)))
+        frame = loader.wait_for(lambda f: f.height >= 25)
+        assert loader.last is not None
+        index = loader.last.index
+        old_rows = frame.filter(pl.col("request_id").is_in([f"req-{n:04d}" for n in range(20)]))
+        expected = first.splitlines()
+        for (file_id, offset, length), line in zip(
+            old_rows.sort("offset").select("file_id", "offset", "length").iter_rows(), expected, strict=True
+        ):
+            assert index.raw_line(file_id, offset, length) == line
+        log.write_bytes(_lines(range(100, 102)))  # truncated and rewritten: the 5 rows read from it are gone
+        frame = loader.wait_for(lambda f: "req-0100" in f["request_id"].to_list())
+        ids = loader.wait_for(lambda f: f.height == 22)["request_id"].to_list()
+    finally:
+        loader.stop = True
+        loader.thread.join(5)
+    assert sorted(ids) == [f"req-{n:04d}" for n in [*range(20), 100, 101]]
