@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import secrets
+import stat
 import threading
 import time
 from collections.abc import Collection, Sequence
@@ -207,6 +208,8 @@ def _lookup(source: SourceFile, wanted: frozenset[str]) -> CacheEntry | None:
     if not wanted <= columns:
         return None
     covered = int(meta["covered"])
+    if not stat.S_ISREG(os.stat(source.path).st_mode):  # never open a FIFO or device here: it may block
+        return None
     fd = os.open(source.path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         info = os.fstat(fd)

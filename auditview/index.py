@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -401,7 +402,8 @@ class _Plan:
         with FileReader(self.source, offset=offset, line=line, chunk_bytes=_CHUNK_BYTES) as reader:
             stream = self.source.path == Path("-")
             if fingerprint and not stream:
-                self.identity = os.fstat(reader.fd)
+                info = os.fstat(reader.fd)
+                self.identity = info if stat.S_ISREG(info.st_mode) else None  # pipes are not cached
             for item in reader.read_events(block=True):
                 if isinstance(item, Chunk):
                     yield item

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import stat
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -241,3 +242,25 @@ def test_cache_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     AuditIndex.load([source])
     index_cache.wait_pending()
     assert cache_files() != []
+
+
+def test_named_pipe_is_read_and_never_cached(tmp_path: Path) -> None:
+    """A FIFO source is read once like a stream: no fingerprint read, no cache entry, same rows."""
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    data = lines(0, 20)
+
+    def feed() -> None:
+        with fifo.open("wb") as out:
+            out.write(data)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    index = AuditIndex.load([SourceFile(fifo, str(fifo))])
+    writer.join()
+    index_cache.wait_pending()
+    plain = tmp_path / "plain.jsonl"
+    plain.write_bytes(data)
+    expected = AuditIndex.load([SourceFile(plain, str(plain))], cache=False)
+    assert index.frame.equals(expected.frame)
+    assert cache_files() == []
