@@ -334,48 +334,70 @@ def _screen(frame: pl.DataFrame, *, full: bool, errors: bool) -> tuple[pl.DataFr
         .then(line.str.count_matches(r"[\[{]") < 512)
         .otherwise(True)
     )
+    ts = pl.col("timestamp").str.to_datetime("%+", time_unit="us", time_zone="UTC", strict=False)
+    if full:
+        return _screen_full(frame, base, ts=ts, present=present, errors=errors)
     flags = (
         frame.lazy()
-        .with_columns(
-            ts=pl.col("timestamp").str.to_datetime("%+", time_unit="us", time_zone="UTC", strict=False),
-            present=present,
-            known=line.str.count_matches(_KNOWN_KEY_RE),
-        )
+        .with_columns(ts=ts, present=present, known=line.str.count_matches(_KNOWN_KEY_RE))
         .select("ts", "present", "known", base=base.fill_null(False), has_error=has_error)
         .collect()
     )
     # Adding and selecting existing columns shares their memory; only the final filter copies the rows.
     frame = frame.hstack(flags.select("ts", "present", "known"))
-    if full:
-        # Every row needs its params text: one pass over all rows.
-        settled = _settle(frame.filter(flags["base"]).lazy(), full=True)
-    else:
-        # Most lines name no contract field inside params: then the counts need no params text at all.
-        simple = flags["base"] & (flags["known"] == flags["present"])
-        if errors:
-            simple = simple & ~flags["has_error"]
-        rest = frame.select("i", "line", "present", "known", "error").filter(flags["base"] & ~simple)
-        settled = _settle(rest.lazy(), full=False)
+    # Most lines name no contract field inside params: then the counts need no params text at all.
+    simple = flags["base"] & (flags["known"] == flags["present"])
+    if errors:
+        simple = simple & ~flags["has_error"]
+    rest = frame.select("i", "line", "present", "known", "error").filter(flags["base"] & ~simple)
+    settled = _settle(rest.lazy(), full=False)
     if errors:
         settled = _settle_errors(settled)
-    proven_rest = settled.select("i", *(["params_text"] if full else [])).collect()
-    if full:
-        proven = frame.select(pl.exclude("line")).join(
-            proven_rest, on="i", how="inner", maintain_order="left"
+    proven_rest = settled.select("i").collect()
+    keep = simple | frame["i"].is_in(proven_rest["i"].implode())
+    proven = frame.select(pl.exclude("line")).filter(keep)
+    return proven, frame["i"].filter(~keep).to_list()
+
+
+def _screen_full(
+    frame: pl.DataFrame, base: pl.Expr, *, ts: pl.Expr, present: pl.Expr, errors: bool
+) -> tuple[pl.DataFrame, list[int]]:
+    """``_screen`` when every row needs its params text: all counts in one pass over the rows, as masks.
+
+    A row is proven when ``base`` and ``_settle(full=True)``'s conditions hold (and, with ``errors``, those of
+    ``_settle_errors`` for the few rows with an error object) — the same conditions as filtering in steps.
+    """
+    counted = frame.lazy().with_columns(
+        ts=ts,
+        present=present,
+        known=pl.col("line").str.count_matches(_KNOWN_KEY_RE),
+        params_text=pl.col("line").str.extract(_PARAMS_RE, 1),
+    )
+    flags = counted.select(
+        "ts",
+        "params_text",
+        ok=(base & _settle_ok(full=True)).fill_null(False),
+        has_error=pl.col("error").is_not_null(),
+    ).collect()
+    ok = flags["ok"]
+    if errors:
+        with_error = (
+            frame.select("i", "line")
+            .hstack([flags["params_text"]])
+            .filter(ok & flags["has_error"])
+            .filter(~_error_ok().fill_null(False))
         )
-    else:
-        keep = simple | frame["i"].is_in(proven_rest["i"].implode())
-        proven = frame.select(pl.exclude("line")).filter(keep)
-    doubtful = frame.select("i").join(proven.select("i"), on="i", how="anti")["i"].to_list()
-    return proven, doubtful
+        if with_error.height:
+            ok = ok & ~frame["i"].is_in(with_error["i"].implode())
+    proven = frame.select(pl.exclude("line")).hstack([flags["ts"], flags["params_text"]]).filter(ok)
+    return proven, frame["i"].filter(~ok).to_list()
 
 
-def _settle(counted: pl.LazyFrame, *, full: bool) -> pl.LazyFrame:
-    """Keep the rows whose counts outside the ``params`` object prove them ordinary (adds ``params_text``)."""
+def _settle_ok(*, full: bool) -> pl.Expr:
+    """The counts outside the ``params`` object (``params_text``) that prove a row ordinary."""
     line = pl.col("line")
     inner = pl.col("params_text")
     has_error = pl.col("error").is_not_null()
-    counted = counted.with_columns(params_text=line.str.extract(_PARAMS_RE, 1))
     # every known key outside params is a top-level one with a non-null value, once: no duplicates
     ok = inner.is_not_null() & (pl.col("known") - inner.str.count_matches(_KNOWN_KEY_RE) == pl.col("present"))
     if full:
@@ -389,21 +411,32 @@ def _settle(counted: pl.LazyFrame, *, full: bool) -> pl.LazyFrame:
             & ~line.str.contains(_COLON_STRING_RE)
             & (keys == pl.col("present") + pl.when(has_error).then(2).otherwise(0))
         )
-    return counted.filter(ok.fill_null(False))
+    return ok
 
 
-def _settle_errors(counted: pl.LazyFrame) -> pl.LazyFrame:
-    """Of the rows with an error object, keep those whose ``type`` and ``message`` were strings, each once
-    (the reader would keep a duplicate's first); counted only on the few rows that have one."""
+def _settle(counted: pl.LazyFrame, *, full: bool) -> pl.LazyFrame:
+    """Keep the rows whose counts outside the ``params`` object prove them ordinary (adds ``params_text``)."""
+    counted = counted.with_columns(params_text=pl.col("line").str.extract(_PARAMS_RE, 1))
+    return counted.filter(_settle_ok(full=full).fill_null(False))
+
+
+def _error_ok() -> pl.Expr:
+    """``error.type`` and ``error.message`` were strings, each once outside params (the reader would keep a
+    duplicate's first)."""
     line = pl.col("line")
     inner = pl.col("params_text")
-    has_error = pl.col("error").is_not_null()
-    error_ok = (
+    return (
         (line.str.count_matches(_ERROR_KEY_RE) - inner.str.count_matches(_ERROR_KEY_RE) == 2)
         & (line.str.count_matches(_ERROR_STRING_RE) - inner.str.count_matches(_ERROR_STRING_RE) == 2)
         & ~line.str.contains(_NOT_COMPACT_RE)
     )
-    with_error = counted.filter(has_error).filter(error_ok.fill_null(False))
+
+
+def _settle_errors(counted: pl.LazyFrame) -> pl.LazyFrame:
+    """Of the rows with an error object, keep those whose ``type`` and ``message`` were strings, each once;
+    counted only on the few rows that have one."""
+    has_error = pl.col("error").is_not_null()
+    with_error = counted.filter(has_error).filter(_error_ok().fill_null(False))
     return pl.concat([counted.filter(~has_error), with_error], how="vertical")
 
 
