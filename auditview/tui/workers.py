@@ -5,7 +5,9 @@
 1. **Preview** — for large plain files it reads only the last few MB of each live log (from a line start),
    builds a small throw-away index from them and posts it, so the newest records are on screen in well under
    a second.
-2. **Full index** — it then indexes every source from its start (progress posted as it goes) and posts the
+2. **Full index** — when the index cache is on and much of the input is not in it, a child process
+   (``indexer.index_in_child``) parses it into the cache first, so that the parse never holds this process's
+   GIL; it then indexes every source from its start (progress posted as it goes) and posts the
    real index, which replaces the preview (the preview's rows are not merged into it: no duplicates).
 3. **Follow** — it waits on the follower and adds every new chunk to the index, posting a coalescing
    ``RecordsAppended`` at most every ``FOLLOW_POST_INTERVAL`` seconds; rotations and truncations are posted as
@@ -44,6 +46,7 @@ from auditview.source.events import (
 from auditview.source.follow import Follower
 from auditview.source.read import FileReader
 from auditview.source.types import Chunk, SourceFile
+from auditview.tui.indexer import COLD_PROCESS_MIN, cache_writable, index_in_child, uncached_bytes
 from auditview.tui.messages import (
     IndexingFinished,
     IndexingProgressed,
@@ -94,6 +97,8 @@ class LoaderOptions:
     follow: bool = True
     preview_bytes: int = PREVIEW_BYTES
     preview_min_file: int = PREVIEW_MIN_FILE
+    #: Uncached bytes from which the cold parse runs in a child process (``indexer``); ``None`` = never.
+    cold_process_min: int | None = COLD_PROCESS_MIN
 
 
 def read_tail_chunk(source: SourceFile, max_bytes: int) -> Chunk | None:
@@ -301,6 +306,42 @@ def _index_serially(
     return index
 
 
+def _index_cold_in_child(
+    sources: Sequence[SourceFile], options: LoaderOptions, post: Post, cancelled: Cancelled
+) -> bool:
+    """Fill the index cache from a child process when much is uncached; ``False`` only when cancelled.
+
+    Whatever happens in the child, the in-process load that follows stays the one source of truth.
+    """
+    threshold = options.cold_process_min
+    if threshold is None:
+        return True
+    try:
+        cold = uncached_bytes(sources)
+    except OSError:
+        return True
+    if cold < threshold:
+        return True
+    if not cache_writable():
+        post(SourceEventHappened("index cache off or read-only: indexing in the app (keys may lag)"))
+        return True
+    last_progress = 0.0
+
+    def progress(done: int, total: int) -> None:
+        nonlocal last_progress
+        now = time.monotonic()
+        if now - last_progress > 0.1:
+            last_progress = now
+            post(IndexingProgressed(min(done, total), max(total, done, 1)))
+
+    ok = index_in_child(list(options.paths), progress, cancelled)
+    if cancelled():
+        return False
+    if not ok:
+        post(SourceEventHappened("background indexer failed: indexing in the app (keys may lag)"))
+    return True
+
+
 def load_and_follow(options: LoaderOptions, post: Post, cancelled: Cancelled) -> None:
     """Preview, index fully, then follow until cancelled (see the module docstring)."""
     started = time.monotonic()
@@ -318,6 +359,8 @@ def load_and_follow(options: LoaderOptions, post: Post, cancelled: Cancelled) ->
     stdin = any(str(source.path) == "-" for source in sources)
     loaded = None
     if not stdin:
+        if not _index_cold_in_child(sources, options, post, cancelled):
+            return
         try:
             loaded = _load_index(sources, post, cancelled)
         except _LoadCancelledError:

@@ -1,0 +1,140 @@
+"""The loader's cold parse in a child process: it fills the cache, is killed on cancel, and falls back."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.message import Message
+
+import auditview.cache
+import auditview.tui.indexer
+from auditview.tui.messages import IndexingFinished, RecordsAppended, SourceEventHappened
+from auditview.tui.workers import LoaderOptions, load_and_follow
+from tests.tui.app_fixtures import lines_of, record
+
+
+def _lines(numbers: range) -> bytes:
+    return b"".join(line + b"\n" for line in lines_of([record(n) for n in numbers]))
+
+
+class _Run:
+    """Runs ``load_and_follow`` (no following) and keeps what it posted."""
+
+    def __init__(self, options: LoaderOptions) -> None:
+        self.stop = False
+        self.last: RecordsAppended | None = None
+        self.events: list[str] = []
+        self.finished = threading.Event()
+        self.thread = threading.Thread(target=load_and_follow, args=(options, self.post, lambda: self.stop))
+
+    def post(self, message: Message) -> None:
+        if isinstance(message, RecordsAppended):
+            self.last = message
+        elif isinstance(message, SourceEventHappened):
+            self.events.append(message.text)
+        elif isinstance(message, IndexingFinished):
+            self.finished.set()
+
+
+@pytest.fixture
+def stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """A private cache dir (inherited by the child) and the paths this process stores cache entries for."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("AUDITVIEW_CACHE", raising=False)
+    calls: list[Path] = []
+    real_store = auditview.cache.store
+
+    def store(source: Any, *args: Any, **kwargs: Any) -> None:
+        calls.append(source.path)
+        real_store(source, *args, **kwargs)
+
+    monkeypatch.setattr(auditview.cache, "store", store)
+    return calls
+
+
+@pytest.mark.parametrize("threshold", [1, None])
+def test_the_child_fills_the_cache_and_the_app_only_reads_it(
+    tmp_path: Path, stores: list[Path], threshold: int | None
+) -> None:
+    """With the child the in-process load stores nothing (all cached); without it, it parses and stores."""
+    log = tmp_path / "audit.jsonl"
+    log.write_bytes(_lines(range(300)))
+    run = _Run(LoaderOptions([str(log)], follow=False, cold_process_min=threshold))
+    run.thread.run()
+    assert run.last is not None
+    assert run.last.frame["request_id"].to_list() == [f"req-{n:04d}" for n in range(300)]
+    assert (stores == []) is (threshold is not None)
+    assert run.events == []
+
+
+def test_a_failing_child_falls_back_to_the_in_process_load(
+    tmp_path: Path, stores: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the child exits with an error the loader says so and still indexes every line itself."""
+    log = tmp_path / "audit.jsonl"
+    log.write_bytes(_lines(range(40)))
+    real_popen = subprocess.Popen
+
+    def failing(command: list[str], **kwargs: Any) -> Any:
+        return real_popen([sys.executable, "-c", "raise SystemExit(3)"], **kwargs)
+
+    monkeypatch.setattr(auditview.tui.indexer, "_spawn", failing)
+    run = _Run(LoaderOptions([str(log)], follow=False, cold_process_min=1))
+    run.thread.run()
+    assert run.last is not None
+    assert run.last.frame.height == 40
+    assert stores == [log]
+    assert any("background indexer failed" in text for text in run.events)
+
+
+def test_a_disabled_cache_skips_the_child(
+    tmp_path: Path, stores: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the cache turned off no child is started and the status says the app indexes itself."""
+    monkeypatch.setenv("AUDITVIEW_CACHE", "0")
+    started: list[Any] = []
+    monkeypatch.setattr(auditview.tui.indexer, "_spawn", lambda *a, **k: started.append(a))
+    log = tmp_path / "audit.jsonl"
+    log.write_bytes(_lines(range(10)))
+    run = _Run(LoaderOptions([str(log)], follow=False, cold_process_min=1))
+    run.thread.run()
+    assert run.last is not None
+    assert run.last.frame.height == 10
+    assert started == []
+    assert any("indexing in the app" in text for text in run.events)
+
+
+def test_cancelling_kills_the_child_promptly(
+    tmp_path: Path, stores: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Quitting while the child runs ends it within a second and posts no index."""
+    log = tmp_path / "audit.jsonl"
+    log.write_bytes(_lines(range(10)))
+    children: list[subprocess.Popen[bytes]] = []
+    real_popen = subprocess.Popen
+
+    def slow(command: list[str], **kwargs: Any) -> Any:
+        child = real_popen([sys.executable, "-c", "import time; time.sleep(60)"], **kwargs)
+        children.append(child)
+        return child
+
+    monkeypatch.setattr(auditview.tui.indexer, "_spawn", slow)
+    run = _Run(LoaderOptions([str(log)], follow=False, cold_process_min=1))
+    run.thread.start()
+    deadline = time.monotonic() + 10
+    while not children and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert children
+    run.stop = True
+    began = time.monotonic()
+    run.thread.join(5)
+    assert not run.thread.is_alive()
+    assert children[0].poll() is not None
+    assert time.monotonic() - began < 1.0
+    assert run.last is None
