@@ -28,7 +28,13 @@ from typing import Any, Final
 import orjson
 
 from auditview import __version__
-from auditview.contract import ENV_PARENT_REQUEST_ID, ENV_TRACE_ID, ENV_TRACEPARENT, tool_env_prefix
+from auditview.contract import (
+    ENV_OPERATOR,
+    ENV_PARENT_REQUEST_ID,
+    ENV_TRACE_ID,
+    ENV_TRACEPARENT,
+    tool_env_prefix,
+)
 from auditview.sanitize import printable
 from auditview.writer import Auditor, Invocation, new_trace_id
 from auditview.writer.argparse_support import add_audit_log_command, add_trace_id_option, run_command
@@ -165,6 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--sequences", type=int, default=5, help="how many sequences (0 = until interrupted)")
     agent.add_argument("--pace", type=float, default=0.5, metavar="SECONDS", help="pause between steps")
     agent.add_argument("--env", action="append", dest="envs", default=None, help="environments to use")
+    agent.add_argument(
+        "--session",
+        default=str(os.getpid()),
+        help="session name in trace ids and the operator (agent-session-SESSION); default: the process id",
+    )
     agent.set_defaults(handler=None)
 
     sub.add_parser(
@@ -346,11 +357,14 @@ def _agent(args: argparse.Namespace) -> int:
 def _agent_sequence(
     args: argparse.Namespace, rng: random.Random, envs: list[str], fail_rate: float, number: int
 ) -> dict[str, Any]:
-    trace_id = new_trace_id()
+    # Named as an agent would name them: one session, one trace id per operation.
+    session = f"agent-session-{args.session}"
+    trace_id = f"{session}-seq-{number}-{new_trace_id()[:4]}"
     env = dict(os.environ)
     for name in (ENV_PARENT_REQUEST_ID, ENV_TRACEPARENT, f"{tool_env_prefix(TOOL)}_TRACE_ID"):
         env.pop(name, None)
     env[ENV_TRACE_ID] = trace_id
+    env.setdefault(ENV_OPERATOR, session)
     target_env = rng.choice(envs)
     service = rng.choice(SERVICES)
     release = f"1.{rng.randint(0, 9)}.{rng.randint(0, 20)}"

@@ -158,6 +158,8 @@ def test_agent_runs_one_trace_per_sequence(demo_env: dict[str, str]) -> None:
         assert (commands[-1] == "rollback") is failed
         assert all("parent_request_id" not in r for r in steps)
         assert [s["request_id"] for s in sequence["steps"]] == [r["request_id"] for r in steps]
+        assert sequence["trace_id"].startswith("agent-session-")
+        assert {r["operator"] for r in steps} == {sequence["trace_id"].split("-seq-")[0]}
 
 
 def test_bad_since_exits_2(demo_env: dict[str, str]) -> None:
