@@ -373,7 +373,7 @@ def render_waterfall(timeline: TimelineLike, *, width: int, palette: Palette) ->
         summary = f"idle {format_duration_ms(idle)} in {len(gaps)} gap{'s' if len(gaps) != 1 else ''}"
         hidden = sum(1 for g in gaps if g.duration_ms < cell_ms)
         if hidden:
-            summary += f" ({hidden} shorter than one cell, {format_duration_ms(cell_ms)}, not drawn)"
+            summary += f" ({hidden} shorter than one cell of {format_duration_ms(cell_ms)}: not drawn)"
         lines.append(palette.paint(truncate_width(summary, width), "dim"))
 
     axis_left = "0"
