@@ -85,6 +85,9 @@ class ProbeApp(AuditViewApp):
         self.key_started: float | None = None
         self.handled = False
         self.latencies: list[float] = []
+        self.during_preview: list[
+            bool
+        ] = []  # per latency: the preview was still shown (full index not posted)
 
     async def on_event(self, event: events.Event) -> None:
         """Remember when the key event was created."""
@@ -96,6 +99,7 @@ class ProbeApp(AuditViewApp):
     def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
         if renderable is not None and self.handled and self.key_started is not None:
             self.latencies.append(time.monotonic() - self.key_started)
+            self.during_preview.append(self.preview)
             self.key_started = None
             self.handled = False
         super()._display(screen, renderable)
@@ -151,6 +155,7 @@ async def probe_keys(
 ) -> tuple[list[float], int]:
     """Press k/j from a thread until ``until()`` or ``limit`` presses; in-app latencies and presses lost."""
     app.latencies.clear()
+    app.during_preview.clear()
     lost: list[int] = []
     thread = threading.Thread(target=_press_from_thread, args=(app, until, limit, gap, lost), daemon=True)
     thread.start()
@@ -189,6 +194,9 @@ async def open_big(path: Path, label: str) -> dict[str, float]:
 
         during, lost = await probe_keys(app, done)
         figures.update(_stats(f"{label}_indexing", during))
+        phases = list(zip(during, app.during_preview, strict=False))
+        figures.update(_stats(f"{label}_parse", [value for value, preview in phases if preview]))
+        figures.update(_stats(f"{label}_posted", [value for value, preview in phases if not preview]))
         figures[f"{label}_indexing_lost"] = float(lost)
         await _until(pilot, done)
         figures[f"{label}_full_index_s"] = time.perf_counter() - start
@@ -312,6 +320,8 @@ def main() -> int:
             f"{figures[f'{label}_full_index_s']:.2f}s"
         )
         print(f"{'':<30} key while indexing median/p95/max {_fmt(figures, f'{label}_indexing')}")
+        print(f"{'':<30} … while the preview shows (parse) {_fmt(figures, f'{label}_parse')}")
+        print(f"{'':<30} … after the full index was posted {_fmt(figures, f'{label}_posted')}")
         print(f"{'':<30} key idle after load median/p95/max {_fmt(figures, f'{label}_idle')}")
     print(f"following 1,000 rec/s ({args.follow_seconds:.0f}s): key median/p95/max {_fmt(follow, 'follow')}")
     print(

@@ -13,7 +13,9 @@ import pytest
 from textual.message import Message
 
 import auditview.cache
+import auditview.index
 import auditview.tui.indexer
+from auditview.index import AuditIndex
 from auditview.tui.messages import IndexingFinished, RecordsAppended, SourceEventHappened
 from auditview.tui.workers import LoaderOptions, load_and_follow
 from tests.tui.app_fixtures import lines_of, record
@@ -138,3 +140,50 @@ def test_cancelling_kills_the_child_promptly(
     assert children[0].poll() is not None
     assert time.monotonic() - began < 1.0
     assert run.last is None
+
+
+def test_lines_appended_while_the_child_indexes_are_indexed_exactly_once(
+    tmp_path: Path, stores: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines written while the child runs (a half line too), after the load and while following: once each."""
+    log = tmp_path / "audit.jsonl"
+    log.write_bytes(_lines(range(50)))
+    real_spawn = auditview.tui.indexer._spawn
+    tail = lines_of([record(60)])[0]
+
+    def spawn_and_append(command: list[str], **kwargs: Any) -> Any:
+        child = real_spawn(command, **kwargs)
+        with log.open("ab") as out:
+            out.write(_lines(range(50, 60)) + tail[:20])
+        return child
+
+    real_load = AuditIndex.load.__func__  # type: ignore[attr-defined]
+
+    def load_then_append(cls: type[AuditIndex], sources: Any, **kwargs: Any) -> AuditIndex:
+        index: AuditIndex = real_load(cls, sources, **kwargs)
+        with log.open("ab") as out:
+            out.write(tail[20:] + b"\n" + _lines(range(61, 70)))
+        return index
+
+    monkeypatch.setattr(auditview.tui.indexer, "_spawn", spawn_and_append)
+    monkeypatch.setattr(auditview.index.AuditIndex, "load", classmethod(load_then_append))
+    run = _Run(LoaderOptions([str(log)], follow=True, cold_process_min=1))
+    run.thread.start()
+    try:
+        assert run.finished.wait(20)
+        with log.open("ab") as out:
+            out.write(_lines(range(70, 80)))
+        deadline = time.monotonic() + 10
+        while (run.last is None or run.last.frame.height < 80) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        run.stop = True
+        run.thread.join(5)
+    assert run.last is not None
+    frame = run.last.frame
+    assert frame["request_id"].to_list() == [f"req-{n:04d}" for n in range(80)]
+    data = log.read_bytes()
+    for offset, length, line in frame.select("offset", "length", "line").iter_rows():
+        assert data[offset + length : offset + length + 1] == b"\n"
+        assert data.count(b"\n", 0, offset) + 1 == line
+    assert run.events == []
