@@ -12,6 +12,7 @@ Must not: touch a widget, or be the only way to index (every failure here means 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -153,6 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args[:1] == ["--"]:
         args = args[1:]
     threading.Thread(target=_exit_when_parent_goes, daemon=True, name="auditview-parent-watch").start()
+    # Background work: on a small machine the app's UI thread must win the CPU whenever it wants it.
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(10)
     from auditview import cache
 
     cache.configure_allocator()
