@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -13,24 +12,7 @@ import pytest
 from auditview.export import export_lines, export_to_file
 from auditview.index import AuditIndex
 from auditview.source.types import SourceFile
-
-
-def record(ts: str, request_id: str, **overrides: Any) -> bytes:
-    """One valid record line (without ``\\n``) at ``ts``."""
-    base: dict[str, Any] = {
-        "timestamp": ts,
-        "tool": "t",
-        "command": "c",
-        "params": {},
-        "exit_code": 0,
-        "duration_ms": 1,
-        "request_id": request_id,
-        "trace_id": "tr",
-        "version": "1",
-        "operator": "op",
-    }
-    base.update(overrides)
-    return orjson.dumps(base)
+from tests.engine.lines import record
 
 
 def load(tmp_path: Path, lines: list[bytes]) -> AuditIndex:

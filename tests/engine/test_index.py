@@ -4,32 +4,13 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
-from typing import Any
 
-import orjson
 import polars as pl
 import pytest
 
 from auditview.index import AuditIndex, RawLineChanged
 from auditview.source.types import Chunk, SourceFile
-
-
-def record(ts: str, request_id: str, **overrides: Any) -> bytes:
-    """One valid record line (without ``\\n``) at ``ts``."""
-    base: dict[str, Any] = {
-        "timestamp": ts,
-        "tool": "t",
-        "command": "c",
-        "params": {},
-        "exit_code": 0,
-        "duration_ms": 1,
-        "request_id": request_id,
-        "trace_id": "tr",
-        "version": "1",
-        "operator": "op",
-    }
-    base.update(overrides)
-    return orjson.dumps(base)
+from tests.engine.lines import record
 
 
 def write(path: Path, lines: list[bytes], tail: bytes = b"") -> SourceFile:

@@ -5,29 +5,16 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-import orjson
 import pytest
 
 from auditview.index import AuditIndex, RawLineChanged
 from auditview.source.types import Chunk, SourceFile
+from tests.engine.lines import record as record_line
 
 
 def record(second: int, request_id: str) -> bytes:
-    """One valid record line (without ``\\n``)."""
-    return orjson.dumps(
-        {
-            "timestamp": f"2026-01-01T00:00:{second:02d}Z",
-            "tool": "t",
-            "command": "c",
-            "params": {},
-            "exit_code": 0,
-            "duration_ms": 1,
-            "request_id": request_id,
-            "trace_id": "tr",
-            "version": "1",
-            "operator": "op",
-        }
-    )
+    """One valid record line (without ``\\n``) at ``second`` seconds past the hour."""
+    return record_line(f"2026-01-01T00:00:{second:02d}Z", request_id)
 
 
 def loaded(path: Path, records: list[bytes]) -> tuple[SourceFile, AuditIndex]:
