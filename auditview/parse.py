@@ -187,9 +187,9 @@ def _split(data: bytes) -> tuple[list[bytes], list[int]]:
 #
 # polars' NDJSON reader decodes the values quickly but differs from orjson (the contract's decoder) in ways
 # that matter: it keeps the first of duplicate keys (orjson the last), turns numbers and objects into text
-# when a # String column is asked for, decodes lone surrogates, and skips blank lines. So a line is decided
-# here only # when cheap regex counts over its text prove none of that can apply; every other line, and
-# every line of a # range the reader refuses, goes to ``contract.parse_line``. The counts are exact only
+# when a String column is asked for, decodes lone surrogates, and skips blank lines. So a line is decided
+# here only when cheap counts over its text prove none of that can apply; every other line, and every line
+# of a range the reader refuses, goes to ``contract.parse_line``. The counts are exact only
 # because lines with a backslash (escaped quotes, ``\u`` escapes) never take this path: every ``"`` then
 # delimits a string.
 
@@ -222,23 +222,23 @@ _NDJSON_SCHEMA: Final[dict[str, pl.DataType]] = {
 assert set(_NDJSON_SCHEMA) == set(_KNOWN_FIELDS)
 
 _KNOWN_ALT: Final = "|".join(sorted(_KNOWN_FIELDS))
-#: The counting patterns assume compact JSON (no space around ``:``); other lines are decided exactly.
-_NOT_COMPACT_RE: Final = r'"\s+:|":\s'
 _KNOWN_KEY_RE: Final = rf'"(?:{_KNOWN_ALT})"\s*:'
 #: What polars makes of a number, boolean, object or array read into a String column: such a value of a
 #: String-typed field is decided exactly (it may have been a JSON string that only looks like this).
 _COERCED_RE: Final = r"^(?:-?[0-9][0-9.eE+-]*|true|false|\{.*|\[.*)$"
 _COERCIBLE: Final = ("request_id", "trace_id", "parent_request_id")
-#: In compact JSON without backslashes every ``":`` ends a key, unless a string starts with ":" (screened).
+#: Without backslashes or a blank after a ``"``, every key ends in ``":`` (a string starting with ":" adds
+#: one more).
 _KEY_END: Final = '":'
-_COLON_STRING_RE: Final = r'[,\[{:]":'
-_ERROR_KEY_RE: Final = r'"(?:type|message)":'
-_ERROR_STRING_RE: Final = r'"(?:type|message)":"'
+_ERROR_KEY: Final = '"error":'
 _STR: Final = r'"[^"]*"'
 _OBJ0: Final = rf"\{{(?:[^{{}}\[\]\"]|{_STR})*\}}|\[(?:[^{{}}\[\]\"]|{_STR})*\]"
 _OBJ1: Final = rf"\{{(?:[^{{}}\[\]\"]|{_STR}|{_OBJ0})*\}}|\[(?:[^{{}}\[\]\"]|{_STR}|{_OBJ0})*\]"
-#: The top-level ``params`` object, nested up to three levels deep (deeper ones are decided exactly).
-_PARAMS_RE: Final = rf'"params":(\{{(?:[^{{}}\[\]\"]|{_STR}|{_OBJ1})*\}})'
+#: A flat ``error`` object (anything nested in it is decided exactly).
+_ERROR_RE: Final = rf'"error":(\{{(?:[^{{}}\[\]\"]|{_STR})*\}})'
+#: The first ``"params":`` and its object, nested up to three levels deep (deeper ones are decided exactly).
+_PARAMS_RE: Final = rf'"params":\{{(?:[^{{}}\[\]\"]|{_STR}|{_OBJ1})*\}}'
+_PARAMS_KEY_BYTES: Final = len('"params":')
 _TIMESTAMP_RE: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9](?:\.[0-9]{1,6})?Z$"
 #: polars' NDJSON reader nests a little deeper than orjson: long lines with many brackets are decided exactly.
 _DEEP_LINE_BYTES: Final = 2048
@@ -350,7 +350,7 @@ def _screen(frame: pl.DataFrame, *, full: bool, errors: bool) -> tuple[pl.DataFr
     if errors:
         simple = simple & ~flags["has_error"]
     rest = frame.select("i", "line", "present", "known", "error").filter(flags["base"] & ~simple)
-    settled = _settle(rest.lazy(), full=False)
+    settled = _settle(rest.lazy())
     if errors:
         settled = _settle_errors(settled)
     proven_rest = settled.select("i").collect()
@@ -362,73 +362,80 @@ def _screen(frame: pl.DataFrame, *, full: bool, errors: bool) -> tuple[pl.DataFr
 def _screen_full(
     frame: pl.DataFrame, base: pl.Expr, *, ts: pl.Expr, present: pl.Expr, errors: bool
 ) -> tuple[pl.DataFrame, list[int]]:
-    """``_screen`` when every row needs its params text: all counts in one pass over the rows, as masks.
+    """``_screen`` when every row needs its params text: one count of key ends proves the whole row.
 
-    A row is proven when ``base`` and ``_settle(full=True)``'s conditions hold (and, with ``errors``, those of
-    ``_settle_errors`` for the few rows with an error object) — the same conditions as filtering in steps.
+    In a line without backslashes where no ``"`` is followed by whitespace, every key ends in ``":`` and
+    every other ``":`` (a string starting with ``:``) only adds to the count. Each non-null top-level field
+    holds at least one key outside ``params`` and, when present, the error object holds at least its
+    ``type`` and ``message``; so when the key ends outside ``params`` equal that minimum, there is no
+    duplicate, no unknown (extra) field, no null-valued key and no nesting outside ``params``. Rows with an
+    error object are further held to ``_error_ok`` (the error's two keys are ``type`` and ``message``, string
+    valued).
     """
-    counted = frame.lazy().with_columns(
-        ts=ts,
-        present=present,
-        known=pl.col("line").str.count_matches(_KNOWN_KEY_RE),
-        params_text=pl.col("line").str.extract(_PARAMS_RE, 1),
+    line = pl.col("line")
+    has_error = pl.col("error").is_not_null()
+    params_text = _params_text()
+    counted = frame.lazy().with_columns(ts=ts, present=present, params_text=params_text)
+    keys = line.str.count_matches(_KEY_END, literal=True) - pl.col("params_text").str.count_matches(
+        _KEY_END, literal=True
     )
     flags = counted.select(
         "ts",
         "params_text",
-        ok=(base & _settle_ok(full=True)).fill_null(False),
-        has_error=pl.col("error").is_not_null(),
+        ok=(
+            base
+            & pl.col("params_text").is_not_null()
+            & ~_spaced()
+            & (keys == pl.col("present") + pl.when(has_error).then(2).otherwise(0))
+        ).fill_null(False),
+        has_error=has_error,
     ).collect()
     ok = flags["ok"]
-    if errors:
-        with_error = (
-            frame.select("i", "line")
-            .hstack([flags["params_text"]])
-            .filter(ok & flags["has_error"])
-            .filter(~_error_ok().fill_null(False))
-        )
-        if with_error.height:
-            ok = ok & ~frame["i"].is_in(with_error["i"].implode())
+    with_error = frame.select("i", "line").filter(ok & flags["has_error"])
+    if with_error.height:
+        refused = with_error.filter(~_error_ok().fill_null(False))
+        if refused.height:
+            ok = ok & ~frame["i"].is_in(refused["i"].implode())
     proven = frame.select(pl.exclude("line")).hstack([flags["ts"], flags["params_text"]]).filter(ok)
     return proven, frame["i"].filter(~ok).to_list()
 
 
-def _settle_ok(*, full: bool) -> pl.Expr:
-    """The counts outside the ``params`` object (``params_text``) that prove a row ordinary."""
-    line = pl.col("line")
+def _params_text() -> pl.Expr:
+    """The text of the first ``params`` object in ``line`` (null if none), without a capture group: finding
+    the match alone is cheaper than the regex engine's captures."""
+    found = pl.col("line").str.extract_all(_PARAMS_RE).list.first()
+    return found.str.slice(_PARAMS_KEY_BYTES)
+
+
+def _settle(counted: pl.LazyFrame) -> pl.LazyFrame:
+    """Keep the rows where every known key outside the ``params`` object is a top-level one with a non-null
+    value, once (no duplicates); adds ``params_text``."""
+    counted = counted.with_columns(params_text=_params_text())
     inner = pl.col("params_text")
-    has_error = pl.col("error").is_not_null()
-    # every known key outside params is a top-level one with a non-null value, once: no duplicates
     ok = inner.is_not_null() & (pl.col("known") - inner.str.count_matches(_KNOWN_KEY_RE) == pl.col("present"))
-    if full:
-        # no unknown (extra) keys, and nothing nested outside params but error's type and message
-        keys = line.str.count_matches(_KEY_END, literal=True) - inner.str.count_matches(
-            _KEY_END, literal=True
-        )
-        ok = (
-            ok
-            & ~line.str.contains(_NOT_COMPACT_RE)
-            & ~line.str.contains(_COLON_STRING_RE)
-            & (keys == pl.col("present") + pl.when(has_error).then(2).otherwise(0))
-        )
-    return ok
+    return counted.filter(ok.fill_null(False))
 
 
-def _settle(counted: pl.LazyFrame, *, full: bool) -> pl.LazyFrame:
-    """Keep the rows whose counts outside the ``params`` object prove them ordinary (adds ``params_text``)."""
-    counted = counted.with_columns(params_text=pl.col("line").str.extract(_PARAMS_RE, 1))
-    return counted.filter(_settle_ok(full=full).fill_null(False))
+def _spaced() -> pl.Expr:
+    """A ``"`` followed by a blank: the only way a key can end other than in ``":`` (counts would miss it)."""
+    line = pl.col("line")
+    return line.str.contains('" ', literal=True) | line.str.contains('"\t', literal=True)
 
 
 def _error_ok() -> pl.Expr:
-    """``error.type`` and ``error.message`` were strings, each once outside params (the reader would keep a
-    duplicate's first)."""
+    """The top-level error object (the line's only ``"error":``) has ``type`` and ``message`` as strings.
+
+    With the key count of ``_screen_full``/``_settle_ok`` it then holds exactly those two keys (the reader
+    keeps the first of duplicates, the contract the last; a number or object would be turned into text).
+    """
     line = pl.col("line")
-    inner = pl.col("params_text")
+    error_text = line.str.extract(_ERROR_RE, 1)
     return (
-        (line.str.count_matches(_ERROR_KEY_RE) - inner.str.count_matches(_ERROR_KEY_RE) == 2)
-        & (line.str.count_matches(_ERROR_STRING_RE) - inner.str.count_matches(_ERROR_STRING_RE) == 2)
-        & ~line.str.contains(_NOT_COMPACT_RE)
+        ~_spaced()
+        & (line.str.count_matches(_ERROR_KEY, literal=True) == 1)
+        & (error_text.str.count_matches(_KEY_END, literal=True) == 2)
+        & (error_text.str.count_matches('"type":"', literal=True) == 1)
+        & (error_text.str.count_matches('"message":"', literal=True) == 1)
     )
 
 
@@ -529,8 +536,9 @@ def parse_chunk(
     schema = _project(SCHEMA, columns)
     if not frames:
         return empty_frame(columns), rejects
-    merged = pl.concat([frame.cast(schema) for frame in frames], how="vertical")  # type: ignore[arg-type]
-    return merged.sort("line"), rejects
+    fast, *rest = [frame.cast(schema) for frame in frames]  # type: ignore[arg-type]
+    # both parts are in line order already: merging them keeps it without a sort
+    return (fast.merge_sorted(rest[0], key="line") if rest else fast), rejects
 
 
 def parse_chunk_exact(
