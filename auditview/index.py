@@ -192,19 +192,27 @@ class AuditIndex:
         total = sum(_size(source) for source in sources)
         done = sum(plan.entry.covered for plan in plans if plan.entry is not None)
         # polars releases the GIL: parse a few chunks at once, in order, with a bounded number in flight.
-        in_flight: deque[tuple[_Plan, int, Future[tuple[pl.DataFrame, list[Reject]]]]] = deque()
+        # The reader does not count the lines of its chunks (that would hold the GIL on this thread): each
+        # chunk's lines are numbered when its result is collected, in stream order (see ``_collect``).
+        in_flight: deque[_InFlight] = deque()
         with ThreadPoolExecutor(max_workers=_PARSE_THREADS, thread_name_prefix="auditview-parse") as pool:
             for plan in plans:
                 if plan.entry is not None and plan.entry.complete:
                     continue
                 columns_arg = None if plan.parse_columns >= _INDEX_COLUMNS else plan.parse_columns
-                for chunk in plan.read(fingerprint=use_cache):
-                    future = pool.submit(parse_chunk, chunk, plan.file_id, columns_arg)
-                    in_flight.append((plan, len(chunk.data), future))
+                for item in plan.read(fingerprint=use_cache):
+                    if isinstance(item, Reject):
+                        in_flight.append((plan, 0, item))
+                        continue
+                    future = pool.submit(parse_chunk, item, plan.file_id, columns_arg)
+                    in_flight.append((plan, len(item.data), future))
                     while len(in_flight) > _PARSE_THREADS:
                         done = _collect(in_flight.popleft(), done, total, progress)
             while in_flight:
                 done = _collect(in_flight.popleft(), done, total, progress)
+        for plan in plans:
+            if plan.entry is None or not plan.entry.complete:
+                plan.next_line += plan.chunk_lines
         for plan in plans:
             index._add_plan(plan, use_cache)
         index.rejects.sort(key=lambda reject: (reject.path, reject.offset))
@@ -389,26 +397,28 @@ class _Plan:
     partial: int = 0
     covered: int = 0
     next_line: int = 1
+    #: Lines in the chunks collected so far (the reader does not count them; see ``read``).
+    chunk_lines: int = 0
     identity: os.stat_result | None = None
     fingerprint: Fingerprint | None = None
 
-    def read(self, *, fingerprint: bool) -> Iterator[Chunk]:
-        """The chunks after the cached range; fills ``rejects`` (reader's), ``partial``, the fingerprint."""
+    def read(self, *, fingerprint: bool) -> Iterator[Chunk | Reject]:
+        """The chunks and the reader's rejects after the cached range, in stream order; sets ``partial``,
+        ``covered``, the fingerprint and ``next_line`` without the chunks' lines (``chunk_lines`` counts them
+        as their results come in: the reader leaves them uncounted)."""
         from auditview.cache import fingerprint_data
         from auditview.source.read import FileReader
 
         offset = self.entry.covered if self.entry is not None else 0
         line = self.entry.next_line if self.entry is not None else 1
-        with FileReader(self.source, offset=offset, line=line, chunk_bytes=_CHUNK_BYTES) as reader:
+        with FileReader(
+            self.source, offset=offset, line=line, chunk_bytes=_CHUNK_BYTES, count_runs=False
+        ) as reader:
             stream = self.source.path == Path("-")
             if fingerprint and not stream:
                 info = os.fstat(reader.fd)
                 self.identity = info if stat.S_ISREG(info.st_mode) else None  # pipes are not cached
-            for item in reader.read_events(block=True):
-                if isinstance(item, Chunk):
-                    yield item
-                else:
-                    self.rejects.append(item)
+            yield from reader.read_events(block=True)
             self.partial = 1 if reader.partial() is not None else 0
             self.covered, self.next_line = reader.offset, reader.line
             if fingerprint and not stream and self.identity is not None:
@@ -424,14 +434,24 @@ class _Plan:
                     self.fingerprint = fingerprint_data(b"", b"", covered)
 
 
-def _collect(
-    item: tuple[_Plan, int, Future[tuple[pl.DataFrame, list[Reject]]]],
-    done: int,
-    total: int,
-    progress: Callable[[int, int], None] | None,
-) -> int:
-    plan, size, future = item
-    frame, rejects = future.result()
+#: A chunk being parsed (or a reader's reject, already decided), with its plan and its size in bytes.
+_InFlight = tuple["_Plan", int, "Future[tuple[pl.DataFrame, list[Reject]]] | Reject"]
+
+
+def _collect(item: _InFlight, done: int, total: int, progress: Callable[[int, int], None] | None) -> int:
+    """Take the next result in stream order: number its lines (adding the chunk lines before it, which the
+    reader did not count), keep its rows and rejects, report progress."""
+    plan, size, pending = item
+    before = plan.chunk_lines
+    if isinstance(pending, Reject):
+        plan.rejects.append(dataclasses.replace(pending, line=pending.line + before))
+        return done
+    frame, rejects = pending.result()
+    # every complete line of a chunk became a row or a reject
+    plan.chunk_lines += frame.height + len(rejects)
+    if before:
+        frame = frame.with_columns(pl.col("line") + before)
+        rejects = [dataclasses.replace(reject, line=reject.line + before) for reject in rejects]
     plan.frames.append(frame)
     plan.rejects.extend(rejects)
     done += size

@@ -58,12 +58,16 @@ class LineSplitter:
         line: int = 1,
         max_line: int = MAX_LINE_BYTES,
         keep_prefix: int = REJECT_PREFIX_BYTES,
+        count_runs: bool = True,
     ) -> None:
         if max_line < 1:
             raise ValueError("max_line must be positive")
         self.offset = offset
         self.line = line
         self.max_line = max_line
+        #: False: the lines of a ``LineRun`` are not counted (the caller counts them, off this thread), so
+        #: ``line`` and the line numbers handed out include only over-long lines (see ``FileReader``).
+        self.count_runs = count_runs
         self.keep_prefix = min(keep_prefix, max_line)
         self._pending = b""
         self._pending_length = 0
@@ -145,7 +149,7 @@ class LineSplitter:
             if pos > run_start:
                 run = buf[run_start:pos]
                 pieces.append(LineRun(base + run_start, run_line, run))
-                run_line += run.count(b"\n")
+                run_line += run.count(b"\n") if self.count_runs else 0
             end = buf.find(b"\n", pos + window)
             if end < 0:
                 self._start_skipping(buf, pos, base, run_line)
@@ -157,7 +161,7 @@ class LineSplitter:
         if pos > run_start:
             run = buf[run_start:pos] if (run_start, pos) != (0, size) else buf
             pieces.append(LineRun(base + run_start, run_line, run))
-            run_line += run.count(b"\n")
+            run_line += run.count(b"\n") if self.count_runs else 0
         self.offset = base + pos
         self.line = run_line
         rest = size - pos

@@ -159,6 +159,9 @@ class FileReader:
     ``read_available()``.
     ``fd``: pass an already open descriptor (the follower does, to pin the inode); it is then not closed by
     ``close()``. A stream (stdin, a pipe) is read with ``os.read``; everything else with ``os.pread``.
+    ``count_runs=False``: the lines inside chunks are not counted here (a bulk loader counts them in its
+    parse workers instead of on the reading thread); ``line``, ``Chunk.first_line`` and the line numbers of
+    rejects then count only the over-long lines, and the caller adds the chunk lines before each.
     """
 
     def __init__(
@@ -170,6 +173,7 @@ class FileReader:
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         fd: int | None = None,
         max_line: int = MAX_LINE_BYTES,
+        count_runs: bool = True,
     ) -> None:
         if offset < 0 or line < 1 or chunk_bytes < 1:
             raise ValueError("offset must be >= 0, line >= 1 and chunk_bytes >= 1")
@@ -180,7 +184,8 @@ class FileReader:
         self._owns_fd = fd is None
         self._fd: int | None = fd
         self._is_stream: bool | None = True if source.path == Path("-") else None
-        self._splitter = LineSplitter(offset=offset, line=line, max_line=max_line)
+        self._count_runs = count_runs
+        self._splitter = LineSplitter(offset=offset, line=line, max_line=max_line, count_runs=count_runs)
         self._compression: Compression | None = None if source.path == Path("-") else source.compression
         self._decoder: _Decoder | None = None
         self._raw_position = 0
@@ -257,7 +262,7 @@ class FileReader:
 
     def reset(self) -> None:
         """Start again from offset 0, line 1 after a truncation, dropping the pending line and fingerprint."""
-        self._splitter = LineSplitter(max_line=self.max_line)
+        self._splitter = LineSplitter(max_line=self.max_line, count_runs=self._count_runs)
         self._tail = b""
         self.eof = False
         self.broken = None

@@ -123,3 +123,36 @@ def test_following_appends_in_order_and_out_of_order(tmp_path: Path) -> None:
         assert index.frame["ts"].is_sorted()
     assert index.frame["request_id"].to_list() == ["r0", "r1", "r2", "r3", "r4"]
     assert index.frame["line"].to_list() == [5, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_line_numbers_across_chunks_long_lines_and_appends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: bool
+) -> None:
+    """Rows and rejects carry their 1-based line numbers across many chunks (numbered by the parse workers,
+    not the reader), around over-long lines, and after an append read on top of the cache."""
+    import auditview.index as index_module
+    from auditview.contract import MAX_LINE_BYTES
+
+    monkeypatch.setattr(index_module, "_CHUNK_BYTES", 4096)
+    lines = [record(f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}Z", f"r{i}") for i in range(300)]
+    lines[7] = b"not json"
+    lines[150] = b"x" * (MAX_LINE_BYTES + 10)  # over the cap: rejected by the reader
+    lines[151] = b"{}"
+    source = write(tmp_path / "a.jsonl", lines)
+    index = AuditIndex.load([source], cache=cache)
+    expected = [i + 1 for i in range(300) if i not in (7, 150, 151)]
+    assert sorted(index.frame["line"].to_list()) == expected
+    assert index.frame.filter(pl.col("request_id") == "r200")["line"].item() == 201
+    assert [(reject.line, reject.offset) for reject in index.rejects] == [
+        (8, sum(len(line) + 1 for line in lines[:7])),
+        (151, sum(len(line) + 1 for line in lines[:150])),
+        (152, sum(len(line) + 1 for line in lines[:151])),
+    ]
+    assert index.covered == {0: (source.path.stat().st_size, 301)}
+    with source.path.open("ab") as handle:
+        handle.write(record("2026-01-01T01:00:00Z", "late") + b"\n" + b"[1]\n")
+    again = AuditIndex.load([source], cache=cache)
+    assert again.frame.filter(pl.col("request_id") == "late")["line"].item() == 301
+    assert sorted(reject.line for reject in again.rejects) == [8, 151, 152, 302]
+    assert again.covered[0][1] == 303
