@@ -486,15 +486,25 @@ def cache_max_bytes() -> int:
     suffix in powers of 1024 (``500M``, ``1.5GiB``, ``2gb`` alike). ``0``, ``off``, ``none``, ``unlimited``:
     no cap (stale entries are still removed). Anything else: the default — a typo must not fill the disk.
     """
-    text = os.environ.get("AUDITVIEW_CACHE_MAX_BYTES", "").strip().lower()
+    text = os.environ.get("AUDITVIEW_CACHE_MAX_BYTES", "").strip()
     if not text:
         return DEFAULT_MAX_BYTES
+    size = parse_size(text)
+    if size is None:
+        _LOG.debug("auditview cache: AUDITVIEW_CACHE_MAX_BYTES=%r not understood, using the default", text)
+        return DEFAULT_MAX_BYTES
+    return size
+
+
+def parse_size(text: str) -> int | None:
+    """A size as ``AUDITVIEW_CACHE_MAX_BYTES`` takes it (``500M``, ``1.5GiB``; ``0``/``off`` = 0, no cap);
+    ``None`` when it is not one."""
+    text = text.strip().lower()
     if text in _NO_CAP:
         return 0
     match = _SIZE.fullmatch(text)
     if match is None:
-        _LOG.debug("auditview cache: AUDITVIEW_CACHE_MAX_BYTES=%r not understood, using the default", text)
-        return DEFAULT_MAX_BYTES
+        return None
     number = float(match.group(1))
     if number == 0:
         return 0

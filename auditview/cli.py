@@ -52,7 +52,7 @@ EXIT_CODES: Final[dict[int, str]] = {
     EXIT_NOINPUT: "a named input is missing or unreadable",
 }
 
-SUBCOMMANDS: Final = ("export", "traces", "trace", "stats", "rejects", "audit-log")
+SUBCOMMANDS: Final = ("export", "traces", "trace", "stats", "rejects", "audit-log", "cache")
 OUTPUTS: Final = ("table", "json", "jsonl")
 TRACE_SORTS: Final = ("start", "span", "steps", "failed", "slowest")
 DEFAULT_SLOW: Final = "5s"
@@ -196,7 +196,8 @@ def build_parser(command: str) -> _Parser:
             "  auditview trace ID  [PATH...] ...   the timeline of one trace (a waterfall)\n"
             "  auditview stats     [PATH...] ...   per tool and command: count, error rate, p50/p95/p99/max\n"
             "  auditview rejects   [PATH...] ...   malformed lines and why\n"
-            "  auditview audit-log [PATH...] ...   the audit-log contract's subcommand over all sources\n\n"
+            "  auditview audit-log [PATH...] ...   the audit-log contract's subcommand over all sources\n"
+            "  auditview cache     [--clear]       prune (or clear) the index cache\n\n"
             "Run 'auditview COMMAND --help' for a command's options.",
         )
         parser.add_argument("--version", action="version", version=f"auditview {__version__}")
@@ -303,7 +304,32 @@ def build_parser(command: str) -> _Parser:
         _add_output(parser)
         _add_strict(parser)
         return parser
+    if command == "cache":
+        parser = _new_parser(
+            "auditview cache",
+            "Prune the index cache: remove the entries of logs that are gone or changed, then the least\n"
+            "recently used ones until the cache fits its cap (AUDITVIEW_CACHE_MAX_BYTES, default 2G).\n"
+            "The cache only makes loading faster; removing entries never changes a result.",
+        )
+        parser.add_argument("--clear", action="store_true", help="remove every entry instead")
+        parser.add_argument(
+            "--max-bytes",
+            metavar="SIZE",
+            type=_size,
+            help="the cap for this prune (500M, 1.5G; 0 or off: no cap)",
+        )
+        _add_output(parser)
+        return parser
     raise ValueError(f"unknown command {command!r}")
+
+
+def _size(text: str) -> int:
+    from auditview.cache import parse_size
+
+    size = parse_size(text)
+    if size is None:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (examples: 500M, 1.5G, 0)")
+    return size
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -1253,6 +1279,54 @@ def cmd_app(run: Run) -> int:
     return int(run_app(options))
 
 
+def cmd_cache(run: Run) -> int:
+    """``auditview cache``: prune or clear the index cache; exit 1 when some files could not be removed."""
+    from auditview import cache
+
+    if run.ns.clear and run.ns.max_bytes is not None:
+        raise CliError(
+            "--clear and --max-bytes exclude each other", exit_code=EXIT_USAGE, error_type="UsageError"
+        )
+    report = cache.clear() if run.ns.clear else cache.prune(run.ns.max_bytes)
+    removed = [{"path": entry.path, "reason": entry.reason, "bytes": entry.size} for entry in report.removed]
+    directory = str(cache.cache_dir())
+    summary = {
+        "directory": directory,
+        "removed": removed,
+        "freed_bytes": report.freed_bytes,
+        "kept_entries": report.kept_entries,
+        "kept_bytes": report.kept_bytes,
+        "errors": report.errors,
+    }
+    if run.output == "json":
+        run.emit_json(summary)
+    elif run.output == "jsonl":
+        run.emit_jsonl(removed)
+    else:
+        from auditview.sanitize import printable
+
+        reasons: dict[str, int] = {}
+        for entry in report.removed:
+            reasons[entry.reason] = reasons.get(entry.reason, 0) + 1
+        why = ", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
+        noun = "entry" if len(removed) == 1 else "entries"
+        lines = [
+            f"  {entry.reason:<8} {_mib(entry.size):>10}  {printable(entry.path)}" for entry in report.removed
+        ]
+        lines.append(
+            f"removed {len(removed)} {noun}{f' ({why})' if why else ''}, freed {_mib(report.freed_bytes)}; "
+            f"kept {report.kept_entries}, {_mib(report.kept_bytes)} in {printable(directory)}"
+        )
+        if report.errors:
+            lines.append(f"{report.errors} file(s) could not be removed")
+        run.emit_lines(lines)
+    return EXIT_FAILURE if report.errors else EXIT_OK
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1 << 20):.1f} MiB"
+
+
 _COMMANDS: Final[dict[str, Callable[[Run], int]]] = {
     "app": cmd_app,
     "export": cmd_export,
@@ -1261,4 +1335,5 @@ _COMMANDS: Final[dict[str, Callable[[Run], int]]] = {
     "stats": cmd_stats,
     "rejects": cmd_rejects,
     "audit-log": cmd_audit_log,
+    "cache": cmd_cache,
 }
