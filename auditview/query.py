@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,6 +53,7 @@ __all__ = [
     "complete",
     "completions",
     "time_range",
+    "warm_filter_helpers",
 ]
 
 # ----------------------------------------------------------------------------------------------------
@@ -783,6 +786,9 @@ class _Context:
     staged: Mapping[object, str] = field(default_factory=dict)
     #: Trace ids where a trace-level node holds (``trace.all``: where some record fails its filter).
     trace_ids: Mapping[object, pl.Series] = field(default_factory=dict)
+    #: Per-row columns with a trace-level node's value for the row's trace (``_trace_by_code``), by node;
+    #: for ``trace.has/all`` the inner filter's row value is in the same name + ``_inner``.
+    trace_members: Mapping[object, str] = field(default_factory=dict)
 
     def text(self, column: str) -> pl.Expr:
         dtype = self.schema.get(column)
@@ -905,8 +911,12 @@ def _compare_positive(node: _Compare, ctx: _Context, lhs: pl.Expr | None = None)
 def _compile_compare(node: _Compare, ctx: _Context) -> pl.Expr:
     staged = ctx.staged.get(node)
     ids = ctx.trace_ids.get(node)
+    member = ctx.trace_members.get(node)
     if staged is not None:
         matched = pl.col(staged)
+    elif member is not None:
+        singleton = _compare_positive(node, ctx, _trace_parts(node.field.name)[1])
+        matched = pl.when(pl.col(_ORPHAN)).then(singleton).otherwise(pl.col(member))
     elif ids is not None:
         singleton = _compare_positive(node, ctx, _trace_parts(node.field.name)[1])
         matched = pl.when(pl.col(_ORPHAN)).then(singleton).otherwise(pl.col("trace_id").is_in(ids.implode()))
@@ -981,6 +991,10 @@ def _compile(node: _Node, ctx: _Context) -> pl.Expr:
     if isinstance(node, _FreeText):
         return _compile_free_text(node, ctx)
     if isinstance(node, _Flag):
+        member = ctx.trace_members.get(node)
+        if member is not None:
+            singleton = _trace_parts(node.field.name)[1].fill_null(False)
+            return pl.when(pl.col(_ORPHAN)).then(singleton).otherwise(pl.col(member))
         ids = ctx.trace_ids.get(node)
         if ids is not None:
             singleton = _trace_parts(node.field.name)[1].fill_null(False)
@@ -992,12 +1006,15 @@ def _compile(node: _Node, ctx: _Context) -> pl.Expr:
         return pl.all_horizontal([_compile(item, ctx) for item in node.items])
     if isinstance(node, _Or):
         return pl.any_horizontal([_compile(item, ctx) for item in node.items])
+    column = ctx.trace_members.get(node)
+    if column is not None:
+        return pl.when(pl.col(_ORPHAN)).then(pl.col(column + "_inner")).otherwise(pl.col(column))
     inner = _compile(node.inner, ctx)
     ids = ctx.trace_ids.get(node)
     if ids is not None:
         # Membership in a small set of ids is much cheaper than a window over a million trace ids.
-        member = pl.col("trace_id").is_in(ids.implode())
-        return pl.when(pl.col(_ORPHAN)).then(inner).otherwise(member if node.name == "trace.has" else ~member)
+        in_ids = pl.col("trace_id").is_in(ids.implode())
+        return pl.when(pl.col(_ORPHAN)).then(inner).otherwise(in_ids if node.name == "trace.has" else ~in_ids)
     return _trace_window(inner.any() if node.name == "trace.has" else inner.all(), inner)
 
 
@@ -1033,8 +1050,11 @@ def _mentions_failed(node: _Node) -> bool:
 # and once, a string equality, ``=null`` or a plain decimal number is read off the text with one regex. Every
 # other row (escapes, nesting, repeated keys, other operators) goes through ``json_path_match``. A nested path
 # parses only the rows holding the key's JSON text or a backslash; the others get the "key missing" value.
-# Free text searches Categorical columns in their distinct values. tests/engine/test_query.py compares every
-# staged result with the plain expression's on tricky texts.
+# Free text searches Categorical columns in their distinct values. On a frame filtered more than once, the
+# per-frame helpers (below) let JSON look-ups and free text run once per distinct text and spread the answer
+# to the rows by code, and trace predicates group by a cached integer code per trace id.
+# tests/engine/test_query.py and test_query_helpers.py compare every staged result with the plain
+# expression's on tricky texts.
 
 _STRUCTURAL: Final = frozenset(',:[]{}"\\ \t\r\n')
 
@@ -1093,12 +1113,25 @@ def _decide_from_text(node: _Compare | _InList, key_re: str) -> pl.Expr | None:
     return text.str.contains(rf"{key_re}\s*:\s*{re.escape(encoded)}")
 
 
-def _stage_json(node: _Compare | _InList, frame: pl.DataFrame) -> pl.Series:
-    """The positive match of a JSON comparison (before ``!=``/``not``), equal to the plain expression's."""
+def _stage_json(node: _Compare | _InList, frame: pl.DataFrame, helpers: _FrameHelpers | None) -> pl.Series:
+    """The positive match of a JSON comparison (before ``!=``/``not``), equal to the plain expression's.
+
+    With ``helpers`` the comparison runs once per distinct JSON text of the column (219k of 1M rows in the
+    demo log) and is spread to the rows by their codes: the expression is a function of the text alone.
+    """
+    column = node.field.name
+    encoded = helpers.encoded(column) if helpers is not None else None
+    if encoded is not None:
+        return encoded.spread(_stage_json_texts(node, encoded.values)).alias("match")
+    return _stage_json_texts(node, frame.get_column(column))
+
+
+def _stage_json_texts(node: _Compare | _InList, values: pl.Series) -> pl.Series:
+    """``_stage_json`` over one Series of JSON texts (a column, or its distinct values)."""
     column = node.field.name
     ctx = _Context({column: pl.String()})
     positive = _compare_positive(node, ctx) if isinstance(node, _Compare) else _in_positive(node, ctx)
-    texts = frame.select(pl.col(column).cast(pl.String))
+    texts = values.cast(pl.String).alias(column).to_frame()
     keys = [segment for segment in node.field.path if not segment.isdigit()]
     if not keys:
         return texts.select(positive).to_series()
@@ -1144,36 +1177,296 @@ def _stage_json(node: _Compare | _InList, frame: pl.DataFrame) -> pl.Series:
             ).fill_null(False)
         )
         exact = candidates.to_series().arg_true()
-        result = pl.repeat(missing, frame.height, dtype=pl.Boolean, eager=True).alias("match")
+        result = pl.repeat(missing, texts.height, dtype=pl.Boolean, eager=True).alias("match")
     if exact.len():
         result = result.scatter(exact, texts[exact].select(positive).to_series())
     return result
 
 
-def _stage_free_text(node: _FreeText, frame: pl.DataFrame) -> pl.Series:
-    """Free text over the text columns; a Categorical column is searched in its distinct values only."""
+def _stage_free_text(node: _FreeText, frame: pl.DataFrame, helpers: _FrameHelpers | None) -> pl.Series:
+    """Free text over the text columns, searching distinct values where that is cheaper than every row.
+
+    With ``helpers``, a column with few distinct values (all but ``request_id`` in an audit log) is searched
+    in its distinct values once and the hits are spread to the rows by code; without, a Categorical column is
+    still searched in its distinct values and matched by physical code. The rest get one ``(?i)`` regex each,
+    in a single parallel ``select``.
+    """
     parts: list[pl.Expr] = []
+    spread: list[pl.Series] = []
     for name in TEXT_COLUMNS:
         if name not in frame.columns:
             continue
         values = frame.get_column(name)
-        if isinstance(values.dtype, pl.Categorical):
-            distinct = values.unique().drop_nulls()
-            hits = distinct.filter(
+        categorical = isinstance(values.dtype, pl.Categorical)
+        encoded = helpers.encoded(name) if helpers is not None and not categorical else None
+        if encoded is not None:
+            hits = encoded.values.to_frame().select(_free_text_expr(pl.all().cast(pl.String), node.text))
+            if hits.to_series().any():
+                spread.append(encoded.spread(hits.to_series()))
+            continue
+        if categorical:
+            distinct = values.unique().drop_nulls() if helpers is None else helpers.distinct(name)
+            found = distinct.filter(
                 distinct.cast(pl.String).to_frame().select(_free_text_expr(pl.all(), node.text)).to_series()
             )
-            parts.append(pl.col(name).to_physical().is_in(hits.to_physical().implode()))
+            parts.append(pl.col(name).to_physical().is_in(found.to_physical().implode()))
         else:
             parts.append(_free_text_expr(pl.col(name).cast(pl.String), node.text))
-    if not parts:
+    if parts:
+        # One select: polars runs the per-column searches in parallel.
+        spread.append(frame.select(pl.any_horizontal(parts).fill_null(False)).to_series())
+    if not spread:
         return pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True).alias("match")
-    # One select: polars runs the per-column searches in parallel.
-    return frame.select(pl.any_horizontal(parts).fill_null(False).alias("match")).to_series()
+    columns = [series.alias(f"part{i}") for i, series in enumerate(spread)]
+    return pl.DataFrame(columns).select(pl.any_horizontal(pl.all()).alias("match")).to_series()
 
 
 def _free_text_expr(values: pl.Expr, text: str) -> pl.Expr:
     """Case-insensitive substring search (a ``(?i)`` regex: faster here than ``contains_any``)."""
     return values.str.contains("(?i)" + re.escape(text)).fill_null(False)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Per-frame helpers: data that depends on the frame only (never on a filter's text), built on first use and
+# kept while the same frame object, with the same height and schema, is filtered again. The app filters one
+# loaded frame many times (every edit of the filter bar is a new filter), so distinct-value encodings of the
+# text columns, the trace keys, the per-trace aggregates and the slow mask pay for themselves; a frame
+# filtered once (the CLI) would only pay for them, so they are used from a frame's second filter on (or
+# after ``warm_filter_helpers``).
+
+#: Frames with fewer rows are filtered without helpers: there, building them costs more than it saves.
+#: (A module variable so that tests can switch the helpers on for tiny frames.)
+_HELPER_MIN_ROWS = 20_000
+
+#: A column is encoded by distinct value only when it has (approximately) at most this share of distinct
+#: values; ``request_id`` (one per record) is searched row by row instead.
+_ENCODE_MAX_DISTINCT = 0.5
+
+_CODE = "__av_code"
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    """A text column as its distinct values and, per row, the position of the row's value among them.
+
+    ``values[codes[i]]`` is row ``i``'s value, so an expression that looks at the value alone gives the same
+    answer evaluated once per distinct value and spread to the rows (``spread``). A null is one of the values
+    (the last one) when the column has nulls. In a mostly-null column only the non-null ``rows`` have codes
+    (the nulls all take the null's answer): coding every null row would cost more than the search it saves.
+    """
+
+    values: pl.Series
+    codes: pl.Series  # UInt32 (UInt64 with polars' big-index build), never null
+    rows: pl.Series | None  # the rows that have codes when not all of them do
+    height: int
+
+    def spread(self, per_value: pl.Series) -> pl.Series:
+        """Row ``i`` gets ``per_value[codes[i]]`` (``per_value`` has one entry per distinct value)."""
+        coded = per_value.gather(self.codes)
+        if self.rows is None:
+            return coded
+        filler = pl.repeat(per_value[-1], self.height, dtype=per_value.dtype, eager=True)
+        return filler.scatter(self.rows, coded)
+
+
+def _encode(values: pl.Series, *, sparse: bool) -> _Encoded:
+    """Encode ``values`` (see ``_Encoded``); ``sparse`` codes only the non-null rows.
+
+    The distinct values are materialised before the join that finds each row's code (``unique`` has no fixed
+    order, so the join must see the very same table).
+    """
+    height = values.len()
+    rows: pl.Series | None = None
+    if sparse:
+        rows = values.is_not_null().arg_true()
+        coded = values.gather(rows)
+        distinct = pl.concat([coded.unique(), pl.Series([None], dtype=values.dtype)])
+    else:
+        coded = values
+        distinct = values.unique()
+    table = distinct.alias("v").to_frame().with_row_index(_CODE)
+    codes = (
+        coded.alias("v")
+        .to_frame()
+        .join(table, on="v", how="left", maintain_order="left", nulls_equal=True)
+        .get_column(_CODE)
+    )
+    return _Encoded(distinct, codes, rows, height)
+
+
+class _FrameHelpers:
+    """The per-frame helpers of one frame (see above); ``fits`` says whether they still describe a frame.
+
+    Only a weak reference to the frame is kept: the entry disappears with the frame. Frames are treated as
+    values: a frame grown in place (``extend``) has another height, and one with columns added or dropped
+    another schema, so neither reuses anything; a column replaced in place by one of the same name and dtype
+    is not detected (nothing does that to an index frame). Thread-safe: the app filters in worker threads.
+    """
+
+    def __init__(self, frame: pl.DataFrame, ref: weakref.ref[pl.DataFrame]) -> None:
+        self.ref = ref
+        self.height = frame.height
+        self.schema = dict(frame.schema)
+        #: Filters run on the frame so far, and whether ``warm_filter_helpers`` asked for the helpers.
+        self.filters = 0
+        self.warmed = False
+        self._lock = threading.RLock()
+        self._encoded: dict[str, _Encoded | None] = {}
+        self._distinct: dict[str, pl.Series] = {}
+        self._orphan: pl.Series | None = None
+        self._slow: dict[SlowStepRule, pl.Series] = {}
+        self._per_trace: dict[tuple[str, SlowStepRule | None], pl.Series] = {}
+
+    def fits(self, frame: pl.DataFrame) -> bool:
+        """True when these helpers were built from ``frame`` as it is now."""
+        return self.ref() is frame and frame.height == self.height and dict(frame.schema) == self.schema
+
+    def _frame(self) -> pl.DataFrame:
+        frame = self.ref()
+        if frame is None:  # pragma: no cover - callers hold the frame while filtering it
+            raise RuntimeError("the frame of these helpers is gone")
+        return frame
+
+    def encoded(self, column: str) -> _Encoded | None:
+        """The encoding of String ``column`` (built on first use); None when it has too many distinct values.
+
+        A Categorical column is never encoded here: its distinct values are cheap (``distinct``) and its
+        physical codes already identify the value.
+        """
+        with self._lock:
+            if column not in self._encoded:
+                frame = self._frame()
+                values = frame.get_column(column)
+                encoded: _Encoded | None = None
+                if not isinstance(values.dtype, pl.Categorical):
+                    nulls = values.null_count()
+                    if nulls * 2 > frame.height:
+                        encoded = _encode(values, sparse=True)
+                    elif (
+                        frame.select(pl.col(column).approx_n_unique()).item()
+                        <= _ENCODE_MAX_DISTINCT * frame.height
+                    ):
+                        encoded = _encode(values, sparse=False)
+                self._encoded[column] = encoded
+            return self._encoded[column]
+
+    def distinct(self, column: str) -> pl.Series:
+        """The distinct non-null values of (Categorical) ``column``."""
+        with self._lock:
+            values = self._distinct.get(column)
+            if values is None:
+                values = self._distinct[column] = self._frame().get_column(column).unique().drop_nulls()
+            return values
+
+    def trace_codes(self) -> _Encoded:
+        """A code per distinct trace id for every row (the group key of trace predicates)."""
+        with self._lock:
+            encoded = self._encoded.get("trace_id")
+            if encoded is None or encoded.rows is not None:
+                encoded = _encode(self._frame().get_column("trace_id"), sparse=False)
+                self._encoded["trace_id"] = encoded
+            return encoded
+
+    def orphan(self) -> pl.Series:
+        """True for the records without a usable trace id (``~has_trace_id()``), decided per distinct id."""
+        with self._lock:
+            if self._orphan is None:
+                codes = self.trace_codes()
+                per_value = codes.values.to_frame("trace_id").select(~has_trace_id()).to_series()
+                self._orphan = codes.spread(per_value).alias(_ORPHAN)
+            return self._orphan
+
+    def slow(self, rule: SlowStepRule) -> pl.Series:
+        """``rule.slow_mask`` of the frame (one group-by and join; the same for every filter)."""
+        with self._lock:
+            mask = self._slow.get(rule)
+            if mask is None:
+                mask = self._slow[rule] = rule.slow_mask(self._frame()).alias(_SLOW)
+            return mask
+
+    def per_trace(self, key: tuple[str, SlowStepRule | None], lazy: pl.LazyFrame) -> pl.Series:
+        """The value of trace field ``key[0]`` per trace code (null for the codes of orphan ids).
+
+        ``lazy`` is the frame with the helper columns the field's aggregate reads; ``key[1]`` is the slow rule
+        when the value depends on it. The value does not depend on the filter, so ``trace.duration>1m`` and a
+        later ``trace.duration>5m`` share it.
+        """
+        with self._lock:
+            values = self._per_trace.get(key)
+            if values is None:
+                codes = self.trace_codes()
+                aggregate = _trace_parts(key[0])[0].alias(_TRACE_VALUE)
+                per_code = (
+                    lazy.with_columns(codes.codes.alias(_CODE), self.orphan())
+                    .filter(~pl.col(_ORPHAN))
+                    .group_by(_CODE)
+                    .agg(aggregate)
+                    .collect()
+                )
+                dtype = per_code.schema[_TRACE_VALUE]
+                values = pl.repeat(None, len(codes.values), dtype=dtype, eager=True).scatter(
+                    per_code.get_column(_CODE), per_code.get_column(_TRACE_VALUE)
+                )
+                self._per_trace[key] = values
+            return values
+
+
+_HELPERS: dict[int, _FrameHelpers] = {}
+_HELPERS_LOCK = threading.RLock()  # re-entrant: a weakref callback may run while it is held
+
+
+def _entry_for(frame: pl.DataFrame) -> _FrameHelpers:
+    """The registry entry of ``frame``: a new one when it is a new object or changed height or schema."""
+    key = id(frame)
+    with _HELPERS_LOCK:
+        helpers = _HELPERS.get(key)
+        if helpers is None or not helpers.fits(frame):
+            # The callback runs when the frame is freed (before its id can be reused) and drops the entry,
+            # unless a newer entry (the same object grown in place) has taken its place.
+            def forget(ref: weakref.ref[pl.DataFrame], key: int = key) -> None:
+                with _HELPERS_LOCK:
+                    entry = _HELPERS.get(key)
+                    if entry is not None and entry.ref is ref:
+                        del _HELPERS[key]
+
+            helpers = _FrameHelpers(frame, weakref.ref(frame, forget))
+            _HELPERS[key] = helpers
+        return helpers
+
+
+def _helpers_for(frame: pl.DataFrame) -> _FrameHelpers | None:
+    """The helpers to filter ``frame`` with: None for a small frame and for a frame's first filter."""
+    if frame.height < _HELPER_MIN_ROWS:
+        return None
+    helpers = _entry_for(frame)
+    with _HELPERS_LOCK:
+        helpers.filters += 1
+        return helpers if helpers.warmed or helpers.filters > 1 else None
+
+
+def warm_filter_helpers(frame: pl.DataFrame, slow_rule: SlowStepRule | None = None) -> None:
+    """Build the per-frame helpers of ``frame`` now, so that even the first filter on it is fast.
+
+    For a caller with spare time after loading (the app's worker thread, once the index is posted): the
+    distinct-value encodings of the free-text and JSON columns, the trace keys, and the slow mask of
+    ``slow_rule`` (default ``SlowStepRule()``) when the frame has no ``slow`` column. Without it, a frame's
+    first filter runs without helpers and its second builds the ones it needs. Per-trace aggregates are built
+    by the first filter on each trace field. A frame under ``_HELPER_MIN_ROWS`` rows needs none.
+    """
+    if frame.height < _HELPER_MIN_ROWS:
+        return
+    helpers = _entry_for(frame)
+    helpers.warmed = True
+    for name in TEXT_COLUMNS:
+        if name in frame.columns:
+            if isinstance(frame.schema[name], pl.Categorical):
+                helpers.distinct(name)
+            else:
+                helpers.encoded(name)
+    if "trace_id" in frame.columns:
+        helpers.orphan()
+    if "slow" not in frame.columns and {"tool", "command", "duration_ms"} <= set(frame.columns):
+        helpers.slow(slow_rule or SlowStepRule())
 
 
 #: Index columns behind the helper columns: trace-level predicates and ``slow`` / ``failed``.
@@ -1253,7 +1546,12 @@ class CompiledFilter:
         return self._prepare(frame, schema, slow_ready=False)
 
     def _prepare(
-        self, frame: pl.LazyFrame, schema: Mapping[str, pl.DataType], *, slow_ready: bool
+        self,
+        frame: pl.LazyFrame,
+        schema: Mapping[str, pl.DataType],
+        *,
+        slow_ready: bool,
+        orphan_ready: bool = False,
     ) -> pl.LazyFrame:
         helpers: list[pl.Expr] = []
         if _mentions_failed(self._node) or self.uses_trace:
@@ -1262,7 +1560,8 @@ class CompiledFilter:
             slow = pl.col("slow").fill_null(False) if "slow" in schema else self.slow_rule.slow_expr()
             helpers.append(slow.alias(_SLOW))
         if self.uses_trace:
-            helpers.append((~has_trace_id()).alias(_ORPHAN))
+            if not orphan_ready:
+                helpers.append((~has_trace_id()).alias(_ORPHAN))
             start_ms = pl.col("ts").dt.epoch("us").cast(pl.Float64) / 1000.0
             helpers += [
                 start_ms.alias(_START_MS),
@@ -1272,28 +1571,41 @@ class CompiledFilter:
         return frame.with_columns(helpers) if helpers else frame
 
     def _staged(self, frame: pl.DataFrame) -> tuple[pl.LazyFrame, pl.Expr]:
-        """The frame with every helper column, and the predicate over it (staged parts computed eagerly)."""
+        """The frame with every helper column, and the predicate over it (staged parts computed eagerly).
+
+        On a large frame the per-frame helpers (``_FrameHelpers``) supply distinct-value encodings, the trace
+        keys, the orphan flags and the slow mask, so a new filter only runs its own comparisons.
+        """
+        helpers = _helpers_for(frame)
         staged: dict[object, str] = {}
         computed: list[pl.Series] = []
         for node in _staged_nodes(self._node):
             if node in staged:
                 continue
             if isinstance(node, _FreeText):
-                series = _stage_free_text(node, frame)
+                series = _stage_free_text(node, frame, helpers)
             elif node.field.name in frame.columns:
-                series = _stage_json(node, frame)
+                series = _stage_json(node, frame, helpers)
             else:
                 continue
             staged[node] = f"__av_staged{len(staged)}"
             computed.append(series.alias(staged[node]))
         slow_ready = False
         if self.uses_slow and "slow" not in frame.columns:
-            computed.append(self.slow_rule.slow_mask(frame).alias(_SLOW))
+            slow = self.slow_rule.slow_mask(frame) if helpers is None else helpers.slow(self.slow_rule)
+            computed.append(slow.alias(_SLOW))
             slow_ready = True
+        by_code = helpers is not None and self.uses_trace and "trace_id" in frame.columns
+        if by_code:
+            assert helpers is not None
+            computed.append(helpers.orphan())
         schema = frame.schema
         lazy = frame.lazy().with_columns(computed) if computed else frame.lazy()
-        lazy = self._prepare(lazy, schema, slow_ready=slow_ready)
+        lazy = self._prepare(lazy, schema, slow_ready=slow_ready, orphan_ready=by_code)
         ctx = _Context(dict(schema), staged)
+        if by_code:
+            assert helpers is not None
+            return self._trace_by_code(frame, lazy, ctx, helpers)
         trace_ids: dict[object, pl.Series] = {}
         traced = lazy.filter(~pl.col(_ORPHAN))
         for trace_node in _trace_nodes(self._node):
@@ -1314,6 +1626,51 @@ class CompiledFilter:
             trace_ids[trace_node] = per_trace.filter(keep).select("trace_id").collect().to_series()
         ctx.trace_ids = trace_ids
         return lazy, _compile(self._node, ctx)
+
+    def _trace_by_code(
+        self, frame: pl.DataFrame, lazy: pl.LazyFrame, ctx: _Context, helpers: _FrameHelpers
+    ) -> tuple[pl.LazyFrame, pl.Expr]:
+        """``_staged`` for trace predicates on a frame with helpers: decided per trace code, spread by code.
+
+        ``trace.has/all(F)``: ``F`` is evaluated once over the rows, the codes of the (non-orphan) rows where
+        it holds (fails) mark their traces, and each row reads its trace's mark. A trace field: its per-trace
+        value (cached per frame: it does not depend on the filter) is compared once per trace. Orphan rows
+        keep their single-record value, as in the plain expression.
+        """
+        codes = helpers.trace_codes()
+        orphan = helpers.orphan()
+        traces = len(codes.values)
+        members: dict[object, str] = {}
+        columns: list[pl.Series] = []
+        for trace_node in _trace_nodes(self._node):
+            if trace_node in members:
+                continue
+            name = f"__av_trace{len(members)}"
+            if isinstance(trace_node, _TraceFunction):
+                inner_expr = _compile(trace_node.inner, ctx).alias(name + "_inner")
+                inner = lazy.select(inner_expr).collect().to_series()
+                # (a null inner value counts neither as "holds" for has nor as "fails" for all, as in any/all)
+                wanted = inner if trace_node.name == "trace.has" else ~inner
+                marked = codes.codes.filter(wanted.fill_null(False) & ~orphan)
+                if trace_node.name == "trace.has":
+                    per_code = pl.repeat(False, traces, dtype=pl.Boolean, eager=True).scatter(marked, True)
+                else:
+                    per_code = pl.repeat(True, traces, dtype=pl.Boolean, eager=True).scatter(marked, False)
+                columns.append(inner)
+            else:
+                field_name = trace_node.field.name
+                by_rule = field_name in ("trace.slow", "trace.slow_steps") and "slow" not in frame.columns
+                values = helpers.per_trace((field_name, self.slow_rule if by_rule else None), lazy)
+                value = pl.col(_TRACE_VALUE)
+                if isinstance(trace_node, _Compare):
+                    keep = _compare_positive(trace_node, ctx, value)
+                else:
+                    keep = value.fill_null(False)
+                per_code = values.alias(_TRACE_VALUE).to_frame().select(keep).to_series()
+            members[trace_node] = name
+            columns.append(per_code.gather(codes.codes).alias(name))
+        ctx.trace_members = members
+        return lazy.with_columns(columns), _compile(self._node, ctx)
 
     def mask(self, frame: pl.DataFrame) -> pl.Series:
         """A Boolean series, one value per row of ``frame``: true where the record matches."""

@@ -9,14 +9,16 @@ computed over each trace's records (an orphan is a trace of its own), and preced
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditview.query import compile_filter
+from auditview import query
+from auditview.query import compile_filter, warm_filter_helpers
 from tests.engine.frames import make_frame
 
 Row = dict[str, Any]
@@ -246,13 +248,22 @@ def reference(rows: list[Row], python: str, leaves: list[Leaf]) -> list[str]:
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(records(), expressions(), st.booleans())
+@given(records(), expressions(), st.booleans(), st.booleans())
 def test_generated_filters_agree_with_the_reference_evaluator(
-    given_records: list[Row], expression: tuple[str, str, list[Leaf]], categorical: bool
+    given_records: list[Row], expression: tuple[str, str, list[Leaf]], categorical: bool, helpers: bool
 ) -> None:
-    """For random records and filters, apply() keeps exactly what the reference evaluator keeps."""
+    """For random records and filters, apply() keeps exactly what the reference evaluator keeps.
+
+    With ``helpers`` the per-frame helpers (encodings, trace codes) are switched on for the small frame.
+    """
     text, python, leaves = expression
     frame = make_frame(given_records, categorical=categorical)
+    if helpers:
+        with helpers_for_small_frames():
+            warm_filter_helpers(frame)
+            got = compile_filter(text).apply(frame).get_column("request_id").to_list()
+    else:
+        got = compile_filter(text).apply(frame).get_column("request_id").to_list()
     ordered = {str(r["request_id"]): r for r in given_records}
     rows: list[Row] = []
     params_json = dict(zip(frame["request_id"].to_list(), frame["params"].to_list(), strict=True))
@@ -260,8 +271,18 @@ def test_generated_filters_agree_with_the_reference_evaluator(
         row = dict(ordered[request_id])
         row["params_json"] = params_json[request_id]
         rows.append(row)
-    got = compile_filter(text).apply(frame).get_column("request_id").to_list()
     assert got == reference(rows, python, leaves), text
+
+
+@contextmanager
+def helpers_for_small_frames() -> Iterator[None]:
+    """Switch the per-frame helpers on for frames of any size (hypothesis cannot use monkeypatch)."""
+    saved = query._HELPER_MIN_ROWS
+    query._HELPER_MIN_ROWS = 0
+    try:
+        yield
+    finally:
+        query._HELPER_MIN_ROWS = saved
 
 
 def test_precedence_matches_python_and_or_not() -> None:
