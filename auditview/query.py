@@ -31,7 +31,7 @@ import difflib
 import re
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final, Literal, TypeAlias
@@ -1123,7 +1123,22 @@ def _stage_json(node: _Compare | _InList, frame: pl.DataFrame, helpers: _FrameHe
     encoded = helpers.encoded(column) if helpers is not None else None
     if encoded is not None:
         return encoded.spread(_stage_json_texts(node, encoded.values)).alias("match")
-    return _stage_json_texts(node, frame.get_column(column))
+    return _on_present(frame.get_column(column), lambda texts: _stage_json_texts(node, texts))
+
+
+def _on_present(values: pl.Series, evaluate: Callable[[pl.Series], pl.Series]) -> pl.Series:
+    """``evaluate(values)`` for an element-wise ``evaluate``; on a mostly-null column, run on non-nulls only.
+
+    Searching a null still costs a regex engine's per-row work (``error_message`` is 97 % null: ~30 ms per
+    million rows against ~5 ms for its non-null rows), so the null rows take the answer for one null instead.
+    """
+    if values.null_count() * 2 <= values.len():
+        return evaluate(values)
+    rows = values.is_not_null().arg_true()
+    present = evaluate(values.gather(rows))
+    for_null = evaluate(pl.Series(values.name, [None], dtype=values.dtype))
+    filler = pl.repeat(for_null[0], values.len(), dtype=present.dtype, eager=True)
+    return filler.scatter(rows, present).alias(present.name)
 
 
 def _stage_json_texts(node: _Compare | _InList, values: pl.Series) -> pl.Series:
@@ -1191,6 +1206,10 @@ def _stage_free_text(node: _FreeText, frame: pl.DataFrame, helpers: _FrameHelper
     still searched in its distinct values and matched by physical code. The rest get one ``(?i)`` regex each,
     in a single parallel ``select``.
     """
+
+    def search(texts: pl.Series) -> pl.Series:
+        return texts.to_frame().select(_free_text_expr(pl.all().cast(pl.String), node.text)).to_series()
+
     parts: list[pl.Expr] = []
     spread: list[pl.Series] = []
     for name in TEXT_COLUMNS:
@@ -1200,9 +1219,9 @@ def _stage_free_text(node: _FreeText, frame: pl.DataFrame, helpers: _FrameHelper
         categorical = isinstance(values.dtype, pl.Categorical)
         encoded = helpers.encoded(name) if helpers is not None and not categorical else None
         if encoded is not None:
-            hits = encoded.values.to_frame().select(_free_text_expr(pl.all().cast(pl.String), node.text))
-            if hits.to_series().any():
-                spread.append(encoded.spread(hits.to_series()))
+            hits = search(encoded.values)
+            if hits.any():
+                spread.append(encoded.spread(hits))
             continue
         if categorical:
             distinct = values.unique().drop_nulls() if helpers is None else helpers.distinct(name)
@@ -1210,6 +1229,8 @@ def _stage_free_text(node: _FreeText, frame: pl.DataFrame, helpers: _FrameHelper
                 distinct.cast(pl.String).to_frame().select(_free_text_expr(pl.all(), node.text)).to_series()
             )
             parts.append(pl.col(name).to_physical().is_in(found.to_physical().implode()))
+        elif values.null_count() * 2 > frame.height:
+            spread.append(_on_present(values, search))
         else:
             parts.append(_free_text_expr(pl.col(name).cast(pl.String), node.text))
     if parts:
