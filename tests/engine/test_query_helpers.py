@@ -238,3 +238,13 @@ def test_the_tricky_frame_exercises_every_kind_of_helper() -> None:
     assert entry._orphan is not None
     assert entry._orphan.any()
     assert ("trace.steps", None) in entry._per_trace
+
+
+@pytest.mark.parametrize("text", ["params.env=prod", "prod", "trace.failed", "trace.has(params.env=staging)"])
+def test_hash_collisions_fall_back_to_exact_encoding(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When different values share a hash, the encoding is built from the values themselves."""
+    monkeypatch.setattr(query, "_value_hashes", lambda values: values.hash() % 3)
+    frame = tricky_frame(categorical=False)
+    assert_same_as_plain(text, frame)
+    codes = query._entry_for(frame).trace_codes()
+    assert codes.values.gather(codes.codes).eq_missing(frame.get_column("trace_id")).all()
