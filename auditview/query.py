@@ -1082,6 +1082,11 @@ def _top_key(node: _Compare | _InList) -> str | None:
     return key
 
 
+#: Rows sampled to decide whether the literal key prefilter of ``_stage_json_texts`` pays, and the largest
+#: share of sampled rows holding the key's text for which it does.
+_PREFILTER_SAMPLE: Final = 2048
+_PREFILTER_MAX_SHARE: Final = 0.4
+
 _PLAIN_NUMBER: Final = r"(-?\d{1,15}(?:\.\d{1,15})?)\s*[,}]"
 
 
@@ -1154,9 +1159,23 @@ def _stage_json_texts(node: _Compare | _InList, values: pl.Series) -> pl.Series:
     text = pl.col(column)
     top_key = _top_key(node)
     if top_key is not None:
+        # Literal prefilter: a text without a backslash can hold the key only as its plain JSON text, so the
+        # rows with neither (or a null) take the "key missing" value, and only the others go through the
+        # regexes below. The prefilter costs a pass of its own, so it runs only when a sample of ~2000 rows
+        # says that most rows lack the key (a key that few records have); the result is exact either way.
+        key_json = orjson.dumps(top_key).decode()
+        has_key = text.str.contains(key_json, literal=True) | text.str.contains("\\", literal=True)
+        has_key = has_key.fill_null(False)
+        sample = texts.gather_every(max(1, texts.height // _PREFILTER_SAMPLE))
+        subset: pl.Series | None = None
+        if sample.height and sample.select(has_key.mean()).item() < _PREFILTER_MAX_SHARE:
+            subset = texts.select(has_key).to_series().arg_true()
+        whole = texts
+        if subset is not None:
+            texts = texts[subset]
         # A safe text has no backslash and a single "{" (the object's own: nothing nested). There the key's
         # JSON text followed by ":" is the key itself, so counting it tells absent / once / repeated.
-        key_re = re.escape(orjson.dumps(top_key).decode())
+        key_re = re.escape(key_json)
         decide = _decide_from_text(node, key_re)
         exprs = [
             (text.str.count_matches(r"[{\\]").fill_null(1) == 1).alias("safe"),
@@ -1184,15 +1203,20 @@ def _stage_json_texts(node: _Compare | _InList, values: pl.Series) -> pl.Series:
         ).to_series()
         exact = outcome.is_null().arg_true()
         result = outcome.fill_null(False)
-    else:
-        candidates = texts.select(
-            (
-                text.str.contains(orjson.dumps(keys[-1]).decode(), literal=True)
-                | text.str.contains("\\", literal=True)
-            ).fill_null(False)
-        )
-        exact = candidates.to_series().arg_true()
-        result = pl.repeat(missing, texts.height, dtype=pl.Boolean, eager=True).alias("match")
+        if exact.len():
+            result = result.scatter(exact, texts[exact].select(positive).to_series())
+        if subset is None:
+            return result
+        filler = pl.repeat(missing, whole.height, dtype=pl.Boolean, eager=True).alias("match")
+        return filler.scatter(subset, result)
+    nested = texts.select(
+        (
+            text.str.contains(orjson.dumps(keys[-1]).decode(), literal=True)
+            | text.str.contains("\\", literal=True)
+        ).fill_null(False)
+    )
+    exact = nested.to_series().arg_true()
+    result = pl.repeat(missing, texts.height, dtype=pl.Boolean, eager=True).alias("match")
     if exact.len():
         result = result.scatter(exact, texts[exact].select(positive).to_series())
     return result

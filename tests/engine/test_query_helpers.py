@@ -248,3 +248,30 @@ def test_hash_collisions_fall_back_to_exact_encoding(text: str, monkeypatch: pyt
     assert_same_as_plain(text, frame)
     codes = query._entry_for(frame).trace_codes()
     assert codes.values.gather(codes.codes).eq_missing(frame.get_column("trace_id")).all()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "params.replicas>=5",
+        "params.replicas=null",
+        "params.replicas!=null",
+        "params.replicas=7",
+        "params.n>0",
+    ],
+)
+def test_rare_key_prefilter_keeps_escaped_nested_and_null_texts_exact(text: str) -> None:
+    """A key few texts hold is prefiltered by its literal text or a backslash; escaped keys still count."""
+    rare = [
+        '{"r\\u0065plicas":7}',
+        '{"a":{"replicas":9}}',
+        '{"replicas":5}',
+        '{"replicas":null}',
+        '{"replicas":5,"replicas":1}',
+        '{"x":"replicas"}',
+        None,
+    ]
+    texts = [*rare, *(['{"env":"x"}', "{}", None, '{"env":"y","n":1}'] * 6)]
+    records = [{"request_id": f"r{i}", "trace_id": f"t{i % 4}", "params": {}} for i in range(len(texts))]
+    frame = make_frame(records).with_columns(pl.Series("params", texts, dtype=pl.String))
+    assert_same_as_plain(text, frame)
