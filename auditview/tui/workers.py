@@ -513,17 +513,35 @@ class FilterState:
     filter_text: str
     since: datetime | None
     until: datetime | None
+    #: ``annotated`` cut to ``since``/``until`` (``annotated`` itself without a time range): kept, so that the
+    #: next filter with the same range runs on the same frame object and reuses its query helpers.
+    ranged: pl.DataFrame
+    #: ``annotated`` was made from scratch by this run (not grown from the previous state): worth warming the
+    #: query helpers of ``ranged`` (``auditview.query.warm_filter_helpers``) once the view is shown.
+    fresh: bool = False
+
+
+def _ranged(
+    annotated: pl.DataFrame, since: datetime | None, until: datetime | None, state: FilterState | None = None
+) -> pl.DataFrame:
+    """``annotated`` cut to the time range: the state's cut when it was made from the same frame and range."""
+    if since is None and until is None:
+        return annotated
+    if state is not None and state.annotated is annotated and (state.since, state.until) == (since, until):
+        return state.ranged
+    return time_range(annotated, since, until)
 
 
 def _filtered(
     annotated: pl.DataFrame, compiled: CompiledFilter | None, since: datetime | None, until: datetime | None
 ) -> pl.DataFrame:
-    view = annotated
-    if since is not None or until is not None:
-        view = time_range(view, since, until)
+    return _matching(_ranged(annotated, since, until), compiled)
+
+
+def _matching(ranged: pl.DataFrame, compiled: CompiledFilter | None) -> pl.DataFrame:
     if compiled is not None and not compiled.matches_all:
-        view = compiled.apply(view)
-    return view
+        return compiled.apply(ranged)
+    return ranged
 
 
 def merge_sorted(frame: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
@@ -565,8 +583,11 @@ def update_view(
     ):
         baseline = rule.baseline(frame)
         annotated = rule.annotate(frame, baseline=baseline)
-        view = _filtered(annotated, compiled, since, until)
-        return FilterState(annotated, baseline, frame.height, view, filter_text, since, until)
+        ranged = _ranged(annotated, since, until)
+        view = _matching(ranged, compiled)
+        return FilterState(
+            annotated, baseline, frame.height, view, filter_text, since, until, ranged, fresh=True
+        )
     rows = pl.concat(list(added), how="vertical_relaxed") if len(added) > 1 else added[0] if added else None
     annotated, baseline, baseline_rows = state.annotated, state.baseline, state.baseline_rows
     new_rows = annotated.head(0) if rows is None else rule.annotate(rows, baseline=baseline)
@@ -575,14 +596,18 @@ def update_view(
         # Enough new data that "usual" may have moved: recompute the baseline and re-annotate everything.
         baseline = rule.baseline(frame)
         annotated = rule.annotate(frame, baseline=baseline)
-        baseline_rows = frame.height
-        view = _filtered(annotated, compiled, since, until)
-    elif (
+        ranged = _ranged(annotated, since, until)
+        view = _matching(ranged, compiled)
+        return FilterState(
+            annotated, baseline, frame.height, view, filter_text, since, until, ranged, fresh=True
+        )
+    ranged = _ranged(annotated, since, until, state)
+    if (
         state.filter_text == filter_text
         and (state.since, state.until) == (since, until)
         and (compiled is None or not compiled.uses_trace)
     ):
         view = merge_sorted(state.view, _filtered(new_rows, compiled, since, until))
     else:
-        view = _filtered(annotated, compiled, since, until)
-    return FilterState(annotated, baseline, baseline_rows, view, filter_text, since, until)
+        view = _matching(ranged, compiled)
+    return FilterState(annotated, baseline, baseline_rows, view, filter_text, since, until, ranged)

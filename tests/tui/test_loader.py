@@ -131,6 +131,39 @@ def test_incremental_view_equals_a_full_recompute() -> None:
     assert step.view.height > 0
 
 
+def test_a_new_filter_reuses_the_time_ranged_frame_until_rows_arrive() -> None:
+    """A filter change keeps the same (time-ranged) frame object, so the query helpers warmed on it are
+    reused; appended rows make a new one; only frames built from scratch are marked for warming."""
+    from datetime import UTC, datetime
+
+    rule = SlowStepRule(threshold_ms=1000)
+    rows = [record(n, duration_ms=float(100 + n), exit_code=0) for n in range(60)]
+    frame = pl.DataFrame(
+        {
+            "ts": pl.Series([r["timestamp"] for r in rows]).str.to_datetime(time_zone="UTC"),
+            "tool": [r["tool"] for r in rows],
+            "command": ["apply"] * 60,
+            "exit_code": [0] * 60,
+            "duration_ms": [r["duration_ms"] for r in rows],
+            "trace_id": [r["trace_id"] for r in rows],
+            "file_id": pl.Series([0] * 60, dtype=pl.UInt32),
+            "offset": pl.Series([n * 100 for n in range(60)], dtype=pl.Int64),
+        }
+    )
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    first = update_view(None, frame.head(50), None, "duration_ms>120", since, None, rule)
+    assert first.fresh
+    second = update_view(first, frame.head(50), [], "duration_ms>130", since, None, rule)
+    assert not second.fresh
+    assert second.ranged is first.ranged
+    assert second.view.height == first.view.height - 10
+    grown = update_view(second, frame, [frame.tail(10)], "duration_ms>130", since, None, rule)
+    assert grown.ranged is not second.ranged
+    assert grown.ranged.height == 60
+    other_range = update_view(grown, frame, [], "duration_ms>130", None, None, rule)
+    assert other_range.ranged is other_range.annotated
+
+
 def test_rows_survive_a_rotation_and_a_truncation_drops_its_rows(tmp_path: Path) -> None:
     """After a rename rotation old rows still read their exact bytes; a truncation replaces its rows."""
     log = tmp_path / "audit.jsonl"
