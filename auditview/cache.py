@@ -4,7 +4,7 @@ Owns: where cache files live (``$XDG_CACHE_HOME/auditview/index/``, default ``~/
 their format (one Parquet file of rows, one of rejects, and a JSON metadata record per source, keyed by a hash
 of the file's absolute path), when a cached entry may be used (``lookup``) and how it is written
 (``store``: atomic, 0600 files in a 0700 directory, in a background thread that ``wait_pending`` joins), and
-``configure_allocator`` (which must run before polars is imported, so this module imports polars lazily).
+eviction (``prune``, ``clear``). It imports polars lazily.
 
 A cached entry covers the stream bytes ``[0, covered)`` of one file: every complete line there, as
 file-relative index rows (no ``file_id``) sorted by ``ts`` then ``offset``, and the rejects. It is used
@@ -74,7 +74,6 @@ __all__ = [
     "cache_enabled",
     "cache_max_bytes",
     "clear",
-    "configure_allocator",
     "fingerprint_data",
     "lookup",
     "prune",
@@ -98,14 +97,6 @@ PRUNE_INTERVAL_SECONDS: Final = 3600
 #: Entries used (hit or written) this recently are not evicted for size: a process is likely reading them.
 _IN_USE_SECONDS: Final = 60
 _STAMP: Final = ".last-prune"
-
-
-def configure_allocator() -> None:
-    """Make polars' allocator return freed memory at once (lower peak RSS); call before importing polars.
-
-    Sets ``_RJEM_MALLOC_CONF`` unless the user set it. Has no effect once polars is loaded.
-    """
-    os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
 
 
 def cache_enabled(cache: bool | None = None) -> bool:

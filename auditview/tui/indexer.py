@@ -157,9 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Background work: on a small machine the app's UI thread must win the CPU whenever it wants it.
     with contextlib.suppress(OSError, AttributeError):
         os.nice(10)
-    from auditview import cache
+    from auditview.allocator import configure_allocator
 
-    cache.configure_allocator()
+    configure_allocator()
+    from auditview import cache
     from auditview.index import AuditIndex
     from auditview.source.discover import discover
 

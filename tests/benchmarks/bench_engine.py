@@ -13,7 +13,7 @@ from ``os.wait4``.
 
 Tasks: ``auditview export --filter 'duration_ms>10s'``; ``auditview traces -o json``; ``index`` (this script
 in ``--task index`` mode: ``AuditIndex.load`` of every column, as the terminal app does, with
-``auditview.cache.configure_allocator()`` before polars is imported, then a new filter applied to the loaded
+``auditview.configure_allocator()`` before polars is imported, then a new filter applied to the loaded
 frame, timed inside the process). Each task runs **cold** (an empty index cache: a fresh ``XDG_CACHE_HOME``
 per run, so the time includes writing the cache) and **warm** (the cache written by one untimed run before).
 The load average is printed before and after (the machine is shared).
@@ -212,7 +212,7 @@ def render(measurements: Sequence[Measurement]) -> str:
 
 def task_index(path: Path) -> None:
     """``--task index``: load every column as the app does, then time one new filter on the loaded frame."""
-    from auditview.cache import configure_allocator
+    from auditview.allocator import configure_allocator
 
     configure_allocator()  # before polars is imported, as the entry points should
     start = time.perf_counter()
