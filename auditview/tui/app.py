@@ -263,8 +263,9 @@ class AuditViewApp(App[int]):
         span: TimeRange,
     ) -> None:
         """Filter and annotate in a thread (only the appended rows when that is exact); post view or error."""
+        previous = self._filtered
         try:
-            state = update_view(self._filtered, frame, added, text, span.since, span.until, self.rule)
+            state = update_view(previous, frame, added, text, span.since, span.until, self.rule)
         except FilterError as exc:
             self._filtered = None
             self.post_message(FilterFailed(text, exc.message, exc.position))
@@ -278,9 +279,15 @@ class AuditViewApp(App[int]):
         failed = RecordsTable.rows_where(view, "failed")
         slow = RecordsTable.rows_where(view, "slow")
         self.post_message(FilterApplied(generation, view, volume_buckets(view), text, failed, slow))
-        if state.fresh:
-            # Once per newly built frame, after its view is shown: the per-frame helpers that make every later
-            # new filter fast (~0.4 s for a million rows, here in the worker; see warm_filter_helpers).
+        asked = previous is None or (previous.filter_text, previous.since, previous.until) != (
+            text,
+            span.since,
+            span.until,
+        )
+        if state.fresh or asked:
+            # After the view is shown, for a newly built frame or when the user changed the filter or range
+            # (not on every append while following): the per-frame helpers that make the next new filters on
+            # this frame fast (~0.4 s once for a million rows, here in the worker; see warm_filter_helpers).
             warm_filter_helpers(state.ranged, self.rule)
 
     def on_filter_applied(self, message: FilterApplied) -> None:
