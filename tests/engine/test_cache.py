@@ -12,10 +12,9 @@ from typing import Any
 import orjson
 import pytest
 
-import auditview.index as index_module
 from auditview import cache as index_cache
 from auditview.index import AuditIndex
-from auditview.source.types import Chunk, SourceFile
+from auditview.source.types import SourceFile
 
 
 def record(second: int, request_id: str, **overrides: Any) -> bytes:
@@ -53,20 +52,6 @@ def assert_same_as_uncached(sources: list[SourceFile], columns: set[str] | None 
     assert warm.incomplete == cold.incomplete
     assert warm.covered == cold.covered
     return warm
-
-
-@pytest.fixture
-def parsed_offsets(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The stream offsets of every chunk the index parses (to see what a load had to read)."""
-    seen: list[int] = []
-    real = index_module.parse_chunk
-
-    def spy(chunk: Chunk, file_id: int, columns: Any = None) -> Any:
-        seen.append(chunk.offset)
-        return real(chunk, file_id, columns)
-
-    monkeypatch.setattr(index_module, "parse_chunk", spy)
-    return seen
 
 
 def cache_files() -> list[Path]:

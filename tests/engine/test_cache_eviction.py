@@ -11,25 +11,10 @@ from typing import Any
 
 import pytest
 
-import auditview.index as index_module
 from auditview import cache as index_cache
 from auditview.index import AuditIndex
-from auditview.source.types import Chunk, SourceFile
+from auditview.source.types import SourceFile
 from tests.engine.test_cache import lines
-
-
-@pytest.fixture
-def parsed_offsets(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The stream offsets of every chunk the index parses (empty after a load = fully warm)."""
-    seen: list[int] = []
-    real = index_module.parse_chunk
-
-    def spy(chunk: Chunk, file_id: int, columns: Any = None) -> Any:
-        seen.append(chunk.offset)
-        return real(chunk, file_id, columns)
-
-    monkeypatch.setattr(index_module, "parse_chunk", spy)
-    return seen
 
 
 def make_log(tmp_path: Path, name: str, count: int = 40) -> SourceFile:
