@@ -215,27 +215,33 @@ def _lookup(source: SourceFile, wanted: frozenset[str]) -> CacheEntry | None:
     directory = cache_dir()
     meta_file = _meta_path(directory, _key(source.path))
     try:
-        meta: dict[str, Any] = json.loads(meta_file.read_bytes())
+        meta: dict[str, Any] | None = json.loads(meta_file.read_bytes())
     except FileNotFoundError:
-        return None
-    if (
-        meta.get("version") != CACHE_VERSION
-        or meta.get("auditview") != __version__
-        or meta.get("path") != os.path.abspath(source.path)
-        or meta.get("compression") != source.compression
-    ):
-        return None
-    columns = frozenset(meta["columns"])
-    if not wanted <= columns:
-        return None
-    covered = int(meta["covered"])
+        meta = None
     if not stat.S_ISREG(os.stat(source.path).st_mode):  # never open a FIFO or device here: it may block
         return None
     fd = os.open(source.path, os.O_RDONLY | os.O_CLOEXEC)
+    moved = False
     try:
         info = os.fstat(fd)
-        if (info.st_dev, info.st_ino) != (meta["dev"], meta["ino"]):
+        if meta is None or (info.st_dev, info.st_ino) != (meta.get("dev"), meta.get("ino")):
+            # Not this file's entry: maybe the entry of the file this one was (a log renamed by rotation).
+            found = _moved_entry(directory, source, info)
+            if found is None:
+                return None
+            meta_file, meta = found
+            moved = True
+        if (
+            meta.get("version") != CACHE_VERSION
+            or meta.get("auditview") != __version__
+            or (meta.get("path") != os.path.abspath(source.path) and not moved)
+            or meta.get("compression") != source.compression
+        ):
             return None
+        columns = frozenset(meta["columns"])
+        if not wanted <= columns:
+            return None
+        covered = int(meta["covered"])
         compressed = source.compression != "none"
         if compressed:
             if info.st_size != meta["size"] or info.st_mtime_ns != meta["mtime_ns"]:
@@ -251,6 +257,8 @@ def _lookup(source: SourceFile, wanted: frozenset[str]) -> CacheEntry | None:
             return None
     finally:
         os.close(fd)
+    if moved:
+        meta_file, meta = _adopt(directory, meta_file, meta, source)
     read_columns = [name for name in meta["order"] if name in wanted or name in meta["locations"]]
     rows_path = directory / meta["rows"]
     if rows_path.stat().st_size != meta["rows_bytes"]:
@@ -281,6 +289,80 @@ def _lookup(source: SourceFile, wanted: frozenset[str]) -> CacheEntry | None:
         rows_path=rows_path,
         row_count=frame.height,
     )
+
+
+def _moved_entry(
+    directory: Path, source: SourceFile, info: os.stat_result
+) -> tuple[Path, dict[str, Any]] | None:
+    """The entry made for this very file (device and inode) under another path that no longer names it: the
+    same log after a rename (``audit.jsonl`` rotated to ``audit.jsonl.1``). Read only on a miss."""
+    here = os.path.abspath(source.path)
+    try:
+        names = [entry.name for entry in os.scandir(directory) if _META_NAME.fullmatch(entry.name)]
+    except OSError:
+        return None
+    for name in names:
+        try:
+            meta: dict[str, Any] = json.loads((directory / name).read_bytes())
+        except (OSError, ValueError):
+            continue
+        if (meta.get("dev"), meta.get("ino")) != (info.st_dev, info.st_ino) or meta.get("path") == here:
+            continue
+        try:
+            still_there = os.stat(str(meta.get("path")))
+            if (still_there.st_dev, still_there.st_ino) == (info.st_dev, info.st_ino):
+                continue  # a second name (hard link) of a file that keeps its own entry
+        except OSError:
+            pass
+        return directory / name, meta
+    return None
+
+
+def _adopt(
+    directory: Path, meta_file: Path, meta: dict[str, Any], source: SourceFile
+) -> tuple[Path, dict[str, Any]]:
+    """Move a renamed file's entry to its new path (data files renamed, metadata rewritten), so that the next
+    look finds it directly and a new file at the old path does not replace it. When the cache cannot be
+    written, the entry is used where it is."""
+    key = _key(source.path)
+    renamed = dict(meta, path=os.path.abspath(source.path))
+    moves: list[tuple[Path, Path]] = []
+    for field_name in ("rows", "rejects"):
+        old_name = meta.get(field_name)
+        if old_name is None:
+            continue
+        match = _DATA_NAME.fullmatch(str(old_name))
+        if match is None:
+            return meta_file, meta
+        new_name = key + str(old_name)[len(match.group(1)) :]
+        renamed[field_name] = new_name
+        moves.append((directory / str(old_name), directory / new_name))
+    try:
+        for old_path, new_path in moves:
+            os.replace(old_path, new_path)
+    except OSError:
+        for old_path, new_path in moves:  # put back what moved
+            with contextlib.suppress(OSError):
+                if new_path.exists() and not old_path.exists():
+                    os.replace(new_path, old_path)
+        return meta_file, meta
+    new_meta = _meta_path(directory, key)
+    text = json.dumps(renamed).encode()
+    try:
+        _write_atomic(new_meta, lambda out: out.write(text))
+    except OSError:
+        for old_path, new_path in moves:
+            with contextlib.suppress(OSError):
+                os.replace(new_path, old_path)
+        return meta_file, meta
+    with contextlib.suppress(OSError):
+        meta_file.unlink()
+    keep = {new_meta.name, *(new.name for _, new in moves)}
+    for other in directory.glob(f"{key}*"):  # what an older entry at this path left
+        if other.name not in keep:
+            with contextlib.suppress(OSError):
+                other.unlink()
+    return new_meta, renamed
 
 
 def store(

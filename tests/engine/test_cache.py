@@ -199,6 +199,36 @@ def test_several_files_and_rotation_between_loads(tmp_path: Path) -> None:
     assert_same_as_uncached(sources)
 
 
+def test_a_rotated_file_keeps_its_entry(tmp_path: Path, parsed_offsets: list[int]) -> None:
+    """After ``a.jsonl`` is renamed to ``a.jsonl.1`` and a new ``a.jsonl`` starts, the rotated file is read
+    from the entry made under its old name (same device and inode, same bytes), which moves to the new name;
+    only the new file is parsed, and the result equals an uncached load."""
+    import json
+
+    live = tmp_path / "a.jsonl"
+    live.write_bytes(lines(0, 30) + b'{"partial')
+    rotated = tmp_path / "a.jsonl.1"
+    assert_same_as_uncached([SourceFile(live, str(live))])
+    live.rename(rotated)
+    live.write_bytes(lines(30, 45))
+    sources = [SourceFile(rotated, str(live), 1), SourceFile(live, str(live))]
+    parsed_offsets.clear()
+    index = AuditIndex.load(sources)
+    index_cache.wait_pending()
+    assert parsed_offsets == [0]  # the new live file only
+    assert index.incomplete == 1
+    cold = AuditIndex.load(sources, cache=False)
+    assert index.frame.equals(cold.frame)
+    assert index.rejects == cold.rejects
+    metas = [json.loads(path.read_bytes()) for path in cache_files() if path.suffix == ".json"]
+    assert sorted(meta["path"] for meta in metas) == sorted([str(live), str(rotated)])
+    for meta in metas:  # every entry names data files that exist
+        assert (index_cache.cache_dir() / meta["rows"]).exists()
+    parsed_offsets.clear()
+    assert_same_as_uncached(sources)
+    assert parsed_offsets == [0, 0]  # only the uncached comparison load parsed (both files)
+
+
 def test_unwritable_cache_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """When the cache directory cannot be created the load still works and gives the same result."""
     blocker = tmp_path / "not-a-dir"
