@@ -313,6 +313,13 @@ def build_parser(command: str) -> _Parser:
         )
         parser.add_argument("--clear", action="store_true", help="remove every entry instead")
         parser.add_argument(
+            "--warm",
+            action="store_true",
+            help="instead: index PATH... (default: every audit log found) into the cache now, every\n"
+            "column, so that the app and later commands start warm (e.g. from cron after rotation)",
+        )
+        _add_paths(parser)
+        parser.add_argument(
             "--max-bytes",
             metavar="SIZE",
             type=_size,
@@ -1286,6 +1293,16 @@ def cmd_cache(run: Run) -> int:
         raise CliError(
             "--clear and --max-bytes exclude each other", exit_code=EXIT_USAGE, error_type="UsageError"
         )
+    if run.ns.warm:
+        if run.ns.clear or run.ns.max_bytes is not None:
+            raise CliError(
+                "--warm cannot be combined with --clear or --max-bytes",
+                exit_code=EXIT_USAGE,
+                error_type="UsageError",
+            )
+        return _warm_cache(run)
+    if run.ns.paths:
+        raise CliError("PATH... is only read with --warm", exit_code=EXIT_USAGE, error_type="UsageError")
     report = cache.clear() if run.ns.clear else cache.prune(run.ns.max_bytes)
     removed = [{"path": entry.path, "reason": entry.reason, "bytes": entry.size} for entry in report.removed]
     directory = str(cache.cache_dir())
@@ -1320,6 +1337,47 @@ def cmd_cache(run: Run) -> int:
             lines.append(f"{report.errors} file(s) could not be removed")
         run.emit_lines(lines)
     return EXIT_FAILURE if report.errors else EXIT_OK
+
+
+def _warm_cache(run: Run) -> int:
+    """``auditview cache --warm``: build (or extend) the full index cache of the sources now."""
+    import time
+
+    from auditview import cache
+
+    started = time.perf_counter()
+    if not cache.cache_enabled():
+        raise CliError(
+            "the index cache is turned off (AUDITVIEW_CACHE=0)", exit_code=EXIT_USAGE, error_type="UsageError"
+        )
+    index = _load_index(run)
+    cache.wait_pending()
+    counts = dict(index.frame.group_by("file_id").len().iter_rows())
+    files = [
+        {"path": source.display, "records": int(counts.get(file_id, 0))}
+        for file_id, source in enumerate(index.files)
+    ]
+    summary = {
+        "files": files,
+        "records": index.frame.height,
+        "rejects": len(index.rejects),
+        "seconds": round(time.perf_counter() - started, 3),
+        "directory": str(cache.cache_dir()),
+    }
+    if run.output == "json":
+        run.emit_json(summary)
+    elif run.output == "jsonl":
+        run.emit_jsonl(files)
+    else:
+        from auditview.sanitize import printable
+
+        lines = [f"  {item['records']:>10,}  {printable(str(item['path']))}" for item in files]
+        lines.append(
+            f"indexed {index.frame.height:,} records of {len(files)} file{'s' if len(files) != 1 else ''} "
+            f"into {printable(str(summary['directory']))} in {summary['seconds']} s"
+        )
+        run.emit_lines(lines)
+    return EXIT_OK
 
 
 def _mib(size: int) -> str:

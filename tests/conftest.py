@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,3 +24,20 @@ def _isolated_xdg_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     monkeypatch.delenv("TOOL_TRACE_ID", raising=False)
     monkeypatch.delenv("TOOL_PARENT_REQUEST_ID", raising=False)
     monkeypatch.delenv("TRACEPARENT", raising=False)
+
+
+@pytest.fixture
+def parsed_offsets(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The stream offsets of every chunk the index parses (to see what a load had to read; empty = warm)."""
+    import auditview.index as index_module
+    from auditview.source.types import Chunk
+
+    seen: list[int] = []
+    real = index_module.parse_chunk
+
+    def spy(chunk: Chunk, file_id: int, columns: Any = None) -> Any:
+        seen.append(chunk.offset)
+        return real(chunk, file_id, columns)
+
+    monkeypatch.setattr(index_module, "parse_chunk", spy)
+    return seen

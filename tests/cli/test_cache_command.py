@@ -65,3 +65,22 @@ def test_bad_size_and_conflicting_options_are_usage_errors(capsys: pytest.Captur
     assert main(["cache", "--max-bytes", "lots"]) == 2
     assert "not a size" in capsys.readouterr().err
     assert main(["cache", "--clear", "--max-bytes", "1G"]) == 2
+
+
+def test_warm_indexes_every_column_so_the_next_look_parses_nothing(
+    logs: Path, capsys: pytest.CaptureFixture[str], parsed_offsets: list[int]
+) -> None:
+    assert main(["cache", "--warm", str(logs), "-o", "json"]) == 0
+    body = _json(capsys)["data"]
+    assert body["records"] == 7
+    assert body["rejects"] == 1
+    assert sorted(Path(item["path"]).parent.name for item in body["files"]) == ["deployctl", "verifier"]
+    parsed_offsets.clear()
+    assert main(["traces", str(logs), "-o", "json"]) == 0
+    assert main(["export", str(logs), "--filter", "params.env=prod"]) == 0
+    assert parsed_offsets == []
+
+
+def test_paths_without_warm_and_warm_with_clear_are_usage_errors(logs: Path) -> None:
+    assert main(["cache", str(logs)]) == 2
+    assert main(["cache", "--warm", "--clear", str(logs)]) == 2
