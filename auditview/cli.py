@@ -197,7 +197,7 @@ def build_parser(command: str) -> _Parser:
             "  auditview stats     [PATH...] ...   per tool and command: count, error rate, p50/p95/p99/max\n"
             "  auditview rejects   [PATH...] ...   malformed lines and why\n"
             "  auditview audit-log [PATH...] ...   the audit-log contract's subcommand over all sources\n"
-            "  auditview cache     [--clear]       prune (or clear) the index cache\n\n"
+            "  auditview cache     [--warm] ...    prune, clear or warm the index cache\n\n"
             "Run 'auditview COMMAND --help' for a command's options.",
         )
         parser.add_argument("--version", action="version", version=f"auditview {__version__}")
