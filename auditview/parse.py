@@ -251,6 +251,8 @@ _DEEP_LINE_BYTES: Final = 2048
 _SPLIT_SEPARATOR: Final = "\x1f"
 #: At most this many fields besides ``ts`` are read off the writer's layout (see ``_light``).
 _LIGHT_MAX_FIELDS: Final = 3
+#: ``timestamp`` (as the reader gives it) -> ``ts``; null where the date does not exist.
+_TS_EXPR: Final = pl.col("timestamp").str.to_datetime("%+", time_unit="us", time_zone="UTC", strict=False)
 #: A range the reader refuses is halved until it is this small, then decided line by line.
 _BISECT_LINES: Final = 16
 
@@ -498,10 +500,16 @@ def parse_chunk(
     schema = _project(SCHEMA, columns)
     parts: list[pl.DataFrame] = []  # value columns and "i" (the line's index in ``table``), in line order
     exact_lines: list[int] = []
-    if _light(columns):
-        light, rest = _decide_by_layout(table, columns)
+    if _light(columns) or _projected(columns):
+        light, rest = (
+            _decide_by_layout(table, columns) if _light(columns) else _decode_by_layout(data, table, columns)
+        )
         parts.append(light)
-        if rest.height:
+        if rest.height == table.height:  # no line was decided by the layout: the general path over all
+            decided, doubtful = _decide(data, table, columns)
+            parts.append(decided)
+            exact_lines.extend(doubtful)
+        elif rest.height:
             # the other lines, joined again, go through the general path; "i" maps back to ``table``
             sub_data = (rest["line"].str.join("\n").item() + "\n").encode()
             sub_table = _line_table(sub_data)
@@ -552,6 +560,47 @@ def _light(columns: Collection[str] | None) -> bool:
         return False
     wanted = set(columns) - set(LOCATION_COLUMNS) - {"ts"}
     return wanted <= layout.LIGHT_COLUMNS and len(wanted) <= _LIGHT_MAX_FIELDS
+
+
+def _projected(columns: Collection[str] | None) -> bool:
+    """Whether a projection decodes the lines in the writer's layout with only its own fields (the layout
+    proves the rest): any projection without ``params``/``extra``, whose text the general path extracts."""
+    return columns is not None and not ({"params", "extra"} & set(columns))
+
+
+#: Index columns -> the reader's fields they come from.
+_SOURCE_FIELDS: Final[dict[str, str]] = {
+    "error_type": "error",
+    "error_message": "error",
+    "ts": "timestamp",
+}
+
+
+def _decode_by_layout(
+    data: bytes, table: pl.DataFrame, columns: Collection[str] | None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Like ``_decide_by_layout`` for any projection: the reader decodes just the wanted fields of every
+    line, and the rows of lines in the writer's layout are kept (the layout proves them); the other lines of
+    ``table`` are returned for the general path (all of them when the reader refuses the chunk)."""
+    wanted = [name for name in _project(SCHEMA, columns) if name not in LOCATION_COLUMNS]
+    fields = {_SOURCE_FIELDS.get(name, name) for name in wanted} | {"timestamp"}
+    schema = {name: dtype for name, dtype in _NDJSON_SCHEMA.items() if name in fields}
+    try:
+        decoded = pl.read_ndjson(data, schema=schema)
+    except pl.exceptions.PolarsError:
+        decoded = None
+    if decoded is None or decoded.height != table.height:  # a line the reader refused, or a blank one
+        return pl.DataFrame(), table
+    fits = table.select(layout.matches()).to_series()
+    values = decoded.hstack([table["i"]]).filter(fits)
+    values = values.with_columns(ts=_TS_EXPR)
+    proven = values.filter(pl.col("ts").is_not_null())
+    rest = (
+        table.filter(~pl.col("i").is_in(proven["i"].implode()))
+        if proven.height < table.height
+        else table.clear()
+    )
+    return proven.select(*_fast_columns(columns), "i"), rest
 
 
 def _decide_by_layout(

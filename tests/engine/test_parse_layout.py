@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auditview import layout
-from auditview.parse import _light, parse_chunk, parse_chunk_exact
+from auditview.parse import _light, _projected, parse_chunk, parse_chunk_exact
 from auditview.source.types import Chunk, SourceFile
 from auditview.writer import Auditor
 
@@ -30,6 +30,12 @@ PROJECTIONS = [
     {"ts", "tool", "ok", "pid"},
     {"ts", "request_id", "version", "operator"},
     {"ts", "host", "schema_version"},
+]
+#: Projections decoded by the reader for lines in the layout (more fields, or fields not read off the text).
+DECODED_PROJECTIONS = [
+    {"ts", "tool", "command", "exit_code", "duration_ms", "request_id", "trace_id", "operator"},
+    {"ts", "parent_request_id", "error_type", "error_message", "truncated"},
+    {"ts", "host", "pid", "schema_version", "version", "ok"},
 ]
 TOP_KEYS = [
     "timestamp", "tool", "command", "params", "request_id", "trace_id", "parent_request_id", "version",
@@ -128,8 +134,16 @@ def test_light_projections_are_read_off_the_layout(columns: set[str]) -> None:
     assert _light(columns)
 
 
+@pytest.mark.parametrize("columns", DECODED_PROJECTIONS)
+def test_other_projections_are_decoded_for_layout_lines(columns: set[str]) -> None:
+    assert not _light(columns)
+    assert _projected(columns)
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(writer_records(), min_size=1, max_size=16), st.sampled_from(PROJECTIONS))
+@given(
+    st.lists(writer_records(), min_size=1, max_size=16), st.sampled_from(PROJECTIONS + DECODED_PROJECTIONS)
+)
 def test_layout_path_equals_contract(records: list[dict[str, Any]], columns: set[str]) -> None:
     """Writer-shaped lines with hostile params, odd dates, numbers and strings: decided as the contract."""
     assert_projection_like_contract([_line(record) for record in records], columns)
@@ -161,6 +175,11 @@ def test_params_repeating_top_level_keys_do_not_shadow_them() -> None:
     assert frame.select(pl.col("tool", "command").cast(pl.String), "trace_id").row(0) == ("t", "c", "real")
     frame, _ = parse_chunk(chunk, 0, {"ts", "exit_code", "duration_ms", "ok"})
     assert frame.select("exit_code", "duration_ms", "ok").row(0) == (3, 12.5, False)
+    every = {"ts", "tool", "command", "trace_id", "exit_code", "duration_ms", "ok", "request_id"}
+    frame, _ = parse_chunk(chunk, 0, every)  # decoded by the reader
+    assert frame.select(
+        pl.col("tool", "command").cast(pl.String), "trace_id", "exit_code", "duration_ms"
+    ).row(0) == ("t", "c", "real", 3, 12.5)
 
 
 def test_the_writer_writes_the_layout(tmp_path: Path) -> None:
