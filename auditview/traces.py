@@ -57,6 +57,12 @@ def orphans(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.filter(~has_trace_id())
 
 
+def _first_seen(name: str, in_time_order: bool) -> pl.Expr:
+    """The distinct values of ``name`` in a group in order of first appearance by ``ts`` (ties: row order)."""
+    column = pl.col(name) if in_time_order else pl.col(name).sort_by("ts", "__av_row")
+    return column.unique(maintain_order=True)
+
+
 def summarize_traces(frame: pl.DataFrame, rule: SlowStepRule | None = None) -> pl.DataFrame:
     """One row per usable ``trace_id``, sorted by start then trace id (columns: ``TRACE_SUMMARY_SCHEMA``).
 
@@ -71,6 +77,9 @@ def summarize_traces(frame: pl.DataFrame, rule: SlowStepRule | None = None) -> p
         slow: pl.Expr | pl.Series = pl.col("slow").fill_null(False)
     else:
         slow = (rule or SlowStepRule()).slow_mask(frame)
+    # The index frame is in time order already: then a group's rows are too (the group-by keeps row order
+    # within a group), and sorting every group again is most of the work (1M rows: 0.33 -> 0.1 s without).
+    in_time_order = frame.height < 2 or frame.get_column("ts").is_sorted()
     # Group every record (orphans included) and drop the orphan groups afterwards: filtering the small result
     # is much cheaper than copying every column of a million rows first. The slowest step is located by row
     # number inside the group and its columns gathered once at the end.
@@ -88,8 +97,8 @@ def summarize_traces(frame: pl.DataFrame, rule: SlowStepRule | None = None) -> p
             pl.col("__av_row").get(pl.col("duration_ms").arg_max()).alias("__av_slowest_row"),
             # Order of first appearance by start time (ties: frame order), whatever the frame's order and
             # however the group-by splits the work; the lists are cast to String once they are small.
-            pl.col("tool").sort_by("ts", "__av_row").unique(maintain_order=True).alias("tools"),
-            pl.col("operator").sort_by("ts", "__av_row").unique(maintain_order=True).alias("operators"),
+            _first_seen("tool", in_time_order).alias("tools"),
+            _first_seen("operator", in_time_order).alias("operators"),
         )
         .filter(has_trace_id())
         .with_columns(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
 from auditview.slow import SlowStepRule
 from auditview.traces import TRACE_SUMMARY_SCHEMA, orphans, summarize_traces
@@ -161,3 +162,18 @@ def test_summaries_are_identical_across_runs_on_a_large_frame() -> None:
     first = summarize_traces(frame)
     for _ in range(3):
         assert summarize_traces(frame).equals(first)
+
+
+def test_a_time_ordered_frame_skips_the_per_group_sort_with_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a frame already in time order (the index's), the lists come from row order; forcing the sorting
+    path on the same frame, ties included, gives the identical summary."""
+    frame = (
+        synthetic_frame(60_000).with_columns(pl.col("ts").dt.truncate("1s")).sort("ts", maintain_order=True)
+    )
+    assert frame.get_column("ts").is_sorted()
+    assert frame.get_column("ts").is_duplicated().any()  # ties, decided by row order either way
+    fast = summarize_traces(frame)
+    monkeypatch.setattr(pl.Series, "is_sorted", lambda self, *args, **kwargs: False)
+    assert summarize_traces(frame).equals(fast)
