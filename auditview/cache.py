@@ -295,13 +295,9 @@ def _moved_entry(
     directory: Path, source: SourceFile, info: os.stat_result
 ) -> tuple[Path, dict[str, Any]] | None:
     """The entry made for this very file (device and inode) under another path that no longer names it: the
-    same log after a rename (``audit.jsonl`` rotated to ``audit.jsonl.1``). Read only on a miss."""
+    same log after a rename (``audit.jsonl`` rotated to ``audit.jsonl.1``). Looked for only on a miss."""
     here = os.path.abspath(source.path)
-    try:
-        names = [entry.name for entry in os.scandir(directory) if _META_NAME.fullmatch(entry.name)]
-    except OSError:
-        return None
-    for name in names:
+    for name in _metas_by_inode(directory).get((info.st_dev, info.st_ino), ()):
         try:
             meta: dict[str, Any] = json.loads((directory / name).read_bytes())
         except (OSError, ValueError):
@@ -316,6 +312,37 @@ def _moved_entry(
             pass
         return directory / name, meta
     return None
+
+
+_inode_index: tuple[str, int, dict[tuple[int, int], list[str]]] | None = None
+_inode_index_lock = threading.Lock()
+
+
+def _metas_by_inode(directory: Path) -> dict[tuple[int, int], list[str]]:
+    """The metadata files of the cache by the device and inode they were made for; read once, and again only
+    after the directory changed (a load that misses on many files scans it once, not once per file)."""
+    global _inode_index
+    try:
+        stamp = os.stat(directory).st_mtime_ns
+    except OSError:
+        return {}
+    with _inode_index_lock:
+        if _inode_index is not None and _inode_index[:2] == (str(directory), stamp):
+            return _inode_index[2]
+    found: dict[tuple[int, int], list[str]] = {}
+    try:
+        names = [entry.name for entry in os.scandir(directory) if _META_NAME.fullmatch(entry.name)]
+    except OSError:
+        return {}
+    for name in names:
+        try:
+            meta = json.loads((directory / name).read_bytes())
+            found.setdefault((int(meta["dev"]), int(meta["ino"])), []).append(name)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    with _inode_index_lock:
+        _inode_index = (str(directory), stamp, found)
+    return found
 
 
 def _adopt(
