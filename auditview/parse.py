@@ -502,7 +502,9 @@ def parse_chunk(
     exact_lines: list[int] = []
     if _light(columns) or _projected(columns):
         light, rest = (
-            _decide_by_layout(table, columns) if _light(columns) else _decode_by_layout(data, table, columns)
+            _read_layout_lines(table, columns)
+            if _light(columns)
+            else _decode_layout_lines(data, table, columns)
         )
         parts.append(light)
         if rest.height == table.height:  # no line was decided by the layout: the general path over all
@@ -576,10 +578,10 @@ _SOURCE_FIELDS: Final[dict[str, str]] = {
 }
 
 
-def _decode_by_layout(
+def _decode_layout_lines(
     data: bytes, table: pl.DataFrame, columns: Collection[str] | None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Like ``_decide_by_layout`` for any projection: the reader decodes just the wanted fields of every
+    """Like ``_read_layout_lines`` for any projection: the reader decodes just the wanted fields of every
     line, and the rows of lines in the writer's layout are kept (the layout proves them); the other lines of
     ``table`` are returned for the general path (all of them when the reader refuses the chunk)."""
     wanted = [name for name in _project(SCHEMA, columns) if name not in LOCATION_COLUMNS]
@@ -603,7 +605,7 @@ def _decode_by_layout(
     return proven.select(*_fast_columns(columns), "i"), rest
 
 
-def _decide_by_layout(
+def _read_layout_lines(
     table: pl.DataFrame, columns: Collection[str] | None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Rows of the lines in the writer's layout (value columns and ``i``); the other lines of ``table``."""
