@@ -229,6 +229,28 @@ def test_a_rotated_file_keeps_its_entry(tmp_path: Path, parsed_offsets: list[int
     assert parsed_offsets == [0, 0]  # only the uncached comparison load parsed (both files)
 
 
+def test_a_hard_link_does_not_take_over_the_other_names_entry(
+    tmp_path: Path, parsed_offsets: list[int]
+) -> None:
+    """Two names of one file (a hard link) each keep an entry: a miss on the second name does not move the
+    first name's entry away while that name still exists."""
+    import json
+
+    first = tmp_path / "a.jsonl"
+    first.write_bytes(lines(0, 20))
+    second = tmp_path / "b.jsonl"
+    os.link(first, second)
+    assert_same_as_uncached([SourceFile(first, str(first))])
+    parsed_offsets.clear()
+    assert_same_as_uncached([SourceFile(second, str(second))])
+    assert parsed_offsets == [0, 0]  # the second name was parsed (and compared with an uncached load)
+    paths = sorted(json.loads(p.read_bytes())["path"] for p in cache_files() if p.suffix == ".json")
+    assert paths == sorted([str(first), str(second)])
+    parsed_offsets.clear()
+    assert_same_as_uncached([SourceFile(first, str(first)), SourceFile(second, str(second))])
+    assert parsed_offsets == [0, 0]  # both warm; only the uncached comparison parsed
+
+
 def test_unwritable_cache_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """When the cache directory cannot be created the load still works and gives the same result."""
     blocker = tmp_path / "not-a-dir"
