@@ -82,7 +82,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the rows, rejects or metadata format (or the parser's output) changes.
-CACHE_VERSION: Final = 2
+CACHE_VERSION: Final = 3  # 3: year-0000 timestamps rejected; params source text on the exact path too
 #: Bytes hashed at each end of the covered range.
 FINGERPRINT_BYTES: Final = 64 << 10
 _LOG = logging.getLogger(__name__)

@@ -10,6 +10,7 @@ library.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from typing import Any, Final
 
@@ -84,8 +85,12 @@ def _json_text(value: Any) -> str | None:
     return orjson.dumps(value).decode()
 
 
-def record_row(record: dict[str, Any]) -> tuple[Any, ...]:
+def record_row(record: dict[str, Any], raw: bytes | None = None) -> tuple[Any, ...]:
     """The index values (``ts`` .. ``extra``) of a contract-checked record, in ``SCHEMA`` order.
+
+    ``params`` is its source text in ``raw`` (the record's line) where the fast path would keep that text too
+    (``_params_source``), else orjson's compact encoding: the same line gives the same text whichever path
+    decides it.
 
     Raises ``ContractError`` for an ``exit_code`` outside the signed 64-bit range, which the index cannot hold
     (``check_record`` rejects it too since the contract's 64-bit rule; kept so the index never overflows).
@@ -113,9 +118,26 @@ def record_row(record: dict[str, Any]) -> tuple[Any, ...]:
         record.get("ok"),
         _json_text(error.get("type")) if error is not None else None,
         _json_text(error.get("message")) if error is not None else None,
-        orjson.dumps(record["params"]).decode(),
+        (_params_source(raw, record["params"]) if raw is not None else None)
+        or orjson.dumps(record["params"]).decode(),
         orjson.dumps(extra).decode() if extra else None,
     )
+
+
+def _params_source(raw: bytes, params: dict[str, Any]) -> str | None:
+    """The text the fast path keeps for ``params``: the first ``"params":{...}`` of a line without
+    backslashes (``_PARAMS_RE``), when it decodes to the record's ``params``; ``None`` otherwise."""
+    if b"\\" in raw:
+        return None
+    match = _PARAMS_SOURCE.search(raw.decode())
+    if match is None:
+        return None
+    text = match.group(0)[_PARAMS_KEY_BYTES:]
+    try:
+        same = orjson.loads(text) == params
+    except orjson.JSONDecodeError:
+        return None
+    return text if same else None
 
 
 def _reason(exc: Exception) -> str:
@@ -154,7 +176,7 @@ def parse_lines_exact(
     rejects: list[Reject] = []
     for raw, offset, number in zip(lines, offsets, line_numbers, strict=True):
         try:
-            row = record_row(parse_line(raw))
+            row = record_row(parse_line(raw), raw)
         except (ContractError, ValueError, OverflowError) as exc:
             rejects.append(Reject(path, number, offset, _reason(exc), raw))
             continue
@@ -240,6 +262,7 @@ _ERROR_RE: Final = rf'"error":(\{{(?:[^{{}}\[\]\"]|{_STR})*\}})'
 #: The first ``"params":`` and its object, nested up to three levels deep (deeper ones are decided exactly).
 _PARAMS_RE: Final = rf'"params":\{{(?:[^{{}}\[\]\"]|{_STR}|{_OBJ1})*\}}'
 _PARAMS_KEY_BYTES: Final = len('"params":')
+_PARAMS_SOURCE: Final = re.compile(_PARAMS_RE)
 #: Year 0000 does not exist for the contract (Python's dates start at year 1); polars would take it.
 _YEAR: Final = r"(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
 _TIMESTAMP_RE: Final = (
