@@ -84,3 +84,15 @@ def test_warm_indexes_every_column_so_the_next_look_parses_nothing(
 def test_paths_without_warm_and_warm_with_clear_are_usage_errors(logs: Path) -> None:
     assert main(["cache", str(logs)]) == 2
     assert main(["cache", "--warm", "--clear", str(logs)]) == 2
+
+
+def test_warm_progress_line_is_drawn_and_cleared(capsys: pytest.CaptureFixture[str]) -> None:
+    """On a terminal, --warm shows 'indexing N% of M MB' on stderr and clears it at the end."""
+    from auditview.cli import _progress_meter
+
+    report = _progress_meter()
+    report(50, 200_000_000)
+    report(60, 200_000_000)  # within 0.2 s of the last draw: skipped
+    report(200_000_000, 200_000_000)
+    err = capsys.readouterr().err
+    assert err == "\rindexing 0% of 200 MB\r\x1b[K"
