@@ -202,10 +202,10 @@ def lookup(source: SourceFile, wanted: Collection[str]) -> CacheEntry | None:
 
 def cached_columns(source: SourceFile) -> frozenset[str]:
     """The index columns the cached entry of ``source`` holds (empty when none is readable)."""
+    meta = _read_meta_file(_meta_path(cache_dir(), _key(source.path)))
     try:
-        meta = json.loads(_meta_path(cache_dir(), _key(source.path)).read_bytes())
-        return frozenset(meta["columns"]) if meta.get("version") == CACHE_VERSION else frozenset()
-    except Exception:
+        return frozenset(meta["columns"]) if meta and meta.get("version") == CACHE_VERSION else frozenset()
+    except (KeyError, TypeError):
         return frozenset()
 
 
@@ -291,6 +291,15 @@ def _lookup(source: SourceFile, wanted: frozenset[str]) -> CacheEntry | None:
     )
 
 
+def _read_meta_file(path: Path) -> dict[str, Any] | None:
+    """An entry's metadata, or ``None`` when it is gone, unreadable or not a JSON object."""
+    try:
+        meta = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
 def _moved_entry(
     directory: Path, source: SourceFile, info: os.stat_result
 ) -> tuple[Path, dict[str, Any]] | None:
@@ -298,9 +307,8 @@ def _moved_entry(
     same log after a rename (``audit.jsonl`` rotated to ``audit.jsonl.1``). Looked for only on a miss."""
     here = os.path.abspath(source.path)
     for name in _metas_by_inode(directory).get((info.st_dev, info.st_ino), ()):
-        try:
-            meta: dict[str, Any] = json.loads((directory / name).read_bytes())
-        except (OSError, ValueError):
+        meta = _read_meta_file(directory / name)
+        if meta is None:
             continue
         if (meta.get("dev"), meta.get("ino")) != (info.st_dev, info.st_ino) or meta.get("path") == here:
             continue
@@ -335,10 +343,11 @@ def _metas_by_inode(directory: Path) -> dict[tuple[int, int], list[str]]:
     except OSError:
         return {}
     for name in names:
+        meta = _read_meta_file(directory / name)
         try:
-            meta = json.loads((directory / name).read_bytes())
-            found.setdefault((int(meta["dev"]), int(meta["ino"])), []).append(name)
-        except (OSError, ValueError, KeyError, TypeError):
+            if meta is not None:
+                found.setdefault((int(meta["dev"]), int(meta["ino"])), []).append(name)
+        except (KeyError, TypeError, ValueError):
             continue
     with _inode_index_lock:
         _inode_index = (str(directory), stamp, found)
@@ -784,11 +793,7 @@ class _Pruner:
         return groups, temporaries
 
     def _read_meta(self, key: str) -> dict[str, Any] | None:
-        try:
-            meta = json.loads(_meta_path(self.directory, key).read_bytes())
-        except (OSError, ValueError):
-            return None
-        return meta if isinstance(meta, dict) else None
+        return _read_meta_file(_meta_path(self.directory, key))
 
     def _old(self, info: os.stat_result) -> bool:
         return self.now - info.st_mtime > _STALE_SECONDS

@@ -214,8 +214,7 @@ class AuditIndex:
                 done = _collect(in_flight.popleft(), done, total, progress)
         for plan in plans:
             if plan.entry is None or not plan.entry.complete:
-                plan.next_line += plan.chunk_lines
-        for plan in plans:
+                plan.next_line += plan.chunk_lines  # the reader's count left out the chunks' lines
             index._add_plan(plan, use_cache)
         index.rejects.sort(key=lambda reject: (reject.path, reject.offset))
         return index

@@ -344,7 +344,8 @@ def _screen(frame: pl.DataFrame, *, full: bool, errors: bool) -> tuple[pl.DataFr
     """Split decoded rows into those the counts prove ordinary and the rest (their line indices).
 
     Proven rows get ``ts`` (and, when ``full``, ``params_text``; ``full`` also proves there are no unknown
-    fields, so ``extra`` is null). ``errors`` also proves ``error.type``/``error.message`` were strings.
+    fields, so ``extra`` is null). ``errors`` (always, with ``full``) also proves ``error.type`` and
+    ``error.message`` were strings.
     """
     line = pl.col("line")
     present = pl.sum_horizontal(pl.col(name).is_not_null().cast(pl.Int32) for name in _NDJSON_SCHEMA)
@@ -366,9 +367,9 @@ def _screen(frame: pl.DataFrame, *, full: bool, errors: bool) -> tuple[pl.DataFr
         .then(line.str.count_matches(r"[\[{]") < 512)
         .otherwise(True)
     )
-    ts = pl.col("timestamp").str.to_datetime("%+", time_unit="us", time_zone="UTC", strict=False)
+    ts = _TS_EXPR
     if full:
-        return _screen_full(frame, base, ts=ts, present=present, errors=errors)
+        return _screen_full(frame, base, ts=ts, present=present)
     flags = (
         frame.lazy()
         .with_columns(ts=ts, present=present, known=line.str.count_matches(_KNOWN_KEY_RE))
@@ -392,7 +393,7 @@ def _screen(frame: pl.DataFrame, *, full: bool, errors: bool) -> tuple[pl.DataFr
 
 
 def _screen_full(
-    frame: pl.DataFrame, base: pl.Expr, *, ts: pl.Expr, present: pl.Expr, errors: bool
+    frame: pl.DataFrame, base: pl.Expr, *, ts: pl.Expr, present: pl.Expr
 ) -> tuple[pl.DataFrame, list[int]]:
     """``_screen`` when every row needs its params text: one count of key ends proves the whole row.
 
@@ -620,12 +621,7 @@ def _decode_layout_lines(
     values = decoded.hstack([table["i"]]).filter(fits)
     values = values.with_columns(ts=_TS_EXPR)
     proven = values.filter(pl.col("ts").is_not_null())
-    rest = (
-        table.filter(~pl.col("i").is_in(proven["i"].implode()))
-        if proven.height < table.height
-        else table.clear()
-    )
-    return proven.select(*_fast_columns(columns), "i"), rest
+    return proven.select(*_fast_columns(columns), "i"), _others(table, proven)
 
 
 def _read_layout_lines(
@@ -638,10 +634,14 @@ def _read_layout_lines(
     values = fitting.select("i", *(layout.column(name) for name in wanted))
     # a date that does not exist (2026-02-30) leaves ts null: the general path rejects that line
     proven = values.filter(pl.col("ts").is_not_null()) if "ts" in wanted else values
+    return proven.select(*wanted, "i"), _others(table, proven)
+
+
+def _others(table: pl.DataFrame, proven: pl.DataFrame) -> pl.DataFrame:
+    """The lines of ``table`` whose index ``i`` is not among ``proven``'s (left for the general path)."""
     if proven.height == table.height:
-        return proven.select(*wanted, "i"), table.clear()
-    rest = table.filter(~pl.col("i").is_in(proven["i"].implode()))
-    return proven.select(*wanted, "i"), rest
+        return table.clear()
+    return table.filter(~pl.col("i").is_in(proven["i"].implode()))
 
 
 def _decide(
