@@ -19,7 +19,7 @@ import os
 import shlex
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from auditview.index import AuditIndex
+    from auditview.pushdown import Prefilter
     from auditview.writer.context import Invocation
 
 __all__ = ["EXIT_CODES", "SUBCOMMANDS", "CliError", "main"]
@@ -184,6 +185,15 @@ def _add_strict(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true", help="exit 65 when any input line is malformed")
 
 
+def _add_check_all(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--check-all",
+        action="store_true",
+        help="check every line, also those the filter rules out by their text (implied by --strict and "
+        "--manifest): every malformed line is reported, and the index cache is written",
+    )
+
+
 def build_parser(command: str) -> _Parser:
     """The parser of one subcommand (``"app"`` for the terminal app / top level)."""
     if command == "app":
@@ -229,6 +239,7 @@ def build_parser(command: str) -> _Parser:
             help_text="jsonl (default): the source lines; json: the parsed records in an envelope; table",
         )
         _add_strict(parser)
+        _add_check_all(parser)
         return parser
     if command == "traces":
         parser = _new_parser(
@@ -303,6 +314,7 @@ def build_parser(command: str) -> _Parser:
         )
         _add_output(parser)
         _add_strict(parser)
+        _add_check_all(parser)
         return parser
     if command == "cache":
         parser = _new_parser(
@@ -637,7 +649,10 @@ def _discover(run: Run) -> list[Any]:
 
 
 def _load_index(
-    run: Run, columns: frozenset[str] | None = None, progress: Callable[[int, int], None] | None = None
+    run: Run,
+    columns: frozenset[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    prefilter: Prefilter | None = None,
 ) -> AuditIndex:
     sources = _discover(run)
     from auditview.index import AuditIndex
@@ -645,7 +660,11 @@ def _load_index(
 
     try:
         index = AuditIndex.load(
-            sources, columns=columns, cache=False if run.ns.no_cache else None, progress=progress
+            sources,
+            columns=columns,
+            cache=False if run.ns.no_cache else None,
+            progress=progress,
+            prefilter=prefilter,
         )
     except SourceMissing as exc:
         raise CliError(str(exc), exit_code=EXIT_NOINPUT, error_type="SourceMissing") from None
@@ -663,6 +682,8 @@ def _check_rejects(run: Run, index: AuditIndex) -> None:
     """Report malformed lines on stderr (never silently), and fail with 65 under ``--strict``."""
     count = len(index.rejects)
     run.fields["rejects"] = count
+    if index.unchecked:
+        run.fields["unchecked"] = index.unchecked
     if not count or run.command == "rejects":
         return
     hint = shlex.join(["auditview", "rejects", *run.ns.paths])
@@ -673,7 +694,8 @@ def _check_rejects(run: Run, index: AuditIndex) -> None:
             exit_code=EXIT_DATAERR,
             error_type="RejectsPresent",
         )
-    run.notes.append(f"auditview: {count} malformed {noun} skipped; see '{hint}'")
+    among = " among the lines the filter could match" if index.unchecked else ""
+    run.notes.append(f"auditview: {count} malformed {noun}{among} skipped; see '{hint}'")
 
 
 def _projection(compiled: Any, needed: Iterable[str] | None) -> frozenset[str] | None:
@@ -693,11 +715,18 @@ def _projection(compiled: Any, needed: Iterable[str] | None) -> frozenset[str] |
     return frozenset(columns)
 
 
-def _load(run: Run, needed: Iterable[str] | None = None) -> Loaded:
-    """Discover and index the inputs (only the ``needed`` columns), then apply time range and filter."""
+def _load(
+    run: Run, needed: Iterable[str] | None = None, *, selectors: Mapping[str, str] | None = None
+) -> Loaded:
+    """Discover and index the inputs (only the ``needed`` columns), then apply time range and filter.
+
+    ``selectors`` (``{"trace_id": ID}``): exact selections the caller applies after this; passing them
+    lets the load parse only the lines that may match everything (``_prefilter``).
+    """
     compiled = _compile(run)
     needed_set = None if needed is None else {*needed, *(("ts",) if run.since or run.until else ())}
-    index = _load_index(run, _projection(compiled, needed_set))
+    prefilter = _prefilter(run, compiled, selectors) if selectors is not None else None
+    index = _load_index(run, _projection(compiled, needed_set), prefilter=prefilter)
     frame = index.frame
     narrowed = False
     if run.since is not None or run.until is not None:
@@ -709,6 +738,18 @@ def _load(run: Run, needed: Iterable[str] | None = None) -> Loaded:
         frame = compiled.apply(frame)
         narrowed = True
     return Loaded(index=index, frame=frame, narrowed=narrowed)
+
+
+def _prefilter(run: Run, compiled: Any, selectors: Mapping[str, str]) -> Prefilter | None:
+    """The filter pushdown of a one-shot selection (export, audit-log), unless every line must be checked
+    (``--check-all``, ``--strict``, ``--manifest``, or ``AUDITVIEW_PUSHDOWN=0``)."""
+    ns = run.ns
+    every_line = ns.check_all or ns.strict or getattr(ns, "manifest", None)
+    if every_line or os.environ.get("AUDITVIEW_PUSHDOWN") == "0":
+        return None
+    from auditview.pushdown import line_prefilter
+
+    return line_prefilter(compiled, since=run.since, until=run.until, equals=selectors)
 
 
 def _slow_rule(run: Run) -> Any:
@@ -823,7 +864,7 @@ def cmd_export(run: Run) -> int:
         raise CliError("--manifest needs --to FILE", exit_code=EXIT_USAGE, error_type="UsageError")
     if ns.force and not ns.to:
         raise CliError("--force needs --to FILE", exit_code=EXIT_USAGE, error_type="UsageError")
-    loaded = _load(run, _export_columns(run))
+    loaded = _load(run, _export_columns(run), selectors={} if ns.trace is None else {"trace_id": ns.trace})
     frame = loaded.frame
     if ns.trace is not None:
         import polars as pl
@@ -1138,7 +1179,12 @@ def cmd_audit_log(run: Run) -> int:
         )
     if run.ns.follow:
         return _follow_audit_log(run)
-    loaded = _load(run, _export_columns(run))
+    selectors = {"trace_id": run.ns.trace_id, "command": run.ns.command}
+    loaded = _load(
+        run,
+        _export_columns(run),
+        selectors={name: value for name, value in selectors.items() if value is not None},
+    )
     frame = _audit_log_selection(run, loaded.frame)
     if run.ns.last is not None:
         frame = frame.tail(run.ns.last)

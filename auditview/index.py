@@ -22,11 +22,19 @@ from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
-from auditview.parse import LOCATION_COLUMNS, SCHEMA, empty_frame, parse_chunk, project_schema
+from auditview.parse import (
+    LOCATION_COLUMNS,
+    SCHEMA,
+    empty_frame,
+    parse_chunk,
+    parse_chunk_prefiltered,
+    project_schema,
+)
 from auditview.source.types import Chunk, Reject, SourceFile
 
 if TYPE_CHECKING:
     from auditview.cache import CacheEntry, Fingerprint
+    from auditview.pushdown import Prefilter
 
 __all__ = ["SORT_KEYS", "AuditIndex", "RawLineChanged"]
 
@@ -144,6 +152,8 @@ class AuditIndex:
         self.files: list[SourceFile] = []
         self.rejects: list[Reject] = []
         self.incomplete: int = 0
+        #: Lines a ``prefilter`` ruled out (``load``): neither rows nor checked, so not in ``rejects`` either.
+        self.unchecked: int = 0
         # ``ts`` is the sort key: always held
         self.columns: frozenset[str] | None = frozenset(columns) | {"ts"} if columns is not None else None
         self._file_ids: dict[SourceFile, int] = {}
@@ -163,6 +173,7 @@ class AuditIndex:
         progress: Callable[[int, int], None] | None = None,
         columns: Collection[str] | None = None,
         cache: bool | None = None,
+        prefilter: Prefilter | None = None,
     ) -> AuditIndex:
         """Read and parse every complete line of ``sources`` now; ``progress(bytes_done, bytes_total)``.
 
@@ -170,6 +181,11 @@ class AuditIndex:
         ``auditview.source.discover.SourceMissing`` when a source cannot be opened. ``cache``: use and update
         the persistent index cache (``auditview.cache``); ``None`` = on unless ``AUDITVIEW_CACHE=0``. The
         result is the same with or without it.
+
+        ``prefilter`` (``auditview.pushdown``): parse only the lines that may match it, for a one-shot task
+        that filters the frame with the same filter afterwards. The lines it rules out are counted in
+        ``unchecked`` (not in ``rejects``: nothing checked them); what is parsed then is not stored in the
+        cache, and what the cache holds is used whole.
         """
         from auditview import cache as index_cache
 
@@ -184,7 +200,7 @@ class AuditIndex:
             parse_columns = wanted
             if entry is not None:
                 parse_columns = entry.columns
-            elif use_cache:
+            elif use_cache and prefilter is None:
                 # keep what the cache held so far: the next look with those columns stays warm
                 parse_columns = wanted | (index_cache.cached_columns(source) & _INDEX_COLUMNS)
             plan = _Plan(source, index.file_id(source), entry, parse_columns)
@@ -202,11 +218,12 @@ class AuditIndex:
                 if plan.entry is not None and plan.entry.complete:
                     continue
                 columns_arg = None if plan.parse_columns >= _INDEX_COLUMNS else plan.parse_columns
-                for item in plan.read(fingerprint=use_cache):
+                plan.prefiltered = prefilter is not None
+                for item in plan.read(fingerprint=use_cache and prefilter is None):
                     if isinstance(item, Reject):
                         in_flight.append((plan, 0, item))
                         continue
-                    future = pool.submit(parse_chunk, item, plan.file_id, columns_arg)
+                    future = pool.submit(parse_chunk_prefiltered, item, plan.file_id, columns_arg, prefilter)
                     in_flight.append((plan, len(item.data), future))
                     while len(in_flight) > _PARSE_THREADS:
                         done = _collect(in_flight.popleft(), done, total, progress)
@@ -215,6 +232,7 @@ class AuditIndex:
         for plan in plans:
             if plan.entry is None or not plan.entry.complete:
                 plan.next_line += plan.chunk_lines  # the reader's count left out the chunks' lines
+            index.unchecked += plan.unchecked
             index._add_plan(plan, use_cache)
         index.rejects.sort(key=lambda reject: (reject.path, reject.offset))
         return index
@@ -241,13 +259,14 @@ class AuditIndex:
         plan.frames.clear()
         changed = entry is None or bool(plan.rejects) or any(part.height for part in parts)
         rejects = plan.rejects if entry is None else [*entry.rejects, *plan.rejects]
-        storable = changed
+        storable = changed and not plan.prefiltered
         if entry is not None and not changed:
             frame = entry.frame  # stored sorted
         else:
             if entry is not None:
-                cached = entry.read_all()  # the whole entry, to store it again with the new rows
-                if cached is None:  # the entry vanished meanwhile: keep the projection, store nothing
+                # the whole entry, to store it again with the new rows
+                cached = entry.read_all() if storable else None
+                if cached is None:  # not stored, or the entry vanished meanwhile: keep the projection
                     storable = False
                     cached = entry.frame
                     parts = [part.select(cached.columns) for part in parts]
@@ -400,6 +419,9 @@ class _Plan:
     next_line: int = 1
     #: Lines in the chunks collected so far (the reader does not count them; see ``read``).
     chunk_lines: int = 0
+    #: Parsed through a prefilter (nothing of it may be stored), and the lines that prefilter ruled out.
+    prefiltered: bool = False
+    unchecked: int = 0
     identity: os.stat_result | None = None
     fingerprint: Fingerprint | None = None
 
@@ -436,7 +458,7 @@ class _Plan:
 
 
 #: A chunk being parsed (or a reader's reject, already decided), with its plan and its size in bytes.
-_InFlight = tuple["_Plan", int, "Future[tuple[pl.DataFrame, list[Reject]]] | Reject"]
+_InFlight = tuple["_Plan", int, "Future[tuple[pl.DataFrame, list[Reject], int]] | Reject"]
 
 
 def _collect(item: _InFlight, done: int, total: int, progress: Callable[[int, int], None] | None) -> int:
@@ -447,9 +469,10 @@ def _collect(item: _InFlight, done: int, total: int, progress: Callable[[int, in
     if isinstance(pending, Reject):
         plan.rejects.append(dataclasses.replace(pending, line=pending.line + before))
         return done
-    frame, rejects = pending.result()
-    # every complete line of a chunk became a row or a reject
-    plan.chunk_lines += frame.height + len(rejects)
+    frame, rejects, lines = pending.result()
+    # every complete line of a chunk became a row or a reject, or was ruled out by a prefilter
+    plan.chunk_lines += lines
+    plan.unchecked += lines - frame.height - len(rejects)
     if before:
         frame = frame.with_columns(pl.col("line") + before)
         rejects = [dataclasses.replace(reject, line=reject.line + before) for reject in rejects]

@@ -34,10 +34,16 @@ def parsed_offsets(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     seen: list[int] = []
     real = index_module.parse_chunk
+    real_prefiltered = index_module.parse_chunk_prefiltered
 
     def spy(chunk: Chunk, file_id: int, columns: Any = None) -> Any:
         seen.append(chunk.offset)
         return real(chunk, file_id, columns)
 
+    def spy_prefiltered(chunk: Chunk, file_id: int, columns: Any, prefilter: Any) -> Any:
+        seen.append(chunk.offset)
+        return real_prefiltered(chunk, file_id, columns, prefilter)
+
     monkeypatch.setattr(index_module, "parse_chunk", spy)
+    monkeypatch.setattr(index_module, "parse_chunk_prefiltered", spy_prefiltered)
     return seen

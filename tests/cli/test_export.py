@@ -130,3 +130,58 @@ def test_manifest_names_the_trace_selection(logs: Path, tmp_path: Path) -> None:
     argv = ["export", str(logs), "--trace", "trace-a", "--filter", "exit_code!=0"]
     assert main([*argv, "--to", str(tmp_path / "s.jsonl"), "--manifest", str(manifest)]) == 0
     assert json.loads(manifest.read_text())["filter"] == '(exit_code!=0) and trace_id="trace-a"'
+
+
+PUSHDOWN_CASES = [
+    ["--filter", "duration_ms>1s"],
+    ["--filter", "not (exit_code=0) or command=plan"],
+    ["--filter", "tool in (verifier) and duration<1s"],
+    ["--filter", "deployctl and not failed"],
+    ["--trace", "trace-a", "--since", "2026-11-20T09:00:02Z"],
+    ["--until", "2026-11-20T09:00:03Z", "--filter", "operator=alice"],
+    ["--filter", "params.env=prod"],
+]
+
+
+@pytest.mark.parametrize("argv", PUSHDOWN_CASES)
+def test_pushdown_exports_the_same_bytes_as_checking_every_line(
+    logs: Path, argv: list[str], capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """Parsing only the lines the filter may match exports exactly what checking every line exports."""
+    sample = Path(__file__).resolve().parents[2] / "sample_logs"
+    exported = []
+    for paths in ([str(logs)], [str(sample)]):
+        assert main(["export", *paths, *argv]) == 0
+        pushed = capsysbinary.readouterr().out
+        assert main(["export", *paths, *argv, "--check-all"]) == 0
+        assert capsysbinary.readouterr().out == pushed
+        exported.append(pushed)
+    assert exported[0]  # every case selects something from the fixture
+
+
+def test_pushdown_reports_only_the_malformed_lines_it_checked(
+    logs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A malformed line the filter rules out by its text is not reported; ``--check-all`` and ``--strict``
+    check it. The note says which lines were checked."""
+    path = logs / "verifier" / "audit.jsonl"
+    path.write_bytes(path.read_bytes() + b'{"duration_ms": 5, "cut off\n')
+    assert main(["export", str(logs), "--filter", "duration_ms>1s"]) == 0
+    err = capsys.readouterr().err
+    assert "1 malformed line among the lines the filter could match skipped" in err  # "this is not json"
+    assert main(["export", str(logs), "--filter", "duration_ms>1s", "--check-all"]) == 0
+    assert "2 malformed lines skipped" in capsys.readouterr().err
+    assert main(["export", str(logs), "--filter", "duration_ms>1s", "--strict"]) == 65
+    assert "2 malformed lines" in capsys.readouterr().err
+
+
+def test_audit_log_selectors_push_down_to_the_same_lines(
+    logs: Path, monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """``audit-log --command/--trace-id --since`` gives the same bytes with and without pushdown."""
+    argv = ["audit-log", str(logs), "--command", "plan", "--trace-id", "trace-a", "--since", "2026-11-01"]
+    assert main(argv) == 0
+    pushed = capsysbinary.readouterr().out
+    monkeypatch.setenv("AUDITVIEW_PUSHDOWN", "0")
+    assert main(argv) == 0
+    assert capsysbinary.readouterr().out == pushed == line_of(DEPLOY_RECORDS[0]) + b"\n"

@@ -1,0 +1,213 @@
+"""Filter pushdown: rule lines out by their text, before they are parsed, when they cannot match.
+
+A one-shot export with a filter (``duration_ms>10s``, ``command=deploy``, ``--since 1h``, ``--trace ID``)
+keeps a few lines of a large log. Proving every line valid costs most of its time, yet a line that cannot
+match is never exported, valid or not. ``Prefilter`` reads the filter's fields straight off each line's text
+where the text settles them and keeps only the lines that *may* match; the parser decides those in full,
+exactly as without pushdown, and the filter then runs on their rows as usual. The price: a malformed line
+that is ruled out is not reported (``auditview rejects``, ``--check-all`` and ``--strict`` check every line).
+
+A field is read off the text only where that is exact:
+
+* the line has no backslash, so every ``"`` delimits a string and nothing is escaped;
+* the field is a required contract field, so a valid record has it at the top level;
+* the line holds the key (``"duration_ms":``) exactly once, so that occurrence is the top-level one;
+* the value after it is a plain string, an integer (``exit_code``), a JSON number (``duration_ms``) or a
+  timestamp in the writer's UTC form (``ts``): the contract decodes each to the value read here.
+
+Free text is decided where the term is two or more letters (no re-encoding of a number makes such a term,
+and the searched columns hold the line's own text). Anything else (other fields, ``params.*``, ``slow``)
+keeps the line; a filter with a trace predicate is not pushed down at all (it depends on other records).
+Must not: decide validity, read files, or import a UI library.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+import polars as pl
+
+from auditview.query import (
+    _FAILED,
+    CompiledFilter,
+    _And,
+    _Compare,
+    _compile,
+    _Context,
+    _Flag,
+    _FreeText,
+    _InList,
+    _MatchAll,
+    _Node,
+    _Not,
+    _Or,
+)
+from auditview.traces import failed_expr
+
+__all__ = ["Prefilter", "line_prefilter"]
+
+#: Index columns read off a line's text: the JSON key and how its value is read.
+_FIELDS: Final[dict[str, tuple[str, str]]] = {
+    "ts": ("timestamp", "time"),
+    "tool": ("tool", "string"),
+    "command": ("command", "string"),
+    "request_id": ("request_id", "string"),
+    "trace_id": ("trace_id", "string"),
+    "version": ("version", "string"),
+    "operator": ("operator", "string"),
+    "exit_code": ("exit_code", "integer"),
+    "duration_ms": ("duration_ms", "number"),
+}
+#: JSON whitespace (a line never holds ``\n``; a chunk with ``\r`` is never split into a line table).
+_WS: Final = r"[ \t\r\n]*"
+_VALUE_RE: Final[dict[str, str]] = {
+    "string": r'"([^"]*)"',
+    "time": r'"([^"]*)"',
+    "integer": rf"(-?(?:0|[1-9][0-9]*)){_WS}[,}}]",
+    "number": rf"(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?){_WS}[,}}]",
+}
+#: The writer's timestamp form (UTC, ``Z``, at most microseconds; no year 0000), parsed the contract's way.
+_YEAR: Final = r"(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
+_TIMESTAMP_RE: Final = (
+    rf"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}:[0-9]{{2}}:[0-5][0-9](?:\.[0-9]{{1,6}})?Z$"
+)
+_LETTERS_RE: Final = re.compile(r"^[^\W\d_]+$")
+_KNOWN: Final = "__av_known_"
+_NO_BACKSLASH: Final = "__av_plain"
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """``may``: false only where the line certainly does not match; ``must``: true only where it does.
+
+    ``rules_out`` / ``confirms``: whether ``may`` / ``must`` can ever say so (else they are constants).
+    """
+
+    may: pl.Expr
+    must: pl.Expr
+    rules_out: bool
+    confirms: bool
+
+
+_UNKNOWN: Final = _Decision(pl.lit(True), pl.lit(False), rules_out=False, confirms=False)
+
+
+class Prefilter:
+    """Keeps the lines of a line table (``line`` column) that may match; see the module docstring."""
+
+    def __init__(self, decision: pl.Expr, fields: frozenset[str]) -> None:
+        self._decision = decision
+        #: The index columns read off the text.
+        self.fields = fields
+
+    def keep(self, table: pl.DataFrame) -> pl.DataFrame:
+        """The rows of ``table`` whose ``line`` may match, in order, with ``table``'s columns."""
+        line = pl.col("line")
+        columns = [line.str.contains("\\", literal=True).not_().alias(_NO_BACKSLASH)]
+        for name in sorted(self.fields):
+            key, kind = _FIELDS[name]
+            token = f'"{key}"'
+            text = line.str.extract(re.escape(token) + _WS + ":" + _WS + _VALUE_RE[kind], 1)
+            if kind == "integer":
+                value = text.cast(pl.Int64, strict=False)
+            elif kind == "number":
+                value = text.cast(pl.Float64, strict=False)
+            elif kind == "time":
+                value = (
+                    pl.when(text.str.contains(_TIMESTAMP_RE))
+                    .then(text)
+                    .str.to_datetime("%+", time_unit="us", time_zone="UTC", strict=False)
+                )
+            else:
+                value = text
+            # (without backslashes, a ``"key"`` followed by ``:`` is a key: this counts the keys named so)
+            once = line.str.count_matches(re.escape(token) + _WS + ":") == 1
+            columns += [value.alias(name), (once & value.is_not_null()).alias(_KNOWN + name)]
+        lazy = table.lazy().with_columns(columns)
+        if "exit_code" in self.fields:
+            lazy = lazy.with_columns(failed_expr().alias(_FAILED))
+        return lazy.filter(self._decision).select(table.columns).collect()
+
+
+def line_prefilter(
+    compiled: CompiledFilter | None,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    equals: Mapping[str, str] | None = None,
+) -> Prefilter | None:
+    """The pushdown of a filter, a time range and exact selectors (``{"trace_id": ID}``, ``{"command": C}``:
+    the index column's text equals the value); ``None`` when it could rule no line out."""
+    parts: list[_Decision] = []
+    fields: set[str] = set()
+    if compiled is not None and not compiled.matches_all:
+        if compiled.uses_trace:
+            return None
+        node_decision = _decide(compiled._node, fields)
+        if node_decision.rules_out:
+            parts.append(node_decision)
+    utc = pl.Datetime("us", "UTC")
+    if since is not None:
+        parts.append(_leaf("ts", pl.col("ts") >= pl.lit(since, dtype=utc), fields))
+    if until is not None:
+        parts.append(_leaf("ts", pl.col("ts") <= pl.lit(until, dtype=utc), fields))
+    for name, value in (equals or {}).items():
+        parts.append(_leaf(name, pl.col(name) == pl.lit(value, dtype=pl.String), fields))
+    if not parts:
+        return None
+    may = pl.all_horizontal([part.may for part in parts])
+    return Prefilter(may, frozenset(fields))
+
+
+def _leaf(name: str, exact: pl.Expr, fields: set[str]) -> _Decision:
+    """A test on one field read off the text: decided where the text settles the field, else unknown."""
+    fields.add(name)
+    known = pl.col(_NO_BACKSLASH) & pl.col(_KNOWN + name)
+    exact = exact.fill_null(False)
+    return _Decision(~known | exact, known & exact, rules_out=True, confirms=True)
+
+
+def _decide(node: _Node, fields: set[str]) -> _Decision:
+    """What the text tells about ``node`` (``_UNKNOWN`` when nothing)."""
+    if isinstance(node, _MatchAll):
+        return _UNKNOWN
+    if isinstance(node, _Compare | _InList | _Flag):
+        ref = node.field
+        name = "exit_code" if ref.name in ("failed", "status") else ref.name
+        if ref.kind == "json" or ref.is_trace or name not in _FIELDS:
+            return _UNKNOWN
+        schema = {"ts": pl.Datetime("us", "UTC"), "exit_code": pl.Int64(), "duration_ms": pl.Float64()}
+        ctx = _Context({column: schema.get(column, pl.String()) for column in _FIELDS})
+        return _leaf(name, _compile(node, ctx), fields)
+    if isinstance(node, _FreeText):
+        if len(node.text) < 2 or not _LETTERS_RE.match(node.text):
+            return _UNKNOWN
+        # the searched columns hold the line's own text (no escapes): a match there is a match in the line
+        found = pl.col("line").str.contains("(?i)" + re.escape(node.text))
+        return _Decision(~pl.col(_NO_BACKSLASH) | found, pl.lit(False), rules_out=True, confirms=False)
+    if isinstance(node, _Not):
+        inner = _decide(node.inner, fields)
+        return _Decision(~inner.must, ~inner.may, rules_out=inner.confirms, confirms=inner.rules_out)
+    if isinstance(node, _And | _Or):
+        items = [_decide(item, fields) for item in node.items]
+        mays = pl.all_horizontal if isinstance(node, _And) else pl.any_horizontal
+        ruled = [item.rules_out for item in items]
+        confirmed = [item.confirms for item in items]
+        if isinstance(node, _And):  # one item ruling a line out is enough; all must confirm
+            return _Decision(
+                mays([item.may for item in items]),
+                mays([item.must for item in items]),
+                rules_out=any(ruled),
+                confirms=all(confirmed),
+            )
+        return _Decision(  # every item must rule a line out; one confirming is enough
+            mays([item.may for item in items]),
+            mays([item.must for item in items]),
+            rules_out=all(ruled),
+            confirms=any(confirmed),
+        )
+    return _UNKNOWN  # trace functions (never pushed down: see ``line_prefilter``)

@@ -1,0 +1,219 @@
+"""Filter pushdown against the full parse: for random, odd and damaged lines and random filters, parsing only
+the lines the prefilter keeps and then filtering gives exactly the records that parsing every line and then
+filtering gives; the lines it rules out are never rows, and every reject it reports is a real one."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import auditview.parse as parse_module
+from auditview.index import AuditIndex
+from auditview.parse import LOCATION_COLUMNS, parse_chunk, parse_chunk_prefiltered
+from auditview.pushdown import line_prefilter
+from auditview.query import compile_filter
+from auditview.source.discover import discover
+from auditview.source.types import Chunk
+from tests.engine.test_parse_differential import SOURCE, _mutate, _serialise, records
+
+ATOMS = (
+    "duration_ms>0", "duration_ms<=12.5", "duration>3ms", "duration_ms>=1e-7", "duration_ms>1s",
+    "duration_ms in (3, 12.5)", "exit_code=0", "exit_code!=0", "exit_code in (1, 130)", "exit>-1",
+    "exit_code<1e300", "tool=deployctl", "tool!=dbctl", 'tool in (dbctl, "é-tool")', 'tool~"^d"',
+    'tool!~"ctl$"', "tool>e", "command=apply", "command!=apply", "trace_id=t-1", 'trace_id=""',
+    'trace_id~"^ "', "request_id=req-1", "version=1.2.3", "operator=alice", "operator=null",
+    "time>2026-11-27T09:00Z", "ts<2026-11-27T10:00:00.2Z", "ts>=2026-11-27T10:00:00.5Z",
+    "time in (2026-11-27T10:00:00.5Z)", "failed", "status=ok", "deployctl", "ALICE", "apply", "é",
+    "params.env=prod", "slow", "host=h1", "pid>0", "e",
+)  # fmt: skip
+#: Values of the pushed-down fields put inside ``params``, chosen to disagree with the record's own.
+NESTED_VALUES: dict[str, list[Any]] = {
+    "duration_ms": [0, 20000, "5"],
+    "exit_code": [0, 1, None],
+    "tool": ["deployctl", "dbctl", "x"],
+    "command": ["apply", "other"],
+    "trace_id": ["t-1", "t-2"],
+    "timestamp": ["2026-11-27T12:00:00Z", "2026-11-27T10:00:00.100000Z"],
+    "operator": ["alice", "bob"],
+}
+FIELDS_IN_PARAMS = tuple(NESTED_VALUES)
+
+
+def _filters() -> st.SearchStrategy[str]:
+    atom = st.sampled_from(ATOMS)
+
+    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        return st.one_of(
+            inner.map(lambda text: f"not ({text})"),
+            st.tuples(inner, inner).map(lambda pair: f"({pair[0]}) and ({pair[1]})"),
+            st.tuples(inner, inner).map(lambda pair: f"({pair[0]}) or ({pair[1]})"),
+        )
+
+    return st.recursive(atom, extend, max_leaves=4)
+
+
+def _lines(data: st.DataObject) -> list[bytes]:
+    """Records as ``test_parse_differential`` writes and damages them, some with the pushed-down fields also
+    inside ``params`` (a nested key of the same name must never be taken for the record's own)."""
+    rng = random.Random(data.draw(st.integers(0, 2**32)))
+    out: list[bytes] = []
+    for record in data.draw(st.lists(records(), min_size=1, max_size=24)):
+        if isinstance(record.get("params"), dict) and rng.random() < 0.5:
+            name = rng.choice(FIELDS_IN_PARAMS)
+            record["params"][name] = rng.choice(NESTED_VALUES[name])
+        if rng.random() < 0.1:
+            record["duration_ms"] = rng.choice([20000, 1e4, 10001, "20000", None])
+        line = _serialise(record, rng.randrange(6), rng)
+        if rng.random() < 0.1:
+            line = line.replace(b'":', b'" : ', rng.randrange(1, 4))
+        if rng.random() < 0.3:
+            line = _mutate(line, rng)
+        out.append(line.replace(b"\n", b" "))
+    return out
+
+
+def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    return frame.with_columns(pl.col(pl.Categorical).cast(pl.String)).to_dicts()
+
+
+def _reject_keys(rejects: list[Any]) -> set[tuple[int, int, str]]:
+    return {(reject.line, reject.offset, reject.reason) for reject in rejects}
+
+
+SINCE = datetime(2026, 11, 27, 10, 0, 0, 200000, tzinfo=UTC)
+UNTIL = datetime(2026, 11, 27, 10, 0, 0, 600000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("subset_exact_lines", [512, 0])
+@pytest.mark.parametrize("columns", [frozenset({"ts", "duration_ms"}), None])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+@given(data=st.data())
+def test_pushdown_equals_full_parse(
+    data: st.DataObject, columns: frozenset[str] | None, subset_exact_lines: int
+) -> None:
+    """Prefiltered parse + filter == full parse + filter, on every path the kept lines can take."""
+    lines = _lines(data)
+    text = data.draw(_filters(), label="filter")
+    since = data.draw(st.sampled_from([None, SINCE]), label="since")
+    until = data.draw(st.sampled_from([None, UNTIL]), label="until")
+    equals = data.draw(st.sampled_from([{}, {"trace_id": "t-1"}, {"command": "apply"}]), label="equals")
+    compiled = compile_filter(text)
+    prefilter = line_prefilter(compiled, since=since, until=until, equals=equals)
+    if prefilter is None:
+        return
+    wanted = None if columns is None else columns | compiled.columns | set(equals)
+    chunk = Chunk(SOURCE, 10, 5, b"".join(line + b"\n" for line in lines))
+    original = parse_module._SUBSET_EXACT_LINES
+    parse_module._SUBSET_EXACT_LINES = subset_exact_lines
+    try:
+        kept, kept_rejects, count = parse_chunk_prefiltered(chunk, 2, wanted, prefilter)
+    finally:
+        parse_module._SUBSET_EXACT_LINES = original
+    full, full_rejects = parse_chunk(chunk, 2, wanted)
+
+    def select(frame: pl.DataFrame) -> pl.DataFrame:
+        frame = compiled.apply(frame)
+        if since is not None:
+            frame = frame.filter(pl.col("ts") >= since)
+        if until is not None:
+            frame = frame.filter(pl.col("ts") <= until)
+        for name, value in equals.items():
+            frame = frame.filter(pl.col(name).cast(pl.String) == value)
+        return frame
+
+    assert count == len(lines)
+    assert _rows(select(kept)) == _rows(select(full))
+    # what the prefilter kept was decided exactly as the full parse decides it
+    assert _rows(kept) == _rows(full.filter(pl.col("line").is_in(kept["line"].implode())))
+    assert _reject_keys(kept_rejects) <= _reject_keys(full_rejects)
+
+
+def test_trace_predicates_and_undecidable_filters_are_not_pushed_down() -> None:
+    """A trace predicate depends on other records; ``params.*``, ``slow`` and short free text say nothing."""
+    undecidable = (
+        "trace.failed", "duration_ms>1s and trace.has(command=deploy)", "params.env=prod", "slow", "e",
+        "duration_ms>1s or params.env=prod", "not deployctl",
+    )  # fmt: skip
+    for text in undecidable:
+        assert line_prefilter(compile_filter(text)) is None, text
+    for text in ("duration_ms>1s and params.env=prod", "not (exit_code=0)", "deployctl", "failed"):
+        assert line_prefilter(compile_filter(text)) is not None, text
+    assert line_prefilter(None) is None
+    assert line_prefilter(None, since=SINCE) is not None
+    assert line_prefilter(None, equals={"trace_id": "t-1"}) is not None
+
+
+def _record(**fields: Any) -> bytes:
+    record = {
+        "timestamp": "2026-11-27T10:00:00.500000Z", "tool": "deployctl", "command": "apply", "params": {},
+        "request_id": "r", "trace_id": "t-1", "version": "1", "exit_code": 0, "ok": True, "duration_ms": 5,
+        "operator": "alice", "host": "h", "pid": 1, "schema_version": 1,
+    }  # fmt: skip
+    record.update(fields)
+    return orjson.dumps(record)
+
+
+def test_load_counts_ruled_out_lines_and_stores_no_cache(tmp_path: Path, monkeypatch: Any) -> None:
+    """``AuditIndex.load`` with a prefilter: kept rows, the rejects among kept lines, ``unchecked`` for the
+    rest, line numbers of the whole file, and no cache entry written from the partial parse."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = tmp_path / "audit.jsonl"
+    lines = [
+        _record(duration_ms=20000),
+        _record(),
+        b'{"duration_ms": 30000, "broken"',  # may match: decided, and rejected
+        b"not json at all",  # says nothing about duration_ms: kept, decided, rejected
+        _record(duration_ms=1, params={"duration_ms": 99999}),  # the key twice: kept, decided, no match
+        _record(duration_ms=15000, tool="t\\u006fol"),  # a backslash: kept
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    compiled = compile_filter("duration_ms>10s")
+    prefilter = line_prefilter(compiled)
+    index = AuditIndex.load(discover([str(path)]), columns=compiled.columns, prefilter=prefilter)
+    assert index.frame["line"].to_list() == [1, 5, 6]
+    frame = compiled.apply(index.frame)
+    assert frame["line"].to_list() == [1, 6]
+    assert sorted(reject.line for reject in index.rejects) == [3, 4]
+    assert index.unchecked == 1
+    assert not list((tmp_path / "cache").rglob("*.parquet"))
+    full = AuditIndex.load(discover([str(path)]), columns=compiled.columns, cache=False)
+    assert compiled.apply(full.frame).select(LOCATION_COLUMNS).equals(frame.select(LOCATION_COLUMNS))
+    assert full.unchecked == 0
+
+
+NESTED_CASES = [
+    ("duration_ms>0", _record(duration_ms=12.5, params={"duration_ms": 0})),
+    ("failed", _record(exit_code=1, params={"exit_code": 0})),
+    ("tool=deployctl", _record(params={"tool": "x"})),
+    ("command!=other", _record(params={"command": "other"})),
+    ("trace_id=t-1", _record(params={"trace_id": "t-2"})),
+    ("operator in (alice)", _record(params={"operator": "bob"})),
+    ("time<2026-11-27T11:00Z", _record(params={"timestamp": "2026-11-27T12:00:00Z"})),
+    ("tool=deployctl", _record(tool="x").replace(b'"tool":"x"', b'"tool":"x","tool":"deployctl"')),
+    ("duration_ms>0", _record(duration_ms=12.5, params={"duration_ms": 0}).replace(b's":12.5', b's" : 12.5')),
+    ("duration_ms<1", _record(duration_ms=0.5).replace(b'"duration_ms":0.5', b'"duration_ms":5e-1')),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "line"), NESTED_CASES)
+def test_nested_repeated_and_spaced_keys_are_never_read_as_the_record_s(text: str, line: bytes) -> None:
+    """The same key inside ``params``, twice at the top, or written with spaces: the line is kept (and
+    matches), whatever value the first occurrence holds."""
+    compiled = compile_filter(text)
+    prefilter = line_prefilter(compiled)
+    assert prefilter is not None
+    chunk = Chunk(SOURCE, 0, 1, line + b"\n")
+    kept, rejects, count = parse_chunk_prefiltered(chunk, 0, None, prefilter)
+    assert count == 1
+    assert not rejects
+    assert compiled.apply(kept).height == 1
