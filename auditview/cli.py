@@ -285,6 +285,7 @@ def build_parser(command: str) -> _Parser:
         _add_filter(parser)
         _add_output(parser)
         _add_strict(parser)
+        _add_check_all(parser)
         return parser
     if command == "rejects":
         parser = _new_parser(
@@ -1083,7 +1084,7 @@ def cmd_stats(run: Run) -> int:
     """``auditview stats``: per tool and command: count, errors, error rate and duration percentiles."""
     from auditview.stats import command_stats
 
-    loaded = _load(run, STATS_COLUMNS)
+    loaded = _load(run, STATS_COLUMNS, selectors={})
     stats = command_stats(loaded.frame)
     if run.output == "json":
         run.emit_json(_frame_json(stats))

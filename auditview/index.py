@@ -49,7 +49,7 @@ _CHUNK_BYTES: Final = 8 << 20
 #: Every index column besides the location columns.
 _INDEX_COLUMNS: Final = frozenset(SCHEMA) - frozenset(LOCATION_COLUMNS)
 #: Raw reads: lines of one file closer than this are read with one ``pread``; a read is at most this big.
-_READ_GAP: Final = 16 << 10
+_READ_GAP: Final = 4 << 10
 _READ_MAX: Final = 1 << 20
 #: Raw reads: rows looked up together (their reads sorted by place, then handed out in frame order).
 _RAW_BATCH: Final = 16384

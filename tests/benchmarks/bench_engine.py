@@ -11,7 +11,9 @@ times, and prints the medians as a Markdown table. In the same run it measures t
 auditview, aborts on the first malformed line and checks nothing). Peak memory is the child's ``ru_maxrss``
 from ``os.wait4``.
 
-Tasks: ``auditview export --filter 'duration_ms>10s'``; ``auditview traces -o json``; ``index`` (this script
+Tasks: ``auditview export --filter 'duration_ms>10s'`` (filter pushdown: only the lines that may match are
+parsed; cold, it writes no cache); the same with ``--check-all`` (every line checked, the cache written);
+``auditview traces -o json``; ``index`` (this script
 in ``--task index`` mode: ``AuditIndex.load`` of every column, as the terminal app does, with
 ``auditview.configure_allocator()`` before polars is imported, then a new filter applied to the loaded
 frame, timed inside the process). Each task runs **cold** (an empty index cache: a fresh ``XDG_CACHE_HOME``
@@ -149,6 +151,10 @@ def bench(sizes: Sequence[int], runs: int, directory: Path) -> list[Measurement]
                 (
                     f"auditview export --filter '{FILTER}'",
                     [*auditview, "export", "--filter", FILTER, str(path)],
+                ),
+                (
+                    f"auditview export --filter '{FILTER}' --check-all",
+                    [*auditview, "export", "--filter", FILTER, "--check-all", str(path)],
                 ),
                 ("auditview traces -o json", [*auditview, "traces", "-o", "json", str(path)]),
             ]

@@ -185,3 +185,16 @@ def test_audit_log_selectors_push_down_to_the_same_lines(
     monkeypatch.setenv("AUDITVIEW_PUSHDOWN", "0")
     assert main(argv) == 0
     assert capsysbinary.readouterr().out == pushed == line_of(DEPLOY_RECORDS[0]) + b"\n"
+
+
+def test_stats_with_a_filter_pushes_down_to_the_same_figures(
+    logs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``stats --filter/--since`` counts the same records whether or not every line is checked."""
+    sample = Path(__file__).resolve().parents[2] / "sample_logs"
+    for argv in (["--filter", "duration_ms>1s or failed"], ["--since", "2026-11-20T09:00:01Z"]):
+        for paths in ([str(logs)], [str(sample)]):
+            assert main(["stats", *paths, *argv, "-o", "json"]) == 0
+            pushed = json.loads(capsys.readouterr().out)["data"]
+            assert main(["stats", *paths, *argv, "-o", "json", "--check-all"]) == 0
+            assert json.loads(capsys.readouterr().out)["data"] == pushed
