@@ -290,16 +290,10 @@ _BISECT_LINES: Final = 16
 def _line_table(data: bytes) -> pl.DataFrame | None:
     """``line`` (text without ``\\n``), ``length`` and ``start`` of every line of ``data``; None when unsure.
 
-    Unsure: invalid UTF-8, a carriage return or the split separator in the data, or a split that does not add
-    up to the data's length (which would mean the CSV reader dropped or split a line).
+    Unsure: invalid UTF-8 or the split separator in the data (the CSV reader refuses both), a carriage return
+    in a line, or a split that does not add up to the data's length (the reader dropped a ``\\r`` before a
+    ``\\n``, a byte-order mark, or a line). The checks run in polars, without the GIL.
     """
-    if not data.isascii():
-        try:
-            data.decode()
-        except UnicodeDecodeError:
-            return None
-    if b"\r" in data or _SPLIT_SEPARATOR.encode() in data:
-        return None
     try:
         table = pl.read_csv(
             data,
@@ -308,15 +302,18 @@ def _line_table(data: bytes) -> pl.DataFrame | None:
             quote_char=None,
             schema={"line": pl.String()},
             comment_prefix=None,
+            empty_string_is_null=False,
+            row_index_name="i",
         )
     except pl.exceptions.PolarsError:
         return None
-    table = table.with_columns(pl.col("line").fill_null(""))  # an empty line reads as a missing value
-    lengths = table["line"].str.len_bytes()
-    if int(lengths.sum()) + table.height != len(data):
+    lengths = table["line"].fill_null("").str.len_bytes()  # (an empty line reads as "", never as null)
+    if int(lengths.sum()) + table.height != len(data) or table["line"].null_count():
+        return None
+    if table["line"].str.contains("\r", literal=True).any():
         return None
     starts = (lengths.cast(pl.Int64) + 1).cum_sum() - (lengths.cast(pl.Int64) + 1)
-    return table.with_columns(length=lengths, start=starts).with_row_index("i")
+    return table.with_columns(length=lengths, start=starts)
 
 
 def _decode_range(
