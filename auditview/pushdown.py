@@ -13,7 +13,8 @@ A field is read off the text only where that is exact:
 * the field is a required contract field, so a valid record has it at the top level;
 * the line holds the key (``"duration_ms":``) exactly once, so that occurrence is the top-level one;
 * the value after it is a plain string, an integer (``exit_code``), a JSON number (``duration_ms``) or a
-  timestamp in the writer's UTC form (``ts``): the contract decodes each to the value read here.
+  timestamp in the writer's UTC form (``ts``): the contract decodes each to the value read here. A time range
+  compares the writer's fixed-width form (six fraction digits, ``Z``) as text, which orders as time.
 
 Free text is decided where the term is two or more letters (no re-encoding of a number makes such a term,
 and the searched columns hold the line's own text). Anything else (other fields, ``params.*``, ``slow``)
@@ -26,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 
 import polars as pl
@@ -50,6 +51,7 @@ from auditview.traces import failed_expr
 
 __all__ = ["Prefilter", "line_prefilter"]
 
+_TS_TEXT: Final = "__av_ts_text"
 #: Index columns read off a line's text: the JSON key and how its value is read.
 _FIELDS: Final[dict[str, tuple[str, str]]] = {
     "ts": ("timestamp", "time"),
@@ -61,6 +63,8 @@ _FIELDS: Final[dict[str, tuple[str, str]]] = {
     "operator": ("operator", "string"),
     "exit_code": ("exit_code", "integer"),
     "duration_ms": ("duration_ms", "number"),
+    # the timestamp as text, where it is in the writer's fixed-width form: compared as text, it orders as time
+    _TS_TEXT: ("timestamp", "time_text"),
 }
 #: JSON whitespace (a line never holds ``\n``; a chunk with ``\r`` is never split into a line table).
 _WS: Final = r"[ \t\r\n]*"
@@ -75,6 +79,8 @@ _YEAR: Final = r"(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
 _TIMESTAMP_RE: Final = (
     rf"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}:[0-9]{{2}}:[0-5][0-9](?:\.[0-9]{{1,6}})?Z$"
 )
+#: The writer's own form (six fraction digits): there, text order is time order.
+_TIMESTAMP_FIXED_RE: Final = rf"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}:[0-9]{{2}}:[0-5][0-9]\.[0-9]{{6}}Z$"
 _LETTERS_RE: Final = re.compile(r"^[^\W\d_]+$")
 _KNOWN: Final = "__av_known_"
 _NO_BACKSLASH: Final = "__av_plain"
@@ -111,19 +117,7 @@ class Prefilter:
         for name in sorted(self.fields):
             key, kind = _FIELDS[name]
             token = f'"{key}"'
-            text = line.str.extract(re.escape(token) + _WS + ":" + _WS + _VALUE_RE[kind], 1)
-            if kind == "integer":
-                value = text.cast(pl.Int64, strict=False)
-            elif kind == "number":
-                value = text.cast(pl.Float64, strict=False)
-            elif kind == "time":
-                value = (
-                    pl.when(text.str.contains(_TIMESTAMP_RE))
-                    .then(text)
-                    .str.to_datetime("%+", time_unit="us", time_zone="UTC", strict=False)
-                )
-            else:
-                value = text
+            value = _value(token, kind)
             # (without backslashes, a ``"key"`` followed by ``:`` is a key: this counts the keys named so)
             once = line.str.count_matches(re.escape(token) + _WS + ":") == 1
             columns += [value.alias(name), (once & value.is_not_null()).alias(_KNOWN + name)]
@@ -150,17 +144,55 @@ def line_prefilter(
         node_decision = _decide(compiled._node, fields)
         if node_decision.rules_out:
             parts.append(node_decision)
-    utc = pl.Datetime("us", "UTC")
     if since is not None:
-        parts.append(_leaf("ts", pl.col("ts") >= pl.lit(since, dtype=utc), fields))
+        parts.append(_leaf(_TS_TEXT, pl.col(_TS_TEXT) >= _fixed_width(since), fields))
     if until is not None:
-        parts.append(_leaf("ts", pl.col("ts") <= pl.lit(until, dtype=utc), fields))
+        parts.append(_leaf(_TS_TEXT, pl.col(_TS_TEXT) <= _fixed_width(until), fields))
     for name, value in (equals or {}).items():
         parts.append(_leaf(name, pl.col(name) == pl.lit(value, dtype=pl.String), fields))
     if not parts:
         return None
     may = pl.all_horizontal([part.may for part in parts])
     return Prefilter(may, frozenset(fields))
+
+
+def _value(token: str, kind: str) -> pl.Expr:
+    """The value after the first ``token`` (a quoted key) of ``line``, read as ``kind``; null where it is not
+    of that form."""
+    if kind == "time_text":
+        return _leading_timestamp()
+    text = pl.col("line").str.extract(re.escape(token) + _WS + ":" + _WS + _VALUE_RE[kind], 1)
+    if kind == "integer":
+        return text.cast(pl.Int64, strict=False)
+    if kind == "number":
+        return text.cast(pl.Float64, strict=False)
+    if kind == "time":
+        parsed = pl.when(text.str.contains(_TIMESTAMP_RE)).then(text)
+        return parsed.str.to_datetime("%+", time_unit="us", time_zone="UTC", strict=False)
+    return text
+
+
+_LEADING: Final = '{"timestamp":"'
+_FIXED_WIDTH: Final = len("2026-11-20T09:00:00.000000Z")
+
+
+def _leading_timestamp() -> pl.Expr:
+    """The timestamp of a line that starts the writer's way, ``{"timestamp":"`` and the fixed-width form (a
+    slice, no search: a time range reads it on every line); null for any other line (which is kept)."""
+    line = pl.col("line")
+    text = line.str.slice(len(_LEADING), _FIXED_WIDTH)
+    closed = line.str.slice(len(_LEADING) + _FIXED_WIDTH, 1) == '"'
+    fixed = text.str.contains(_TIMESTAMP_FIXED_RE)
+    return pl.when(line.str.starts_with(_LEADING) & closed & fixed).then(text)
+
+
+def _fixed_width(moment: datetime) -> str:
+    """``moment`` in UTC as the writer writes timestamps (``_TIMESTAMP_FIXED_RE``), for a text comparison."""
+    utc = moment.astimezone(UTC)
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
+        f".{utc.microsecond:06d}Z"
+    )
 
 
 def _leaf(name: str, exact: pl.Expr, fields: set[str]) -> _Decision:

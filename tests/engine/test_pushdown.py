@@ -45,6 +45,11 @@ NESTED_VALUES: dict[str, list[Any]] = {
     "operator": ["alice", "bob"],
 }
 FIELDS_IN_PARAMS = tuple(NESTED_VALUES)
+FIXED_WIDTH_TIMES = [
+    "2026-11-27T10:00:00.100000Z", "2026-11-27T10:00:00.200000Z", "2026-11-27T10:00:00.200001Z",
+    "2026-11-27T10:00:00.600000Z", "2026-11-27T10:00:00.600001Z", "2026-11-27T09:59:59.999999Z",
+    "2026-02-30T10:00:00.300000Z", "0000-11-27T10:00:00.300000Z",
+]  # fmt: skip
 
 
 def _filters() -> st.SearchStrategy[str]:
@@ -71,6 +76,8 @@ def _lines(data: st.DataObject) -> list[bytes]:
             record["params"][name] = rng.choice(NESTED_VALUES[name])
         if rng.random() < 0.1:
             record["duration_ms"] = rng.choice([20000, 1e4, 10001, "20000", None])
+        if rng.random() < 0.4:  # the writer's fixed-width form, on and around the time range's bounds
+            record["timestamp"] = rng.choice(FIXED_WIDTH_TIMES)
         line = _serialise(record, rng.randrange(6), rng)
         if rng.random() < 0.1:
             line = line.replace(b'":', b'" : ', rng.randrange(1, 4))
@@ -217,3 +224,24 @@ def test_nested_repeated_and_spaced_keys_are_never_read_as_the_record_s(text: st
     assert count == 1
     assert not rejects
     assert compiled.apply(kept).height == 1
+
+
+def test_time_range_bounds_are_inclusive_and_read_only_from_the_writer_s_form() -> None:
+    """``--since``/``--until`` include their bounds; a timestamp read as text is the writer's fixed-width form
+    at the start of the line; any other form keeps the line for the full parse."""
+    times = ["10:00:00.199999", "10:00:00.200000", "10:00:00.400000", "10:00:00.600000", "10:00:00.600001"]
+    lines = [_record(timestamp=f"2026-11-27T{time}Z") for time in times]
+    lines.append(_record(timestamp="2026-11-27T10:00:00.1Z"))  # not fixed-width: kept, then decided
+    lines.append(_record(timestamp="2026-11-27T11:00:00.300000+01:00"))  # an offset: kept, then decided
+    lines.append(
+        b'{"tool": "x", ' + _record(timestamp="2026-11-27T09:00:00.000000Z")[1:]
+    )  # not leading: kept
+    chunk = Chunk(SOURCE, 0, 1, b"".join(line + b"\n" for line in lines))
+    prefilter = line_prefilter(None, since=SINCE, until=UNTIL)
+    assert prefilter is not None
+    kept, rejects, count = parse_chunk_prefiltered(chunk, 0, None, prefilter)
+    assert count == len(lines)
+    assert kept["line"].to_list() == [2, 3, 4, 6, 7, 8]
+    assert not rejects  # (line 8 repeats "tool": orjson keeps the last, as the full parse does)
+    in_range = kept.filter(pl.col("ts").is_between(SINCE, UNTIL))
+    assert in_range["line"].to_list() == [2, 3, 4, 7]
