@@ -18,7 +18,8 @@ A field is read off the text only where that is exact:
 
 Free text is decided where the term is two or more letters (no re-encoding of a number makes such a term,
 and the searched columns hold the line's own text). Anything else (other fields, ``params.*``, ``slow``)
-keeps the line; a filter with a trace predicate is not pushed down at all (it depends on other records).
+keeps the line; a filter with a trace predicate or ``slow`` is not pushed down at all (its value for a record
+depends on other records), only the time range is.
 Must not: decide validity, read files, or import a UI library.
 """
 
@@ -135,12 +136,18 @@ def line_prefilter(
     equals: Mapping[str, str] | None = None,
 ) -> Prefilter | None:
     """The pushdown of a filter, a time range and exact selectors (``{"trace_id": ID}``, ``{"command": C}``:
-    the index column's text equals the value); ``None`` when it could rule no line out."""
+    the index column's text equals the value); ``None`` when it could rule no line out.
+
+    The callers apply the time range, then the filter, then the selectors, each to the records the one before
+    left.
+    """
     parts: list[_Decision] = []
     fields: set[str] = set()
-    if compiled is not None and not compiled.matches_all:
-        if compiled.uses_trace:
-            return None
+    # A filter with trace predicates or ``slow`` depends on the other records of the frame it runs on (the
+    # trace's, or the usual duration of each tool and command): only the time range, which every caller
+    # applies before the filter, may then be pushed down.
+    whole_frame = compiled is not None and (compiled.uses_trace or compiled.uses_slow)
+    if compiled is not None and not compiled.matches_all and not whole_frame:
         node_decision = _decide(compiled._node, fields)
         if node_decision.rules_out:
             parts.append(node_decision)
@@ -148,7 +155,8 @@ def line_prefilter(
         parts.append(_leaf(_TS_TEXT, pl.col(_TS_TEXT) >= _fixed_width(since), fields))
     if until is not None:
         parts.append(_leaf(_TS_TEXT, pl.col(_TS_TEXT) <= _fixed_width(until), fields))
-    for name, value in (equals or {}).items():
+    selectors: Mapping[str, str] = {} if whole_frame or equals is None else equals
+    for name, value in selectors.items():
         parts.append(_leaf(name, pl.col(name) == pl.lit(value, dtype=pl.String), fields))
     if not parts:
         return None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from auditview.cli import main
-from tests.cli.conftest import DEPLOY_RECORDS, VERIFY_RECORDS, line_of
+from tests.cli.conftest import DEPLOY_RECORDS, VERIFY_RECORDS, line_of, record
 
 
 def _expected(request_ids: list[str] | None = None) -> bytes:
@@ -198,3 +198,19 @@ def test_stats_with_a_filter_pushes_down_to_the_same_figures(
             pushed = json.loads(capsys.readouterr().out)["data"]
             assert main(["stats", *paths, *argv, "-o", "json", "--check-all"]) == 0
             assert json.loads(capsys.readouterr().out)["data"] == pushed
+
+
+def test_a_filter_on_slow_steps_is_not_pushed_down(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """``slow`` compares a step with the usual duration of its tool and command in the loaded records: ruling
+    the other records out by their text would change that, so such a filter checks every line."""
+    path = tmp_path / "audit.jsonl"
+    records = [
+        record(at_s=i, duration_ms=100 + i, request_id=f"req-{i:02d}", trace_id=f"t-{i}") for i in range(30)
+    ]
+    records.append(record(at_s=40, duration_ms=1000, request_id="req-slow", trace_id="t-slow"))
+    path.write_bytes(b"".join(line_of(r) + b"\n" for r in records))
+    for argv in (["--filter", "duration_ms>500ms and slow"], ["--filter", "slow", "--trace", "t-slow"]):
+        assert main(["export", str(path), *argv]) == 0
+        assert capsysbinary.readouterr().out == line_of(records[-1]) + b"\n"

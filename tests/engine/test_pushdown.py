@@ -149,14 +149,22 @@ def test_trace_predicates_and_undecidable_filters_are_not_pushed_down() -> None:
     """A trace predicate depends on other records; ``params.*``, ``slow`` and short free text say nothing."""
     undecidable = (
         "trace.failed", "duration_ms>1s and trace.has(command=deploy)", "params.env=prod", "slow", "e",
-        "duration_ms>1s or params.env=prod", "not deployctl",
+        "duration_ms>1s or params.env=prod", "not deployctl", "duration_ms>1s and slow",
     )  # fmt: skip
     for text in undecidable:
         assert line_prefilter(compile_filter(text)) is None, text
+    for text in ("trace.failed", "slow", "duration_ms>1s and slow", "exit_code=0 and trace.slow"):
+        # such a filter depends on the frame it runs on: a trace id is not pushed down beside it either
+        assert line_prefilter(compile_filter(text), equals={"trace_id": "t-1"}) is None, text
     for text in ("duration_ms>1s and params.env=prod", "not (exit_code=0)", "deployctl", "failed"):
         assert line_prefilter(compile_filter(text)) is not None, text
     assert line_prefilter(None) is None
     assert line_prefilter(None, since=SINCE) is not None
+    with_slow = line_prefilter(
+        compile_filter("duration_ms>1s and slow"), since=SINCE, equals={"trace_id": "t"}
+    )
+    assert with_slow is not None
+    assert with_slow.fields == {"__av_ts_text"}  # the time range only
     assert line_prefilter(None, equals={"trace_id": "t-1"}) is not None
 
 
