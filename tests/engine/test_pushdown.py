@@ -253,3 +253,31 @@ def test_time_range_bounds_are_inclusive_and_read_only_from_the_writer_s_form() 
     assert not rejects  # (line 8 repeats "tool": orjson keeps the last, as the full parse does)
     in_range = kept.filter(pl.col("ts").is_between(SINCE, UNTIL))
     assert in_range["line"].to_list() == [2, 3, 4, 7]
+
+
+def test_pushdown_on_a_cached_log_that_grew_parses_only_the_appended_lines(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A cache entry covers the start of the log: it is used whole, only the appended bytes are prefiltered,
+    and the entry is not overwritten by the partial parse."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = tmp_path / "audit.jsonl"
+    first = [_record(duration_ms=20000, request_id="a"), _record(request_id="b"), b"broken"]
+    path.write_bytes(b"".join(line + b"\n" for line in first))
+    AuditIndex.load(discover([str(path)]))  # writes the entry (every column)
+    from auditview.cache import wait_pending
+
+    wait_pending()
+    entries = sorted(p.name for p in (tmp_path / "cache").rglob("*.parquet"))
+    appended = [_record(duration_ms=30000, request_id="c"), _record(request_id="d"), b'{"duration_ms":1,']
+    with path.open("ab") as out:
+        out.write(b"".join(line + b"\n" for line in appended))
+    compiled = compile_filter("duration_ms>10s")
+    index = AuditIndex.load(
+        discover([str(path)]), columns=compiled.columns, prefilter=line_prefilter(compiled)
+    )
+    wait_pending()
+    assert compiled.apply(index.frame)["line"].to_list() == [1, 4]
+    assert [reject.line for reject in index.rejects] == [3]  # from the entry; line 6 was ruled out unparsed
+    assert index.unchecked == 2
+    assert sorted(p.name for p in (tmp_path / "cache").rglob("*.parquet")) == entries
