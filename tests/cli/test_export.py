@@ -214,3 +214,15 @@ def test_a_filter_on_slow_steps_is_not_pushed_down(
     for argv in (["--filter", "duration_ms>500ms and slow"], ["--filter", "slow", "--trace", "t-slow"]):
         assert main(["export", str(path), *argv]) == 0
         assert capsysbinary.readouterr().out == line_of(records[-1]) + b"\n"
+
+
+def test_json_envelope_says_how_many_lines_pushdown_left_unchecked(
+    logs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An agent reading ``-o json`` can tell that ``rejects`` covers only the lines that were parsed."""
+    assert main(["export", str(logs), "--filter", "duration_ms>1s", "-o", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["unchecked"] == 4  # req-03, req-04, req-10 and req-20 take at most 700 ms
+    assert document["rejects"] == 1
+    assert main(["export", str(logs), "--filter", "duration_ms>1s", "-o", "json", "--check-all"]) == 0
+    assert "unchecked" not in json.loads(capsys.readouterr().out)
