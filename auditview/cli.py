@@ -742,8 +742,8 @@ def _load(
 
 
 def _prefilter(run: Run, compiled: Any, selectors: Mapping[str, str]) -> Prefilter | None:
-    """The filter pushdown of a one-shot selection (export, audit-log), unless every line must be checked
-    (``--check-all``, ``--strict``, ``--manifest``, or ``AUDITVIEW_PUSHDOWN=0``)."""
+    """The filter pushdown of a one-shot selection (export, audit-log, stats), unless every line must be
+    checked (``--check-all``, ``--strict``, ``--manifest``, or ``AUDITVIEW_PUSHDOWN=0``)."""
     ns = run.ns
     every_line = ns.check_all or ns.strict or getattr(ns, "manifest", None)
     if every_line or os.environ.get("AUDITVIEW_PUSHDOWN") == "0":
