@@ -17,7 +17,8 @@ A field is read off the text only where that is exact:
   compares the writer's fixed-width form (six fraction digits, ``Z``) as text, which orders as time.
 
 Free text is decided where the term is two or more letters (no re-encoding of a number makes such a term,
-and the searched columns hold the line's own text). Anything else (other fields, ``params.*``, ``slow``)
+and the searched columns hold the line's own text); ``params.KEY=text`` (and ``in``, and unknown fields) where
+the line cannot hold ``"text"`` as a JSON string. Anything else (``!=`` or ranges on JSON values, ``slow``)
 keeps the line; a filter with a trace predicate or ``slow`` is not pushed down at all (its value for a record
 depends on other records), only the time range is.
 Must not: decide validity, read files, or import a UI library.
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
+import orjson
 import polars as pl
 
 from auditview.query import (
@@ -83,6 +85,8 @@ _TIMESTAMP_RE: Final = (
 #: The writer's own form (six fraction digits): there, text order is time order.
 _TIMESTAMP_FIXED_RE: Final = rf"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}:[0-9]{{2}}:[0-5][0-9]\.[0-9]{{6}}Z$"
 _LETTERS_RE: Final = re.compile(r"^[^\W\d_]+$")
+#: A JSON number's text, loosely (any value that might be one is left to the parser).
+_NUMBER: Final = re.compile(r"^[+-]?(?:\d|\.\d)")
 _KNOWN: Final = "__av_known_"
 _NO_BACKSLASH: Final = "__av_plain"
 
@@ -211,14 +215,46 @@ def _leaf(name: str, exact: pl.Expr, fields: set[str]) -> _Decision:
     return _Decision(~known | exact, known & exact, rules_out=True, confirms=True)
 
 
+def _json_equality(node: _Compare | _InList) -> _Decision:
+    """``params.KEY=value`` (or ``in``, or an unknown field's ``extra.KEY``): a record can match only if its
+    line holds the value as a JSON string token, ``"value"``. Decided for string literals that no other JSON
+    value's text can equal (not number-like, ``true``/``false``/``null``, an object or an array) on lines
+    without a backslash (where every string is written as itself)."""
+    if isinstance(node, _Compare):
+        if node.op != "=":
+            return _UNKNOWN
+        literals: tuple[object, ...] = (node.literal,)
+    elif node.negate:
+        return _UNKNOWN
+    else:
+        literals = node.literals
+    tokens: list[str] = []
+    for value in literals:
+        if not isinstance(value, str) or _looks_like_other_json(value):
+            return _UNKNOWN
+        tokens.append(orjson.dumps(value).decode())
+    line = pl.col("line")
+    found = pl.any_horizontal([line.str.contains(token, literal=True) for token in tokens])
+    return _Decision(~pl.col(_NO_BACKSLASH) | found, pl.lit(False), rules_out=True, confirms=False)
+
+
+def _looks_like_other_json(value: str) -> bool:
+    """Whether the text ``json_path_match`` gives for a number, boolean, null, object or array could be
+    ``value`` (such a value then matches without being a string token in the line)."""
+    stripped = value.strip()
+    return stripped in ("true", "false", "null") or bool(_NUMBER.match(stripped)) or stripped[:1] in "{["
+
+
 def _decide(node: _Node, fields: set[str]) -> _Decision:
     """What the text tells about ``node`` (``_UNKNOWN`` when nothing)."""
     if isinstance(node, _MatchAll):
         return _UNKNOWN
     if isinstance(node, _Compare | _InList | _Flag):
         ref = node.field
+        if ref.kind == "json" and not isinstance(node, _Flag):
+            return _json_equality(node)
         name = "exit_code" if ref.name in ("failed", "status") else ref.name
-        if ref.kind == "json" or ref.is_trace or name not in _FIELDS:
+        if ref.is_trace or name not in _FIELDS:
             return _UNKNOWN
         schema = {"ts": pl.Datetime("us", "UTC"), "exit_code": pl.Int64(), "duration_ms": pl.Float64()}
         ctx = _Context({column: schema.get(column, pl.String()) for column in _FIELDS})

@@ -32,7 +32,9 @@ ATOMS = (
     'trace_id~"^ "', "request_id=req-1", "version=1.2.3", "operator=alice", "operator=null",
     "time>2026-11-27T09:00Z", "ts<2026-11-27T10:00:00.2Z", "ts>=2026-11-27T10:00:00.5Z",
     "time in (2026-11-27T10:00:00.5Z)", "failed", "status=ok", "deployctl", "ALICE", "apply", "é",
-    "params.env=prod", "slow", "host=h1", "pid>0", "e",
+    "params.env=prod", "slow", "host=h1", "pid>0", "e", 'params.env="5"', "params.env in (prod, dev)",
+    "params.env!=prod", "params.tool=deployctl", "params.x.y=prod", "ticket=INC-1", 'params.env="true"',
+    "params.n>1",
 )  # fmt: skip
 #: Values of the pushed-down fields put inside ``params``, chosen to disagree with the record's own.
 NESTED_VALUES: dict[str, list[Any]] = {
@@ -45,6 +47,20 @@ NESTED_VALUES: dict[str, list[Any]] = {
     "operator": ["alice", "bob"],
 }
 FIELDS_IN_PARAMS = tuple(NESTED_VALUES)
+#: Values of ``params`` keys for the JSON comparisons: strings, and others whose text looks like one.
+PARAM_VALUES: list[Any] = [
+    "prod",
+    "dev",
+    "PROD",
+    5,
+    "5",
+    True,
+    "true",
+    None,
+    {"y": "prod"},
+    ["prod"],
+    " prod",
+]
 FIXED_WIDTH_TIMES = [
     "2026-11-27T10:00:00.100000Z", "2026-11-27T10:00:00.200000Z", "2026-11-27T10:00:00.200001Z",
     "2026-11-27T10:00:00.600000Z", "2026-11-27T10:00:00.600001Z", "2026-11-27T09:59:59.999999Z",
@@ -76,6 +92,10 @@ def _lines(data: st.DataObject) -> list[bytes]:
             record["params"][name] = rng.choice(NESTED_VALUES[name])
         if rng.random() < 0.1:
             record["duration_ms"] = rng.choice([20000, 1e4, 10001, "20000", None])
+        if isinstance(record.get("params"), dict) and rng.random() < 0.4:
+            record["params"][rng.choice(["env", "x", "n"])] = rng.choice(PARAM_VALUES)
+        if rng.random() < 0.1:
+            record["ticket"] = rng.choice(["INC-1", "INC-2", 1])
         if rng.random() < 0.4:  # the writer's fixed-width form, on and around the time range's bounds
             record["timestamp"] = rng.choice(FIXED_WIDTH_TIMES)
         line = _serialise(record, rng.randrange(6), rng)
@@ -148,15 +168,22 @@ def test_pushdown_equals_full_parse(
 def test_trace_predicates_and_undecidable_filters_are_not_pushed_down() -> None:
     """A trace predicate depends on other records; ``params.*``, ``slow`` and short free text say nothing."""
     undecidable = (
-        "trace.failed", "duration_ms>1s and trace.has(command=deploy)", "params.env=prod", "slow", "e",
-        "duration_ms>1s or params.env=prod", "not deployctl", "duration_ms>1s and slow",
+        "trace.failed", "duration_ms>1s and trace.has(command=deploy)", "params.env!=prod", "slow", "e",
+        "duration_ms>1s or params.n>1", "not deployctl", "duration_ms>1s and slow", 'params.env="5"',
+        "params.env=true", "not params.env=prod",
     )  # fmt: skip
     for text in undecidable:
         assert line_prefilter(compile_filter(text)) is None, text
     for text in ("trace.failed", "slow", "duration_ms>1s and slow", "exit_code=0 and trace.slow"):
         # such a filter depends on the frame it runs on: a trace id is not pushed down beside it either
         assert line_prefilter(compile_filter(text), equals={"trace_id": "t-1"}) is None, text
-    for text in ("duration_ms>1s and params.env=prod", "not (exit_code=0)", "deployctl", "failed"):
+    for text in (
+        "duration_ms>1s and params.env=prod",
+        "not (exit_code=0)",
+        "deployctl",
+        "failed",
+        "params.env=prod",
+    ):
         assert line_prefilter(compile_filter(text)) is not None, text
     assert line_prefilter(None) is None
     assert line_prefilter(None, since=SINCE) is not None
@@ -217,6 +244,9 @@ NESTED_CASES = [
     ("tool=deployctl", _record(tool="x").replace(b'"tool":"x"', b'"tool":"x","tool":"deployctl"')),
     ("duration_ms>0", _record(duration_ms=12.5, params={"duration_ms": 0}).replace(b's":12.5', b's" : 12.5')),
     ("duration_ms<1", _record(duration_ms=0.5).replace(b'"duration_ms":0.5', b'"duration_ms":5e-1')),
+    ("params.env=prod", _record(params={"env": "prod"}).replace(b'"prod"', b'"pro\\u0064"')),
+    ("params.env in (dev, prod)", _record(params={"env": "prod", "x": "dev"})),
+    ("ticket=INC-1", _record(ticket="INC-1")),
 ]  # fmt: skip
 
 
