@@ -16,8 +16,8 @@ A field is read off the text only where that is exact:
   timestamp in the writer's UTC form (``ts``): the contract decodes each to the value read here. A time range
   compares the writer's fixed-width form (six fraction digits, ``Z``) as text, which orders as time.
 
-Free text is decided where the term is two or more letters (no re-encoding of a number makes such a term,
-and the searched columns hold the line's own text); ``params.KEY=text`` (and ``in``, and unknown fields) where
+Free text is decided where the term has no JSON structure and is not a number (see
+``_free_text_decidable``); ``params.KEY=text`` (and ``in``, and unknown fields) where
 the line cannot hold ``"text"`` as a JSON string. Anything else (``!=`` or ranges on JSON values, ``slow``)
 keeps the line; a filter with a trace predicate or ``slow`` is not pushed down at all (its value for a record
 depends on other records), only the time range is.
@@ -84,7 +84,8 @@ _TIMESTAMP_RE: Final = (
 )
 #: The writer's own form (six fraction digits): there, text order is time order.
 _TIMESTAMP_FIXED_RE: Final = rf"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}:[0-9]{{2}}:[0-5][0-9]\.[0-9]{{6}}Z$"
-_LETTERS_RE: Final = re.compile(r"^[^\W\d_]+$")
+_STRUCTURAL: Final = frozenset('"{}[]:,\\')
+_NUMBER_CHARS: Final = frozenset("0123456789.eE+-")
 #: A JSON number's text, loosely (any value that might be one is left to the parser).
 _NUMBER: Final = re.compile(r"^[+-]?(?:\d|\.\d)")
 _KNOWN: Final = "__av_known_"
@@ -215,6 +216,17 @@ def _leaf(name: str, exact: pl.Expr, fields: set[str]) -> _Decision:
     return _Decision(~known | exact, known & exact, rules_out=True, confirms=True)
 
 
+def _free_text_decidable(term: str) -> bool:
+    """Whether a match of ``term`` in the searched columns implies one in the line (without backslashes).
+
+    Those columns hold the line's strings as written, or JSON that orjson re-encoded (``params`` in rare
+    cases, ``extra``, non-string error fields): re-encoding keeps every string and literal and changes only
+    numbers and structure. So a term with no structural character that is not made of number characters
+    alone (``1.50`` may become ``1.5``) can only match inside a string or literal, which the line holds too.
+    """
+    return bool(term) and not (set(term) & _STRUCTURAL) and not set(term) <= _NUMBER_CHARS
+
+
 def _json_equality(node: _Compare | _InList) -> _Decision:
     """``params.KEY=value`` (or ``in``, or an unknown field's ``extra.KEY``): a record can match only if its
     line holds the value as a JSON string token, ``"value"``. Decided for string literals that no other JSON
@@ -260,7 +272,7 @@ def _decide(node: _Node, fields: set[str]) -> _Decision:
         ctx = _Context({column: schema.get(column, pl.String()) for column in _FIELDS})
         return _leaf(name, _compile(node, ctx), fields)
     if isinstance(node, _FreeText):
-        if len(node.text) < 2 or not _LETTERS_RE.match(node.text):
+        if not _free_text_decidable(node.text):
             return _UNKNOWN
         # the searched columns hold the line's own text (no escapes): a match there is a match in the line
         found = pl.col("line").str.contains("(?i)" + re.escape(node.text))

@@ -34,7 +34,7 @@ ATOMS = (
     "time in (2026-11-27T10:00:00.5Z)", "failed", "status=ok", "deployctl", "ALICE", "apply", "é",
     "params.env=prod", "slow", "host=h1", "pid>0", "e", 'params.env="5"', "params.env in (prod, dev)",
     "params.env!=prod", "params.tool=deployctl", "params.x.y=prod", "ticket=INC-1", 'params.env="true"',
-    "params.n>1",
+    "params.n>1", "INC-1", "1.5", "12.5", "v1.2", "req-1", '"a b"', "1e300", "-1",
 )  # fmt: skip
 #: Values of the pushed-down fields put inside ``params``, chosen to disagree with the record's own.
 NESTED_VALUES: dict[str, list[Any]] = {
@@ -166,24 +166,23 @@ def test_pushdown_equals_full_parse(
 
 
 def test_trace_predicates_and_undecidable_filters_are_not_pushed_down() -> None:
-    """A trace predicate depends on other records; ``params.*``, ``slow`` and short free text say nothing."""
+    """A trace predicate or ``slow`` depends on other records; ``params.*`` ranges and ``!=``, number-like
+    JSON literals and free text that is a number or has JSON structure say nothing."""
     undecidable = (
         "trace.failed", "duration_ms>1s and trace.has(command=deploy)", "params.env!=prod", "slow", "e",
         "duration_ms>1s or params.n>1", "not deployctl", "duration_ms>1s and slow", 'params.env="5"',
-        "params.env=true", "not params.env=prod",
+        "params.env=true", "not params.env=prod", "1.5", "12", "1e3", '"a:b"',
     )  # fmt: skip
     for text in undecidable:
         assert line_prefilter(compile_filter(text)) is None, text
     for text in ("trace.failed", "slow", "duration_ms>1s and slow", "exit_code=0 and trace.slow"):
         # such a filter depends on the frame it runs on: a trace id is not pushed down beside it either
         assert line_prefilter(compile_filter(text), equals={"trace_id": "t-1"}) is None, text
-    for text in (
-        "duration_ms>1s and params.env=prod",
-        "not (exit_code=0)",
-        "deployctl",
-        "failed",
-        "params.env=prod",
-    ):
+    decidable = (
+        "duration_ms>1s and params.env=prod", "not (exit_code=0)", "deployctl", "failed", "params.env=prod",
+        "INC-1234", "v1.2", '"connection refused"',
+    )  # fmt: skip
+    for text in decidable:
         assert line_prefilter(compile_filter(text)) is not None, text
     assert line_prefilter(None) is None
     assert line_prefilter(None, since=SINCE) is not None
@@ -247,16 +246,18 @@ NESTED_CASES = [
     ("params.env=prod", _record(params={"env": "prod"}).replace(b'"prod"', b'"pro\\u0064"')),
     ("params.env in (dev, prod)", _record(params={"env": "prod", "x": "dev"})),
     ("ticket=INC-1", _record(ticket="INC-1")),
+    # free text also searches ``extra`` (unknown fields, re-encoded): 1E2 becomes 100.0, [1, 2] becomes [1,2]
+    ("100", _record(x=1).replace(b'"x":1', b'"x":1E2')),
+    ('"1,2"', _record(x=[1, 2]).replace(b'"x":[1,2]', b'"x":[1, 2]')),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(("text", "line"), NESTED_CASES)
 def test_nested_repeated_and_spaced_keys_are_never_read_as_the_record_s(text: str, line: bytes) -> None:
-    """The same key inside ``params``, twice at the top, or written with spaces: the line is kept (and
-    matches), whatever value the first occurrence holds."""
+    """The same key inside ``params``, twice at the top, written with spaces or escapes, or a free-text term a
+    re-encoded field could hold: the line is kept (or the filter not pushed down) and it matches."""
     compiled = compile_filter(text)
     prefilter = line_prefilter(compiled)
-    assert prefilter is not None
     chunk = Chunk(SOURCE, 0, 1, line + b"\n")
     kept, rejects, count = parse_chunk_prefiltered(chunk, 0, None, prefilter)
     assert count == 1
