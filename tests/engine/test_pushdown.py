@@ -246,6 +246,9 @@ NESTED_CASES = [
     ("params.env=prod", _record(params={"env": "prod"}).replace(b'"prod"', b'"pro\\u0064"')),
     ("params.env in (dev, prod)", _record(params={"env": "prod", "x": "dev"})),
     ("ticket=INC-1", _record(ticket="INC-1")),
+    # a JSON value that is not a string but whose text equals the literal
+    ('params.env="5"', _record(params={"env": 5})),
+    ('params.env="true"', _record(params={"env": True})),
     # free text also searches ``extra`` (unknown fields, re-encoded): 1E2 becomes 100.0, [1, 2] becomes [1,2]
     ("100", _record(x=1).replace(b'"x":1', b'"x":1E2')),
     ('"1,2"', _record(x=[1, 2]).replace(b'"x":[1,2]', b'"x":[1, 2]')),
