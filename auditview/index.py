@@ -64,11 +64,21 @@ class RawLineChanged(OSError):  # noqa: N818 - reads better at the call site
 class _RawReader:
     """Reads spans of the files back by ``file_id``: ``pread`` on plain files (the descriptor stays open, so
     a file renamed or unlinked after it was first read stays readable), a one-file cache of decompressed
-    streams."""
+    streams, and the bytes kept of standard input (which cannot be read twice)."""
 
     def __init__(self) -> None:
         self._fds: dict[int, int] = {}
         self._decompressed: tuple[int, bytes] | None = None
+        self._kept: dict[int, bytearray] = {}
+
+    def keep(self, file_id: int, offset: int, data: bytes) -> None:
+        """Hold ``data``, read at stream ``offset`` of a source that cannot be read again (stdin). A gap (an
+        over-long line the reader skipped, never a row) is held as zeros."""
+        buffer = self._kept.setdefault(file_id, bytearray())
+        if offset > len(buffer):
+            buffer.extend(bytes(offset - len(buffer)))
+        del buffer[offset:]
+        buffer.extend(data)
 
     def span(self, file_id: int, source: SourceFile, offset: int, length: int) -> bytes:
         """``length`` bytes at ``offset``; checks that a ``\\n`` follows, so a changed file is noticed."""
@@ -81,7 +91,7 @@ class _RawReader:
         stream = self._stream(file_id, source)
         if stream[offset + length : offset + length + 1] != b"\n":
             raise RawLineChanged(f"{source.display}: bytes at offset {offset} changed since indexing")
-        return stream[offset : offset + length]
+        return bytes(stream[offset : offset + length])
 
     def spans(
         self, file_id: int, source: SourceFile, places: list[tuple[int, int, int]], out: list[bytes]
@@ -114,12 +124,15 @@ class _RawReader:
 
     def _fd(self, file_id: int, source: SourceFile) -> int | None:
         fd = self._fds.get(file_id)
-        if fd is None and source.compression == "none":
+        if fd is None and source.compression == "none" and file_id not in self._kept:
             fd = os.open(source.path, os.O_RDONLY | os.O_CLOEXEC)
             self._fds[file_id] = fd
         return fd
 
-    def _stream(self, file_id: int, source: SourceFile) -> bytes:
+    def _stream(self, file_id: int, source: SourceFile) -> bytes | bytearray:
+        kept = self._kept.get(file_id)
+        if kept is not None:
+            return kept
         if self._decompressed is None or self._decompressed[0] != file_id:
             from auditview.source.read import read_all
 
@@ -228,6 +241,7 @@ class AuditIndex:
                     if isinstance(item, Reject):
                         in_flight.append((plan, 0, item))
                         continue
+                    index._keep_if_stream(item)
                     future = pool.submit(parse_chunk_prefiltered, item, plan.file_id, columns_arg, prefilter)
                     in_flight.append((plan, len(item.data), future))
                     while len(in_flight) > _PARSE_THREADS:
@@ -310,11 +324,17 @@ class AuditIndex:
 
     def add_chunk(self, chunk: Chunk) -> pl.DataFrame:
         """Parse ``chunk``, merge its rows into the frame and return them sorted; rejects join ``rejects``."""
+        self._keep_if_stream(chunk)
         frame, rejects = parse_chunk(chunk, self.file_id(chunk.source), self.columns)
         self.rejects.extend(rejects)
         frame = frame.sort(SORT_KEYS)
         self._pending.append(frame)
         return frame
+
+    def _keep_if_stream(self, chunk: Chunk) -> None:
+        """Standard input cannot be read again: hold its bytes (its size in memory) for raw reads."""
+        if chunk.source.path == Path("-"):
+            self._raw.keep(self.file_id(chunk.source), chunk.offset, chunk.data)
 
     def add_rejects(self, rejects: Iterable[Reject]) -> None:
         """Record rejects found outside the parser (over-long lines, corrupt compressed streams)."""

@@ -246,3 +246,29 @@ def test_audit_log_follow_prints_new_matching_records(isolated_env: Path, clean_
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=10)
     assert code == 0
+
+
+@pytest.mark.parametrize(
+    "argv", [[], ["--filter", "duration_ms>1s"], ["--filter", "duration_ms>1s", "--check-all"]]
+)
+@pytest.mark.parametrize("name", ["audit.jsonl", "audit.jsonl.2.gz"])
+def test_export_from_stdin_gives_the_file_s_bytes(isolated_env: Path, name: str, argv: list[str]) -> None:
+    """``export -`` holds what it read from a pipe (it cannot be read twice), so the slice is byte-identical
+    to the same export of the file, compressed or not, with or without pushdown."""
+    path = SAMPLES / "deployctl" / name
+    env = _env(isolated_env)
+    from_file = subprocess.run(
+        [sys.executable, "-m", "auditview", "export", str(path), *argv],
+        env=env,
+        capture_output=True,
+        check=True,
+    ).stdout
+    from_pipe = subprocess.run(
+        [sys.executable, "-m", "auditview", "export", "-", *argv],
+        env=env,
+        input=path.read_bytes(),
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert from_pipe == from_file
+    assert from_file.count(b"\n") > 5
