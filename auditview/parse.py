@@ -288,11 +288,14 @@ _BISECT_LINES: Final = 16
 
 
 def _line_table(data: bytes) -> pl.DataFrame | None:
-    """``line`` (text without ``\\n``), ``length`` and ``start`` of every line of ``data``; None when unsure.
+    """``line`` (text without its ending), ``length`` (bytes before ``\\n``) and ``start`` of every line of
+    ``data``; None when unsure.
 
     Unsure: invalid UTF-8 or the split separator in the data (the CSV reader refuses both), a carriage return
-    in a line, or a split that does not add up to the data's length (the reader dropped a ``\\r`` before a
-    ``\\n``, a byte-order mark, or a line). The checks run in polars, without the GIL.
+    inside a line, or a split that does not add up to the data's length (the reader dropped a byte-order mark,
+    or a line, or a ``\\r`` before some ``\\n`` but not all: a chunk whose every line ends in ``\\r\\n`` is
+    taken, with the ``\\r`` counted in ``length`` but not in ``line``). The checks run in polars, mostly
+    without the GIL.
     """
     try:
         table = pl.read_csv(
@@ -308,11 +311,17 @@ def _line_table(data: bytes) -> pl.DataFrame | None:
     except pl.exceptions.PolarsError:
         return None
     lengths = table["line"].fill_null("").str.len_bytes()  # (an empty line reads as "", never as null)
-    if int(lengths.sum()) + table.height != len(data) or table["line"].null_count():
+    if table["line"].null_count() or table["line"].str.contains("\r", literal=True).any():
         return None
-    if table["line"].str.contains("\r", literal=True).any():
-        return None
-    starts = (lengths.cast(pl.Int64) + 1).cum_sum() - (lengths.cast(pl.Int64) + 1)
+    if int(lengths.sum()) + table.height != len(data):
+        # Every line ending in "\r\n" (a log written on Windows): the reader dropped each "\r", which is JSON
+        # whitespace. The text parses the same without it; ``length`` (the raw line) keeps it.
+        crlf = int(lengths.sum()) + 2 * table.height == len(data) and data.count(b"\r\n") == table.height
+        if not crlf:
+            return None
+        lengths = lengths + 1
+    steps = lengths.cast(pl.Int64) + 1
+    starts = steps.cum_sum() - steps
     return table.with_columns(length=lengths, start=starts)
 
 

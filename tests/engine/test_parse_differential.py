@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auditview.contract import ContractError, parse_line
-from auditview.parse import parse_chunk, parse_chunk_exact
+from auditview.parse import _line_table, parse_chunk, parse_chunk_exact
 from auditview.source.types import Chunk, SourceFile
 
 SOURCE = SourceFile(Path("audit.jsonl"), "audit.jsonl")
@@ -197,6 +197,27 @@ def assert_same_as_contract(lines: list[bytes]) -> None:
 def test_fast_parser_equals_contract(data: st.DataObject) -> None:
     """For random, reordered, duplicated, escaped and damaged lines the fast path decides as the contract."""
     assert_same_as_contract(_lines(data))
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+@given(st.data())
+def test_crlf_lines_are_decided_like_the_contract(data: st.DataObject) -> None:
+    """Every line ending in ``\\r\\n`` (a log written on Windows): the fast path takes such a chunk and still
+    decides as the contract, with the ``\\r`` in each line's bytes."""
+    assert_same_as_contract([line.replace(b"\r", b" ") + b"\r" for line in _lines(data)])
+
+
+def test_crlf_chunk_gets_a_line_table_whose_lengths_keep_the_carriage_return() -> None:
+    """The split of a CRLF chunk: text without the ``\\r``, lengths and starts of the raw lines with it; a
+    chunk mixing endings, or with a ``\\r`` inside a line, is not split (the contract decides every line)."""
+    table = _line_table(b'{"a":1}\r\n{}\r\n\r\n')
+    assert table is not None
+    assert table.select("line", "length", "start").rows() == [('{"a":1}', 8, 0), ("{}", 3, 9), ("", 1, 13)]
+    assert _line_table(b'{"a":1}\r\n{}\n') is None
+    assert _line_table(b'{"a":\r1}\r\n') is None
+    assert _line_table(b"\xef\xbb\xbf{}\n{}\n{}\n") is None  # a byte-order mark is dropped by the reader
 
 
 def test_json_subtleties_are_decided_like_the_contract() -> None:
