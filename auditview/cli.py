@@ -858,6 +858,21 @@ def _selection_text(filter_text: str, trace_id: str | None) -> str | None:
     return " and ".join(parts) or None
 
 
+@contextlib.contextmanager
+def _write_errors(target: str) -> Iterator[None]:
+    """An export target that cannot be written: a usage-level message and exit 1, no traceback."""
+    try:
+        yield
+    except (FileExistsError, IsADirectoryError, FileNotFoundError) as exc:
+        raise CliError(str(exc), exit_code=EXIT_FAILURE, error_type=type(exc).__name__) from None
+    except PermissionError as exc:
+        raise CliError(
+            f"cannot write {exc.filename or target}: {exc.strerror or exc}",
+            exit_code=EXIT_FAILURE,
+            error_type="PermissionError",
+        ) from None
+
+
 def cmd_export(run: Run) -> int:
     """``auditview export``: matching records, byte-identical, to stdout or atomically to ``--to``."""
     ns = run.ns
@@ -865,6 +880,11 @@ def cmd_export(run: Run) -> int:
         raise CliError("--manifest needs --to FILE", exit_code=EXIT_USAGE, error_type="UsageError")
     if ns.force and not ns.to:
         raise CliError("--force needs --to FILE", exit_code=EXIT_USAGE, error_type="UsageError")
+    if ns.to:
+        from auditview.export import check_targets
+
+        with _write_errors(ns.to):  # before the load: a bad target fails at once
+            check_targets(Path(ns.to), Path(ns.manifest) if ns.manifest else None, force=ns.force)
     loaded = _load(run, _export_columns(run), selectors={} if ns.trace is None else {"trace_id": ns.trace})
     frame = loaded.frame
     if ns.trace is not None:
@@ -874,7 +894,7 @@ def cmd_export(run: Run) -> int:
     if ns.to:
         from auditview.export import export_to_file
 
-        try:
+        with _write_errors(ns.to):
             result = export_to_file(
                 loaded.index,
                 frame,
@@ -885,8 +905,6 @@ def cmd_export(run: Run) -> int:
                 since=run.since,
                 until=run.until,
             )
-        except FileExistsError as exc:
-            raise CliError(str(exc), exit_code=EXIT_FAILURE, error_type="FileExistsError") from None
         summary = {
             "count": result.count,
             "bytes": result.bytes,

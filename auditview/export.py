@@ -22,7 +22,7 @@ import polars as pl
 
 from auditview.index import AuditIndex
 
-__all__ = ["ExportResult", "build_manifest", "export_lines", "export_to_file"]
+__all__ = ["ExportResult", "build_manifest", "check_targets", "export_lines", "export_to_file"]
 
 _BATCH: int = 4096
 
@@ -75,14 +75,12 @@ def export_to_file(
 ) -> ExportResult:
     """Export ``frame`` to ``path`` atomically; with ``manifest``, also write the manifest JSON there.
 
-    Raises ``FileExistsError`` when ``path`` (or ``manifest``) exists and ``force`` is false; nothing is
-    written then. An empty frame writes an empty file.
+    Raises ``FileExistsError`` when ``path`` (or ``manifest``) exists and ``force`` is false,
+    ``IsADirectoryError`` when it is a directory, ``FileNotFoundError`` when its directory does not exist;
+    nothing is written then. An empty frame writes an empty file.
     """
     path = Path(path)
-    if not force:
-        for target in (path, manifest):
-            if target is not None and target.exists():
-                raise FileExistsError(f"{target} exists (use --force to replace it)")
+    check_targets(path, manifest, force=force)
 
     def write(out: IO[bytes]) -> ExportResult:
         return export_lines(index, frame, out)
@@ -94,6 +92,20 @@ def export_to_file(
         text = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
         _atomic_write(Path(manifest), lambda out: out.write(text), force=force)
     return result
+
+
+def check_targets(path: Path, manifest: Path | None = None, *, force: bool = False) -> None:
+    """Raise what ``export_to_file`` would refuse, before any work is done (see there)."""
+    for target in (Path(path), manifest):
+        if target is None:
+            continue
+        if target.is_dir():
+            raise IsADirectoryError(f"{target} is a directory (name a file in it)")
+        if not force and target.exists():
+            raise FileExistsError(f"{target} exists (use --force to replace it)")
+        parent = target.parent if str(target.parent) else Path(".")
+        if not parent.is_dir():
+            raise FileNotFoundError(f"cannot write {target}: the directory {parent} does not exist")
 
 
 def _atomic_write(path: Path, write: Any, *, force: bool) -> Any:

@@ -226,3 +226,25 @@ def test_json_envelope_says_how_many_lines_pushdown_left_unchecked(
     assert document["rejects"] == 1
     assert main(["export", str(logs), "--filter", "duration_ms>1s", "-o", "json", "--check-all"]) == 0
     assert "unchecked" not in json.loads(capsys.readouterr().out)
+
+
+def test_export_target_that_cannot_be_written_fails_before_loading(
+    logs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A directory, or a file in a directory that does not exist: a plain message and exit 1, nothing written,
+    and before the inputs are read (a missing input is not even looked at)."""
+    missing_input = str(tmp_path / "no-such-log.jsonl")
+    assert main(["export", missing_input, "--to", str(tmp_path)]) == 1
+    assert f"{tmp_path} is a directory" in capsys.readouterr().err
+    assert main(["export", str(logs), "--to", str(tmp_path), "--force"]) == 1
+    assert "is a directory" in capsys.readouterr().err
+    target = tmp_path / "nowhere" / "slice.jsonl"
+    assert main(["export", missing_input, "--to", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write {target}: the directory {target.parent} does not exist" in err
+    assert "Traceback" not in err
+    manifest_dir = tmp_path / "m"
+    manifest_dir.mkdir()
+    out = tmp_path / "slice.jsonl"
+    assert main(["export", str(logs), "--to", str(out), "--manifest", str(manifest_dir)]) == 1
+    assert not out.exists()
