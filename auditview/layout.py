@@ -16,7 +16,17 @@ from typing import Final
 
 import polars as pl
 
-__all__ = ["LAYOUT_RE", "LIGHT_COLUMNS", "column", "matches"]
+__all__ = [
+    "FIXED_TIMESTAMP_RE",
+    "LAYOUT_RE",
+    "LIGHT_COLUMNS",
+    "TIMESTAMP_AT",
+    "TIMESTAMP_LENGTH",
+    "UTC_TIMESTAMP_RE",
+    "YEAR",
+    "column",
+    "matches",
+]
 
 #: A string without escapes, quotes or control characters (printable ASCII: non-ASCII text takes the
 #: general path, which keeps this automaton small and fast).
@@ -36,10 +46,15 @@ _VALUE2: Final = rf"(?:{_SCALAR}|{_ARRAY1}|{_OBJECT1})"
 _PARAMS: Final = rf"\{{(?:{_STR}:{_VALUE2}(?:,{_STR}:{_VALUE2})*)?\}}"
 #: ``duration_ms``: not negative, no exponent.
 _DURATION: Final = r"(?:0|[1-9][0-9]{0,17})(?:\.[0-9]+)?"
-#: Exactly the writer's form: 27 characters, microseconds, ``Z``, no year 0000 (the contract's dates start at
-#: year 1; whether the date exists is checked when it is parsed).
-_YEAR: Final = r"(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
-_TIMESTAMP: Final = rf'"{_YEAR}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}:[0-9]{{2}}:[0-5][0-9]\.[0-9]{{6}}Z"'
+#: A year the contract accepts: four digits, not 0000 (its dates start at year 1; polars would take 0000).
+YEAR: Final = r"(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
+_DATE_TIME: Final = rf"{YEAR}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}:[0-9]{{2}}:[0-5][0-9]"
+#: A UTC timestamp with at most microseconds, which polars parses as the contract does (whether the date
+#: exists is checked when it is parsed).
+UTC_TIMESTAMP_RE: Final = rf"^{_DATE_TIME}(?:\.[0-9]{{1,6}})?Z$"
+#: Exactly the writer's form: 27 characters, microseconds, ``Z``; in this form text order is time order.
+FIXED_TIMESTAMP_RE: Final = rf"^{_DATE_TIME}\.[0-9]{{6}}Z$"
+_TIMESTAMP: Final = rf'"{_DATE_TIME}\.[0-9]{{6}}Z"'
 _BOOL: Final = "(?:true|false)"
 
 #: A whole line in the writer's layout (optional: ``parent_request_id``, ``error``, ``truncated``).
@@ -52,8 +67,8 @@ LAYOUT_RE: Final = (
 )
 
 #: The timestamp's place in a matching line: after ``{"timestamp":"``, 27 characters.
-_TIMESTAMP_AT: Final = len('{"timestamp":"')
-_TIMESTAMP_LENGTH: Final = 27
+TIMESTAMP_AT: Final = len('{"timestamp":"')
+TIMESTAMP_LENGTH: Final = 27
 
 #: Fields before ``params`` are read at their first occurrence (nothing before them can hold a key); fields
 #: after it at their last (``params`` may hold the same key, nothing after the top-level one can). Only
@@ -90,7 +105,7 @@ def column(name: str) -> pl.Expr:
     """
     line = pl.col("line")
     if name == "ts":
-        text = line.str.slice(_TIMESTAMP_AT, _TIMESTAMP_LENGTH)
+        text = line.str.slice(TIMESTAMP_AT, TIMESTAMP_LENGTH)
         return text.str.to_datetime("%+", time_unit="us", time_zone="UTC", strict=False).alias(name)
     if name == "tool":
         return line.str.extract(_BEFORE_PARAMS["tool"], 1).alias(name)

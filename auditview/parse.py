@@ -267,11 +267,7 @@ _ERROR_RE: Final = rf'"error":(\{{(?:[^{{}}\[\]\"]|{_STR})*\}})'
 _PARAMS_RE: Final = rf'"params":\{{(?:[^{{}}\[\]\"]|{_STR}|{_OBJ1})*\}}'
 _PARAMS_KEY_BYTES: Final = len('"params":')
 _PARAMS_SOURCE: Final = re.compile(_PARAMS_RE)
-#: Year 0000 does not exist for the contract (Python's dates start at year 1); polars would take it.
-_YEAR: Final = r"(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
-_TIMESTAMP_RE: Final = (
-    rf"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}:[0-9]{{2}}:[0-5][0-9](?:\.[0-9]{{1,6}})?Z$"
-)
+_TIMESTAMP_RE: Final = layout.UTC_TIMESTAMP_RE
 #: polars' NDJSON reader nests a little deeper than orjson: long lines with many brackets are decided exactly.
 _DEEP_LINE_BYTES: Final = 2048
 #: Lines are split by reading the chunk as a one-column CSV with this separator (absent from the data).
@@ -310,9 +306,10 @@ def _line_table(data: bytes) -> pl.DataFrame | None:
         )
     except pl.exceptions.PolarsError:
         return None
-    lengths = table["line"].fill_null("").str.len_bytes()  # (an empty line reads as "", never as null)
+    # (an empty line reads as "", never as null; a null would mean a split this code does not understand)
     if table["line"].null_count() or table["line"].str.contains("\r", literal=True).any():
         return None
+    lengths = table["line"].str.len_bytes()
     if int(lengths.sum()) + table.height != len(data):
         # Every line ending in "\r\n" (a log written on Windows): the reader dropped each "\r", which is JSON
         # whitespace. The text parses the same without it; ``length`` (the raw line) keeps it.

@@ -35,6 +35,7 @@ from typing import Final
 import orjson
 import polars as pl
 
+from auditview import layout
 from auditview.query import (
     _FAILED,
     CompiledFilter,
@@ -49,6 +50,7 @@ from auditview.query import (
     _Node,
     _Not,
     _Or,
+    renders_like_other_json,
 )
 from auditview.traces import failed_expr
 
@@ -77,17 +79,8 @@ _VALUE_RE: Final[dict[str, str]] = {
     "integer": rf"(-?(?:0|[1-9][0-9]*)){_WS}[,}}]",
     "number": rf"(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?){_WS}[,}}]",
 }
-#: The writer's timestamp form (UTC, ``Z``, at most microseconds; no year 0000), parsed the contract's way.
-_YEAR: Final = r"(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
-_TIMESTAMP_RE: Final = (
-    rf"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}:[0-9]{{2}}:[0-5][0-9](?:\.[0-9]{{1,6}})?Z$"
-)
-#: The writer's own form (six fraction digits): there, text order is time order.
-_TIMESTAMP_FIXED_RE: Final = rf"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}:[0-9]{{2}}:[0-5][0-9]\.[0-9]{{6}}Z$"
 _STRUCTURAL: Final = frozenset('"{}[]:,\\')
 _NUMBER_CHARS: Final = frozenset("0123456789.eE+-")
-#: A JSON number's text, loosely (any value that might be one is left to the parser).
-_NUMBER: Final = re.compile(r"^[+-]?(?:\d|\.\d)")
 _KNOWN: Final = "__av_known_"
 _NO_BACKSLASH: Final = "__av_plain"
 
@@ -180,27 +173,24 @@ def _value(token: str, kind: str) -> pl.Expr:
     if kind == "number":
         return text.cast(pl.Float64, strict=False)
     if kind == "time":
-        parsed = pl.when(text.str.contains(_TIMESTAMP_RE)).then(text)
+        parsed = pl.when(text.str.contains(layout.UTC_TIMESTAMP_RE)).then(text)
         return parsed.str.to_datetime("%+", time_unit="us", time_zone="UTC", strict=False)
     return text
-
-
-_LEADING: Final = '{"timestamp":"'
-_FIXED_WIDTH: Final = len("2026-11-20T09:00:00.000000Z")
 
 
 def _leading_timestamp() -> pl.Expr:
     """The timestamp of a line that starts the writer's way, ``{"timestamp":"`` and the fixed-width form (a
     slice, no search: a time range reads it on every line); null for any other line (which is kept)."""
     line = pl.col("line")
-    text = line.str.slice(len(_LEADING), _FIXED_WIDTH)
-    closed = line.str.slice(len(_LEADING) + _FIXED_WIDTH, 1) == '"'
-    fixed = text.str.contains(_TIMESTAMP_FIXED_RE)
-    return pl.when(line.str.starts_with(_LEADING) & closed & fixed).then(text)
+    text = line.str.slice(layout.TIMESTAMP_AT, layout.TIMESTAMP_LENGTH)
+    closed = line.str.slice(layout.TIMESTAMP_AT + layout.TIMESTAMP_LENGTH, 1) == '"'
+    fixed = text.str.contains(layout.FIXED_TIMESTAMP_RE)
+    return pl.when(line.str.starts_with('{"timestamp":"') & closed & fixed).then(text)
 
 
 def _fixed_width(moment: datetime) -> str:
-    """``moment`` in UTC as the writer writes timestamps (``_TIMESTAMP_FIXED_RE``), for a text comparison."""
+    """``moment`` in UTC as the writer writes timestamps (``layout.FIXED_TIMESTAMP_RE``), for a text
+    comparison."""
     utc = moment.astimezone(UTC)
     return (
         f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
@@ -242,19 +232,12 @@ def _json_equality(node: _Compare | _InList) -> _Decision:
         literals = node.literals
     tokens: list[str] = []
     for value in literals:
-        if not isinstance(value, str) or _looks_like_other_json(value):
+        if not isinstance(value, str) or renders_like_other_json(value):
             return _UNKNOWN
         tokens.append(orjson.dumps(value).decode())
     line = pl.col("line")
     found = pl.any_horizontal([line.str.contains(token, literal=True) for token in tokens])
     return _Decision(~pl.col(_NO_BACKSLASH) | found, pl.lit(False), rules_out=True, confirms=False)
-
-
-def _looks_like_other_json(value: str) -> bool:
-    """Whether the text ``json_path_match`` gives for a number, boolean, null, object or array could be
-    ``value`` (such a value then matches without being a string token in the line)."""
-    stripped = value.strip()
-    return stripped in ("true", "false", "null") or bool(_NUMBER.match(stripped)) or stripped[:1] in "{["
 
 
 def _decide(node: _Node, fields: set[str]) -> _Decision:

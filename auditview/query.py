@@ -1090,6 +1090,14 @@ _PREFILTER_MAX_SHARE: Final = 0.4
 _PLAIN_NUMBER: Final = r"(-?\d{1,15}(?:\.\d{1,15})?)\s*[,}]"
 
 
+def renders_like_other_json(value: str) -> bool:
+    """Whether ``value`` reads like a number, ``true``/``false``/``null``, an object or an array: the text
+    ``json_path_match`` gives for such a non-string JSON value might equal it, so a text search for the JSON
+    string ``"value"`` cannot decide a comparison with it (here and in ``auditview.pushdown``)."""
+    stripped = value.strip()
+    return stripped in ("true", "false", "null") or bool(_NUMBER_RE.match(stripped)) or value[:1] in "{["
+
+
 def _decide_from_text(node: _Compare | _InList, key_re: str) -> pl.Expr | None:
     """On a safe text holding the key once: the positive match read off the text, null where it cannot tell.
 
@@ -1108,9 +1116,7 @@ def _decide_from_text(node: _Compare | _InList, key_re: str) -> pl.Expr | None:
         return text.str.extract(rf"{key_re}\s*:\s*{_PLAIN_NUMBER}", 1).cast(pl.Float64)
     if node.op not in ("=", "!=") or not isinstance(value, str):
         return None
-    # A value that reads like a number, true/false/null, an object or an array might equal the text
-    # json_path_match gives for a non-string JSON value: leave those to the parser.
-    if value.strip() in ("true", "false", "null") or _NUMBER_RE.match(value.strip()) or value[:1] in "{[":
+    if renders_like_other_json(value):
         return None
     encoded = orjson.dumps(value).decode()
     if "\\" in encoded:
