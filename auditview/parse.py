@@ -1,11 +1,12 @@
 """Turning ``Chunk``s of complete JSONL lines into typed index rows and exact ``Reject``s.
 
 Owns: the index frame's schema (``SCHEMA``), ``parse_chunk()`` (a fast polars path that decides only the lines
-it can prove ordinary and hands every other line to ``contract.parse_line`` in Python) and
-``parse_lines_exact()`` (the reference path: one ``contract.parse_line`` per line). Both give the same rows
-and the same rejects: the contract decides, polars only goes faster. Must not: read files, sort or merge
-frames (``auditview.index`` does), drop a line silently, turn a bad field into a null, or import any UI
-library.
+it can prove ordinary and hands every other line to the reader contract in Python) and ``parse_lines_exact()``
+(the reference path: one ``reader_contract.read_line`` per line). Both give the same rows and the same
+rejects: the reader contract decides, polars only goes faster. The fast paths take only lines that meet the
+writer contract (every field, our types), on which the reader contract derives nothing and warns of nothing;
+any other producer's line is read by the reference. Must not: read files, sort or merge frames
+(``auditview.index`` does), drop a line silently, or import any UI library.
 """
 
 from __future__ import annotations
@@ -18,14 +19,8 @@ import orjson
 import polars as pl
 
 from auditview import layout
-from auditview.contract import (
-    MAX_LINE_BYTES,
-    OPTIONAL_FIELDS,
-    REQUIRED_FIELDS,
-    ContractError,
-    parse_line,
-    parse_timestamp,
-)
+from auditview.contract import MAX_LINE_BYTES, OPTIONAL_FIELDS, REQUIRED_FIELDS, ContractError
+from auditview.reader_contract import FieldMap, ReadRecord, active_field_map, read_line
 from auditview.source.types import Chunk, Reject
 
 if TYPE_CHECKING:
@@ -68,6 +63,10 @@ SCHEMA: Final[dict[str, pl.DataType]] = {
     "error_message": pl.String(),
     "params": pl.String(),
     "extra": pl.String(),
+    #: ``field<-source`` entries (comma-separated) for values not read from the field's own key; null if none.
+    "derived": pl.String(),
+    #: One reason per unusable field (newline-separated), the field then unknown; null if none.
+    "warnings": pl.String(),
     "file_id": pl.UInt32(),
     "offset": pl.Int64(),
     "length": pl.UInt32(),
@@ -89,42 +88,44 @@ def _json_text(value: Any) -> str | None:
     return orjson.dumps(value).decode()
 
 
-def record_row(record: dict[str, Any], raw: bytes | None = None) -> tuple[Any, ...]:
-    """The index values (``ts`` .. ``extra``) of a contract-checked record, in ``SCHEMA`` order.
+def record_row(read: ReadRecord, raw: bytes | None = None) -> tuple[Any, ...]:
+    """The index values (``ts`` .. ``warnings``) of a line read under the reader contract, in ``SCHEMA``
+    order.
 
     ``params`` is its source text in ``raw`` (the record's line) where the fast path would keep that text too
     (``_params_source``), else orjson's compact encoding: the same line gives the same text whichever path
     decides it.
-
-    Raises ``ContractError`` for an ``exit_code`` outside the signed 64-bit range, which the index cannot hold
-    (``check_record`` rejects it too since the contract's 64-bit rule; kept so the index never overflows).
     """
-    exit_code = record["exit_code"]
-    if not _INT64_MIN <= exit_code <= _INT64_MAX:
-        raise ContractError("field 'exit_code' is outside the signed 64-bit range")
-    error = record.get("error")
-    extra = {key: value for key, value in record.items() if key not in _KNOWN_FIELDS}
+    values = read.values
+    error = values["error"]
+    params = values["params"]
+    params_text = None
+    if params is not None:
+        params_text = (
+            _params_source(raw, params) if raw is not None and isinstance(params, dict) else None
+        ) or orjson.dumps(params).decode()
     return (
-        parse_timestamp(record["timestamp"]),
-        record["tool"],
-        record["command"],
-        exit_code,
-        float(record["duration_ms"]),
-        record["request_id"],
-        record["trace_id"],
-        record.get("parent_request_id"),
-        record["operator"],
-        record.get("host"),
-        record["version"],
-        record.get("pid"),
-        record.get("schema_version"),
-        record.get("truncated"),
-        record.get("ok"),
+        read.ts,
+        values["tool"],
+        values["command"],
+        values["exit_code"],
+        values["duration_ms"],
+        values["request_id"],
+        values["trace_id"],
+        values["parent_request_id"],
+        values["operator"],
+        values["host"],
+        values["version"],
+        values["pid"],
+        values["schema_version"],
+        values["truncated"],
+        values["ok"],
         _json_text(error.get("type")) if error is not None else None,
         _json_text(error.get("message")) if error is not None else None,
-        (_params_source(raw, record["params"]) if raw is not None else None)
-        or orjson.dumps(record["params"]).decode(),
-        orjson.dumps(extra).decode() if extra else None,
+        params_text,
+        orjson.dumps(read.extra).decode() if read.extra else None,
+        ",".join(read.derived) or None,
+        "\n".join(read.warnings) or None,
     )
 
 
@@ -174,13 +175,20 @@ def parse_lines_exact(
     file_id: int,
     path: str,
     columns: Collection[str] | None = None,
+    *,
+    tool_path: str | None = None,
+    fields: FieldMap | None = None,
 ) -> tuple[pl.DataFrame, list[Reject]]:
-    """The reference path: ``contract.parse_line`` on every line (without ``\\n``); rows in input order."""
+    """The reference path: ``reader_contract.read_line`` on every line (without ``\\n``); rows in input order.
+
+    ``tool_path`` names the log the lines belong to (its name gives ``tool`` to records without one).
+    """
     rows: list[tuple[Any, ...]] = []
     rejects: list[Reject] = []
+    fields = fields or active_field_map()
     for raw, offset, number in zip(lines, offsets, line_numbers, strict=True):
         try:
-            row = record_row(parse_line(raw), raw)
+            row = record_row(read_line(raw, path=tool_path, fields=fields), raw)
         except (ContractError, ValueError, OverflowError) as exc:
             rejects.append(Reject(path, number, offset, _reason(exc), raw))
             continue
@@ -373,6 +381,7 @@ def _screen(frame: pl.DataFrame, *, full: bool, errors: bool) -> tuple[pl.DataFr
         & (pl.col("length") <= MAX_LINE_BYTES)
         & ~coerced
         & ~line.str.contains("\\", literal=True)
+        & ~_names_alias()
         & pl.when(pl.col("length") >= _DEEP_LINE_BYTES)
         .then(line.str.count_matches(r"[\[{]") < 512)
         .otherwise(True)
@@ -443,6 +452,20 @@ def _screen_full(
     return proven, frame["i"].filter(~ok).to_list()
 
 
+def _names_alias() -> pl.Expr:
+    """The line holds a key the reader contract reads as a field a record may lack (``hostname`` for
+    ``host``, ``err`` for ``error``, a ``--field`` mapping): the fast path reads only the fields' own keys, so
+    such a line is decided exactly. Required fields need no check: the fast path takes only lines that have
+    them, and their own key wins over any alias."""
+    keys = active_field_map().keys
+    optional = sorted(
+        {key for name, names in keys.items() if name not in REQUIRED_FIELDS for key in names[1:]}
+    )
+    if not optional:
+        return pl.lit(False)
+    return pl.col("line").str.contains('"(?:' + "|".join(re.escape(key) for key in optional) + r')"\s*:')
+
+
 def _params_text() -> pl.Expr:
     """The text of the first ``params`` object in ``line`` (null if none), without a capture group: finding
     the match alone is cheaper than the regex engine's captures."""
@@ -511,6 +534,8 @@ def _fast_columns(columns: Collection[str] | None) -> list[pl.Expr]:
         "error_message": pl.col("error").struct.field("message"),
         "params": pl.col("params_text"),
         "extra": pl.lit(None, pl.String),
+        "derived": pl.lit(None, pl.String),
+        "warnings": pl.lit(None, pl.String),
     }
     wanted = _project(SCHEMA, columns)
     return [expr.alias(name) for name, expr in exprs.items() if name in wanted]
@@ -574,6 +599,7 @@ def parse_chunk_prefiltered(
             file_id,
             chunk.source.display,
             columns,
+            tool_path=chunk.source.log_key,
         )
         located.append(frame.cast(schema))  # type: ignore[arg-type]
     if not located:
@@ -746,4 +772,5 @@ def parse_chunk_exact(
         file_id,
         chunk.source.display,
         columns,
+        tool_path=chunk.source.log_key,
     )
