@@ -82,7 +82,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the rows, rejects or metadata format (or the parser's output) changes.
-CACHE_VERSION: Final = 3  # 3: year-0000 timestamps rejected; params source text on the exact path too
+CACHE_VERSION: Final = 4  # 4: the reader contract (records of any producer, derived and warnings columns)
 #: Bytes hashed at each end of the covered range.
 FINGERPRINT_BYTES: Final = 64 << 10
 _LOG = logging.getLogger(__name__)
@@ -170,6 +170,14 @@ def _key(path: Path) -> str:
     return hashlib.blake2b(os.fsencode(os.path.abspath(path)), digest_size=20).hexdigest()
 
 
+def _reading(source: SourceFile) -> list[str | None]:
+    """What besides the bytes decides the rows: the ``--field`` mappings in force and the tool a record
+    without one gets from the file's name (an entry found for a renamed file must still agree)."""
+    from auditview.reader_contract import active_field_map, derived_tool
+
+    return [active_field_map().fingerprint, derived_tool(source.log_key)]
+
+
 def _meta_path(directory: Path, key: str) -> Path:
     return directory / f"{key}.json"
 
@@ -236,6 +244,7 @@ def _lookup(source: SourceFile, wanted: frozenset[str]) -> CacheEntry | None:
             or meta.get("auditview") != __version__
             or (meta.get("path") != os.path.abspath(source.path) and not moved)
             or meta.get("compression") != source.compression
+            or meta.get("reading") != _reading(source)
         ):
             return None
         columns = frozenset(meta["columns"])
@@ -516,6 +525,7 @@ def _store(
             "auditview": __version__,
             "path": os.path.abspath(source.path),
             "compression": source.compression,
+            "reading": _reading(source),
             "dev": identity.st_dev,
             "ino": identity.st_ino,
             "size": identity.st_size,

@@ -146,6 +146,14 @@ def _add_paths(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="parse every input afresh instead of using the index cache (also AUDITVIEW_CACHE=0)",
     )
+    parser.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        metavar="FIELD=KEY",
+        help="read FIELD from the key KEY of producers that name it otherwise, e.g. duration_ms=elapsed "
+        "(repeatable; also [fields] in $XDG_CONFIG_HOME/auditview/fields.toml)",
+    )
 
 
 def _add_time(parser: argparse.ArgumentParser) -> None:
@@ -293,6 +301,11 @@ def build_parser(command: str) -> _Parser:
             "The malformed lines of the inputs: file:line, byte offset, reason and an excerpt.",
         )
         _add_paths(parser)
+        parser.add_argument(
+            "--warnings",
+            action="store_true",
+            help="list the field warnings instead: records kept with a field whose value was unusable",
+        )
         parser.add_argument("--limit", type=_positive_int, metavar="N", help="show only the first N")
         _add_output(parser)
         _add_strict(parser)
@@ -585,9 +598,33 @@ def _params_of(ns: argparse.Namespace) -> dict[str, Any]:
     return params
 
 
+def _resolve_fields(run: Run) -> None:
+    """Put ``--field`` mappings where every reader of this run finds them (``AUDITVIEW_FIELDS``: the app's
+    indexer is another process) and check them with the config file's (exit 2 on a bad one)."""
+    from auditview.reader_contract import (
+        ENV_FIELDS,
+        active_field_map,
+        parse_field_option,
+        reset_active_field_map,
+    )
+
+    texts = getattr(run.ns, "field", None) or []
+    try:
+        parse_field_option(texts)
+        if texts:
+            os.environ[ENV_FIELDS] = "\n".join(
+                [*texts, *filter(None, os.environ.get(ENV_FIELDS, "").split("\n"))]
+            )
+        reset_active_field_map()
+        active_field_map()
+    except ValueError as exc:
+        raise CliError(str(exc), exit_code=EXIT_USAGE, error_type="UsageError") from None
+
+
 def _resolve_options(run: Run) -> None:
-    """Parse WHEN and DURATION options (exit 2 on a bad one) before any file is read."""
+    """Parse WHEN, DURATION and FIELD options (exit 2 on a bad one) before any file is read."""
     ns = run.ns
+    _resolve_fields(run)
     since_text = getattr(ns, "since", None)
     until_text = getattr(ns, "until", None)
     slow_text = getattr(ns, "slow", None)
@@ -683,9 +720,19 @@ def _check_rejects(run: Run, index: AuditIndex) -> None:
     """Report malformed lines on stderr (never silently), and fail with 65 under ``--strict``."""
     count = len(index.rejects)
     run.fields["rejects"] = count
+    warned = index.warning_count
+    run.fields["warnings"] = warned
     if index.unchecked:
         run.fields["unchecked"] = index.unchecked
-    if not count or run.command == "rejects":
+    if run.command == "rejects":
+        return
+    if warned:
+        hint = shlex.join(["auditview", "rejects", "--warnings", *run.ns.paths])
+        run.notes.append(
+            f"auditview: {warned} record{'s' if warned != 1 else ''} kept with an unusable field "
+            f"(read as unknown); see '{hint}'"
+        )
+    if not count:
         return
     hint = shlex.join(["auditview", "rejects", *run.ns.paths])
     noun = "line" if count == 1 else "lines"
@@ -828,17 +875,21 @@ def _records_table(
     for rec in frame.select(
         "ts", "tool", "command", "duration_ms", "exit_code", "operator", "trace_id", "params"
     ).iter_rows(named=True):
-        failed = rec["exit_code"] != 0
+        failed = rec["exit_code"] is not None and rec["exit_code"] != 0
+
+        def text(value: Any) -> str:
+            return "-" if value is None else str(value)
+
         rows.append(
             [
                 format_local_time(rec["ts"]),
-                str(rec["tool"]),
-                str(rec["command"]),
+                text(rec["tool"]),
+                text(rec["command"]),
                 format_duration_ms(rec["duration_ms"]),
-                (str(rec["exit_code"]), "red" if failed else None),
-                str(rec["operator"]),
-                str(rec["trace_id"]),
-                str(rec["params"]),
+                (text(rec["exit_code"]), "red" if failed else None),
+                text(rec["operator"]),
+                text(rec["trace_id"]),
+                text(rec["params"]),
             ]
         )
     lines = render_table(columns, rows, width=run.width(), palette=run.palette())
@@ -1037,25 +1088,30 @@ def _find_trace_id(frame: pl.DataFrame, wanted: str) -> str:
     )
 
 
-def _step_details(frame: pl.DataFrame, trace_id: str) -> dict[str, dict[str, Any]]:
-    """Per request id of the trace: parsed params, error and host, which the timeline does not carry."""
+def _step_details(frame: pl.DataFrame, trace_id: str) -> dict[tuple[int, int], dict[str, Any]]:
+    """Per step of the trace, by its place (``file_id``, ``offset``): parsed params, error, host, and which
+    fields were derived or unusable (``derived``, ``warnings``), which the timeline does not carry."""
     import polars as pl
 
-    details: dict[str, dict[str, Any]] = {}
-    cols = [c for c in ("request_id", "params", "error_type", "error_message", "host") if c in frame.columns]
+    details: dict[tuple[int, int], dict[str, Any]] = {}
+    wanted = ("file_id", "offset", "params", "error_type", "error_message", "host", "derived", "warnings")
+    cols = [c for c in wanted if c in frame.columns]
     rows = frame.filter(pl.col("trace_id").cast(pl.String) == trace_id).select(cols)
     for row in rows.iter_rows(named=True):
-        request_id = str(row["request_id"])
-        if request_id in details:
-            continue
         try:
-            params = orjson.loads(row["params"]) if row.get("params") else {}
+            params = orjson.loads(row["params"]) if row.get("params") is not None else None
         except orjson.JSONDecodeError:
             params = row["params"]
         error = None
         if row.get("error_type") is not None or row.get("error_message") is not None:
             error = {"type": row.get("error_type"), "message": row.get("error_message")}
-        details[request_id] = {"params": params, "error": error, "host": row.get("host")}
+        details[(row["file_id"], row["offset"])] = {
+            "params": params,
+            "error": error,
+            "host": row.get("host"),
+            "derived": row["derived"].split(",") if row.get("derived") else [],
+            "warnings": row["warnings"].split("\n") if row.get("warnings") else [],
+        }
     return details
 
 
@@ -1087,7 +1143,7 @@ def cmd_trace(run: Run) -> int:
     steps = []
     for step in timeline.steps:
         item = asdict(step)
-        item.update(details.get(step.request_id, {}))
+        item.update(details.get((step.file_id, step.offset), {}))
         steps.append(item)
     if run.output == "jsonl":
         run.emit_jsonl(steps)
@@ -1159,6 +1215,8 @@ def _reject_item(reject: Any) -> dict[str, Any]:
 def cmd_rejects(run: Run) -> int:
     """``auditview rejects``: the malformed lines, where they are and why."""
     index = _load_index(run, frozenset({"ts"}))
+    if run.ns.warnings:
+        return _field_warnings(run, index)
     rejects = sorted(index.rejects, key=lambda r: (str(r.path), r.offset))
     if run.ns.limit is not None:
         rejects = rejects[: run.ns.limit]
@@ -1184,6 +1242,34 @@ def cmd_rejects(run: Run) -> int:
         run.emit_lines(lines)
     if index.rejects and run.ns.strict:
         return EXIT_DATAERR
+    return EXIT_OK
+
+
+def _field_warnings(run: Run, index: AuditIndex) -> int:
+    """``auditview rejects --warnings``: each unusable field value, where it is and why."""
+    warnings = index.field_warnings()
+    total = len(warnings)
+    if run.ns.limit is not None:
+        warnings = warnings[: run.ns.limit]
+    items = [
+        {"path": w.path, "line": w.line, "offset": w.offset, "reason": w.reason} for w in warnings
+    ]
+    if run.output == "json":
+        run.emit_json(items)
+    elif run.output == "jsonl":
+        run.emit_jsonl(items)
+    else:
+        from auditview.cli_render import Column, render_table
+
+        columns = [
+            Column("where", min_width=20, max_width=60, keep_end=True),
+            Column("offset", align="right"),
+            Column("warning", max_width=100, flex=True),
+        ]
+        rows: list[list[Any]] = [[f"{i['path']}:{i['line']}", str(i["offset"]), i["reason"]] for i in items]
+        lines = render_table(columns, rows, width=run.width(), palette=run.palette())
+        lines.append(f"{total} field warning{'s' if total != 1 else ''}")
+        run.emit_lines(lines)
     return EXIT_OK
 
 

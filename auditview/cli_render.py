@@ -226,21 +226,21 @@ class StepLike(Protocol):
     """What the waterfall needs of a timeline step (``auditview.timeline.TimelineStep`` has it)."""
 
     @property
-    def request_id(self) -> str: ...
+    def request_id(self) -> str | None: ...
     @property
     def depth(self) -> int: ...
     @property
-    def tool(self) -> str: ...
+    def tool(self) -> str | None: ...
     @property
-    def command(self) -> str: ...
+    def command(self) -> str | None: ...
     @property
     def start_ms(self) -> float: ...
     @property
-    def duration_ms(self) -> float: ...
+    def duration_ms(self) -> float | None: ...
     @property
     def end_ms(self) -> float: ...
     @property
-    def exit_code(self) -> int: ...
+    def exit_code(self) -> int | None: ...
     @property
     def failed(self) -> bool: ...
     @property
@@ -283,6 +283,11 @@ _MARKS_W: Final = 3
 _MIN_BAR: Final = 10
 
 
+def _or_unknown(value: str | None) -> str:
+    """A field's text, or ``?`` when the record does not say."""
+    return "?" if value is None else value
+
+
 def render_waterfall(timeline: TimelineLike, *, width: int, palette: Palette) -> list[str]:
     """Render a trace as a text waterfall: one row per step and per gap, bars on the trace's time axis.
 
@@ -314,10 +319,12 @@ def render_waterfall(timeline: TimelineLike, *, width: int, palette: Palette) ->
             + (cross if step.failed else " ")
             + ("!" if step.slow_reason else " ")
         )
-        label = "  " * max(int(step.depth), 0) + printable(f"{step.tool} {step.command}")
+        label = "  " * max(int(step.depth), 0) + printable(f"{_or_unknown(step.tool)} {_or_unknown(step.command)}")
         notes = []
         if step.failed:
             notes.append(f"exit {step.exit_code}")
+        elif step.exit_code is None:
+            notes.append("exit ?")
         if step.slow_reason:
             notes.append(f"slow: {printable(step.slow_reason)}")
         style = "red" if step.failed else ("yellow" if step.slow_reason else None)

@@ -32,7 +32,7 @@ from auditview.parse import (
     parse_chunk_prefiltered,
     project_schema,
 )
-from auditview.source.types import Chunk, Reject, SourceFile
+from auditview.source.types import Chunk, FieldWarning, Reject, SourceFile
 
 if TYPE_CHECKING:
     from auditview.cache import CacheEntry, Fingerprint
@@ -169,8 +169,10 @@ class AuditIndex:
         self.incomplete: int = 0
         #: Lines a ``prefilter`` ruled out (``load``): neither rows nor checked, so not in ``rejects`` either.
         self.unchecked: int = 0
-        # ``ts`` is the sort key: always held
-        self.columns: frozenset[str] | None = frozenset(columns) | {"ts"} if columns is not None else None
+        # ``ts`` is the sort key, ``warnings`` are counted like rejects: always held
+        self.columns: frozenset[str] | None = (
+            frozenset(columns) | {"ts", "warnings"} if columns is not None else None
+        )
         self._file_ids: dict[SourceFile, int] = {}
         #: After ``load``: per ``file_id``, the stream offset after its last complete line and the next line
         #: number (where a follower continues exactly).
@@ -335,6 +337,26 @@ class AuditIndex:
         """Standard input cannot be read again: hold its bytes (its size in memory) for raw reads."""
         if chunk.source.path == Path("-"):
             self._raw.keep(self.file_id(chunk.source), chunk.offset, chunk.data)
+
+    @property
+    def warning_count(self) -> int:
+        """How many records have at least one field warning (an unusable field value read as unknown)."""
+        frame = self.frame
+        return 0 if "warnings" not in frame.columns else frame.height - frame["warnings"].null_count()
+
+    def field_warnings(self) -> list[FieldWarning]:
+        """Every field warning of the loaded records with its file and line, in file then line order."""
+        frame = self.frame
+        if "warnings" not in frame.columns:
+            return []
+        rows = frame.filter(pl.col("warnings").is_not_null()).select("file_id", "line", "offset", "warnings")
+        found = [
+            FieldWarning(self.files[file_id].display, line, offset, reason)
+            for file_id, line, offset, text in rows.iter_rows()
+            for reason in text.split("\n")
+        ]
+        found.sort(key=lambda warning: (warning.path, warning.line))
+        return found
 
     def add_rejects(self, rejects: Iterable[Reject]) -> None:
         """Record rejects found outside the parser (over-long lines, corrupt compressed streams)."""

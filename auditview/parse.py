@@ -659,12 +659,16 @@ def _parse_subset(
     return parts, back.gather(doubtful).to_list()
 
 
+#: Columns a line in the writer's layout never has a value for (it derives nothing and warns of nothing).
+_NEVER_IN_LAYOUT: Final = ("derived", "warnings")
+
+
 def _light(columns: Collection[str] | None) -> bool:
     """Whether to read a projection off the writer's layout: a few of its scalar fields (each is one pass
     over the text; the decoder reads any number of fields in about the time of three)."""
     if columns is None:
         return False
-    wanted = set(columns) - set(LOCATION_COLUMNS) - {"ts"}
+    wanted = set(columns) - set(LOCATION_COLUMNS) - {"ts"} - set(_NEVER_IN_LAYOUT)
     return wanted <= layout.LIGHT_COLUMNS and len(wanted) <= _LIGHT_MAX_FIELDS
 
 
@@ -711,7 +715,13 @@ def _read_layout_lines(
     wanted = [name for name in _project(SCHEMA, columns) if name not in LOCATION_COLUMNS]
     flagged = table.select("i", "line", fits=layout.matches())
     fitting = flagged.filter("fits")
-    values = fitting.select("i", *(layout.column(name) for name in wanted))
+    values = fitting.select(
+        "i",
+        *(
+            pl.lit(None, pl.String).alias(name) if name in _NEVER_IN_LAYOUT else layout.column(name)
+            for name in wanted
+        ),
+    )
     # a date that does not exist (2026-02-30) leaves ts null: the general path rejects that line
     proven = values.filter(pl.col("ts").is_not_null()) if "ts" in wanted else values
     return proven.select(*wanted, "i"), _others(table, proven)

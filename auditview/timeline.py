@@ -46,20 +46,22 @@ class TraceNotFoundError(KeyError):
 class TimelineStep:
     """One step of a trace; times in milliseconds from the trace's start."""
 
-    request_id: str
+    request_id: str | None
     parent_request_id: str | None
     depth: int
-    tool: str
-    command: str
+    tool: str | None
+    command: str | None
     start_ms: float
-    duration_ms: float
+    #: ``None`` when the record does not say (the step is then drawn as an instant: ``end_ms == start_ms``).
+    duration_ms: float | None
     end_ms: float
-    exit_code: int
+    #: ``None`` when unknown (a producer that writes no exit code, or an unusable one): not failed, not 0.
+    exit_code: int | None
     ok: bool | None
     failed: bool
     slow_reason: str | None
     on_critical_path: bool
-    operator: str
+    operator: str | None
     file_id: int
     offset: int
     length: int
@@ -75,8 +77,8 @@ class Gap:
     start_ms: float
     end_ms: float
     duration_ms: float
-    after_request_id: str
-    before_request_id: str
+    after_request_id: str | None
+    before_request_id: str | None
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ class Timeline:
     span_ms: float
     steps: list[TimelineStep]
     gaps: list[Gap]
-    critical_path: list[str]
+    critical_path: list[str | None]
     busy_ms: float = 0.0
     idle_ms: float = 0.0
     max_depth: int = 0
@@ -124,7 +126,7 @@ def build_timeline(
         pl.col("tool").cast(pl.String),
         pl.col("command").cast(pl.String),
         ((pl.col("__av_us") - start_us) / 1000.0).alias("start_ms"),
-        pl.col("duration_ms").fill_null(0.0),
+        pl.col("duration_ms"),
         pl.col("exit_code"),
         pl.col("ok"),
         pl.col("slow").fill_null(False),
@@ -139,30 +141,28 @@ def build_timeline(
 
     # Derived times to 3 decimals (whole microseconds, the index resolution): no 15516.943000000001.
     starts = [round(float(r["start_ms"]), 3) for r in records]
-    ends = [round(float(r["start_ms"]) + float(r["duration_ms"]), 3) for r in records]
-    parents = _accepted_parents(
-        [str(r["request_id"]) for r in records], [r["parent_request_id"] for r in records]
-    )
+    ends = [round(float(r["start_ms"]) + float(r["duration_ms"] or 0.0), 3) for r in records]
+    parents = _accepted_parents([r["request_id"] for r in records], [r["parent_request_id"] for r in records])
     depths = _depths(parents)
     critical = critical_path_indices(starts, ends, parents)
     span_ms = max(ends)
 
     steps = [
         TimelineStep(
-            request_id=str(r["request_id"]),
+            request_id=r["request_id"],
             parent_request_id=r["parent_request_id"],
             depth=depths[i],
-            tool=str(r["tool"]),
-            command=str(r["command"]),
+            tool=r["tool"],
+            command=r["command"],
             start_ms=starts[i],
-            duration_ms=float(r["duration_ms"]),
+            duration_ms=None if r["duration_ms"] is None else float(r["duration_ms"]),
             end_ms=ends[i],
-            exit_code=int(r["exit_code"]),
+            exit_code=r["exit_code"],
             ok=r["ok"],
-            failed=int(r["exit_code"]) != 0,
+            failed=r["exit_code"] is not None and r["exit_code"] != 0,
             slow_reason=r["slow_reason"] if r["slow"] else None,
             on_critical_path=i in critical,
-            operator=str(r["operator"]),
+            operator=r["operator"],
             file_id=int(r["file_id"]),
             offset=int(r["offset"]),
             length=int(r["length"]),
@@ -185,15 +185,18 @@ def build_timeline(
         busy_ms=round(span_ms - idle_ms, 3),
         idle_ms=idle_ms,
         max_depth=max(depths, default=0),
-        tools=list(dict.fromkeys(step.tool for step in steps)),
+        tools=list(dict.fromkeys(step.tool for step in steps if step.tool is not None)),
     )
 
 
-def _accepted_parents(request_ids: list[str], parent_ids: list[str | None]) -> list[int | None]:
-    """Index of each step's parent within the trace (steps in start order), or None; never forms a cycle."""
+def _accepted_parents(request_ids: list[str | None], parent_ids: list[str | None]) -> list[int | None]:
+    """Index of each step's parent within the trace (steps in start order), or None; never forms a cycle.
+
+    A step without a request id can be no step's parent."""
     first_index: dict[str, int] = {}
     for i, request_id in enumerate(request_ids):
-        first_index.setdefault(request_id, i)
+        if request_id is not None:
+            first_index.setdefault(request_id, i)
     accepted: list[int | None] = [None] * len(request_ids)
     for i, parent_id in enumerate(parent_ids):
         if parent_id is None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["Chunk", "Compression", "PartialLine", "Reject", "SourceFile"]
+__all__ = ["Chunk", "Compression", "FieldWarning", "PartialLine", "Reject", "SourceFile"]
 
 Compression = Literal["none", "gzip", "zstd"]
 
@@ -57,6 +57,22 @@ class Reject:
     #: The full byte length of the line (without ``\n``) when ``raw`` holds only its first bytes (an over-long
     #: line); ``None`` when ``raw`` is the whole line.
     length: int | None = None
+
+    @property
+    def where(self) -> str:
+        """``file:line`` for messages."""
+        return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldWarning:
+    """A record kept with a field it could not use (``exit_code: "one"``): the field is unknown, and this
+    says where and why, so that nothing is silently lost."""
+
+    path: str
+    line: int
+    offset: int
+    reason: str
 
     @property
     def where(self) -> str:

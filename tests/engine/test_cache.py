@@ -161,7 +161,7 @@ def test_projected_loads_share_and_widen_the_entry(tmp_path: Path, parsed_offset
     AuditIndex.load([source], columns={"duration_ms"})
     assert parsed_offsets == []
     assert_same_as_uncached([source], {"ts", "command"})
-    assert index_cache.cached_columns(source) == {"ts", "duration_ms", "trace_id", "command"}
+    assert index_cache.cached_columns(source) == {"ts", "duration_ms", "trace_id", "command", "warnings"}
     parsed_offsets.clear()
     assert_same_as_uncached([source], {"trace_id", "command"})
     assert parsed_offsets == [0]

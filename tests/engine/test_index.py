@@ -92,7 +92,7 @@ def test_projected_load_has_same_rows(tmp_path: Path) -> None:
     source = write(tmp_path / "a.jsonl", lines)
     full = AuditIndex.load([source])
     part = AuditIndex.load([source], columns={"ts", "duration_ms"})
-    assert part.frame.columns == ["ts", "duration_ms", "file_id", "offset", "length", "line"]
+    assert part.frame.columns == ["ts", "duration_ms", "warnings", "file_id", "offset", "length", "line"]
     assert part.frame.equals(full.frame.select(part.frame.columns))
     assert len(part.rejects) == len(full.rejects) == 1
 
