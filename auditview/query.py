@@ -79,6 +79,8 @@ _COLUMNS: Final[dict[str, Kind]] = {
     "error_message": "string",
     "params": "string",
     "extra": "string",
+    "derived": "string",
+    "warnings": "string",
     "file_id": "number",
     "offset": "number",
     "length": "number",
