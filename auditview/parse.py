@@ -381,14 +381,14 @@ def _screen(frame: pl.DataFrame, *, full: bool, errors: bool) -> tuple[pl.DataFr
         & (pl.col("length") <= MAX_LINE_BYTES)
         & ~coerced
         & ~line.str.contains("\\", literal=True)
-        & ~_names_alias()
         & pl.when(pl.col("length") >= _DEEP_LINE_BYTES)
         .then(line.str.count_matches(r"[\[{]") < 512)
         .otherwise(True)
     )
     ts = _TS_EXPR
-    if full:
+    if full:  # the key count proves the line has no key besides the known fields: no alias either
         return _screen_full(frame, base, ts=ts, present=present)
+    base = base & ~_names_alias()
     flags = (
         frame.lazy()
         .with_columns(ts=ts, present=present, known=line.str.count_matches(_KNOWN_KEY_RE))
@@ -463,7 +463,8 @@ def _names_alias() -> pl.Expr:
     )
     if not optional:
         return pl.lit(False)
-    return pl.col("line").str.contains('"(?:' + "|".join(re.escape(key) for key in optional) + r')"\s*:')
+    # the quoted names anywhere (also as values: those lines are merely decided exactly), found in one pass
+    return pl.col("line").str.contains_any([f'"{key}"' for key in optional])
 
 
 def _params_text() -> pl.Expr:

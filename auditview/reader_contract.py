@@ -22,6 +22,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
 from typing import Any, Final
@@ -119,7 +120,7 @@ class FieldMap:
 
     user: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def keys(self) -> dict[str, tuple[str, ...]]:
         """Field -> the keys tried for it, in order (without duplicates)."""
         result: dict[str, tuple[str, ...]] = {}
@@ -128,7 +129,13 @@ class FieldMap:
             result[name] = tuple(dict.fromkeys(ordered))
         return result
 
-    @property
+    @cached_property
+    def plan(self) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+        """``(field, kind, alias keys)`` for every field but the time, in ``FIELDS`` order."""
+        keys = self.keys
+        return tuple((name, kind, keys[name][1:]) for name, kind in FIELDS.items() if name != "timestamp")
+
+    @cached_property
     def alias_keys(self) -> frozenset[str]:
         """Every key that is read as another field (never a field's own name)."""
         return frozenset(key for name, keys in self.keys.items() for key in keys if key != name)
@@ -375,24 +382,13 @@ def read_record(
     """
     if not isinstance(record, dict):
         raise ContractError(f"not a JSON object but {_json_type(record)}")
-    keys = (fields or active_field_map()).keys
+    field_map = fields or active_field_map()
+    keys = field_map.keys
     meta = record.get("meta")
     meta = meta if isinstance(meta, dict) else {}
     derived: list[str] = []
     warnings: list[str] = []
     used: set[str] = set()
-
-    def lookup(name: str) -> tuple[Any, str | None]:
-        """The first non-null value among the field's keys, then ``meta``'s; and where it came from."""
-        for key in keys[name]:
-            value = record.get(key)
-            if value is not None:
-                used.add(key)
-                return value, key
-        if name in META_FIELDS and meta.get(name) is not None:
-            return meta[name], f"meta.{name}"
-        return None, None
-
     # the time: the first usable one among its keys (an unusable one is a warning when another is usable)
     moment: datetime | None = None
     problems: list[str] = []
@@ -420,16 +416,25 @@ def read_record(
     warnings += [f"unusable time ignored: {problem}" for problem in problems]
 
     values: dict[str, Any] = {}
-    for name, kind in FIELDS.items():
-        if name == "timestamp":
-            continue
-        value, source = lookup(name)
-        if source is not None and source != name:
-            derived.append(f"{name}<-{source}")
+    for name, kind, names in field_map.plan:
+        value = record.get(name)
+        if value is None:  # not under its own key: an alias, then meta
+            for key in names:
+                value = record.get(key)
+                if value is not None:
+                    used.add(key)
+                    derived.append(f"{name}<-{key}")
+                    break
+            else:
+                if name in META_FIELDS and meta.get(name) is not None:
+                    value = meta[name]
+                    derived.append(f"{name}<-meta.{name}")
         if value is None:
             values[name] = None
             continue
-        if kind == "any":
+        if kind == "string" and type(value) is str:  # the common case, first
+            values[name] = value
+        elif kind == "any":
             values[name] = value
         elif kind == "error":
             if isinstance(value, dict):
