@@ -1184,8 +1184,8 @@ def cmd_stats(run: Run) -> int:
             rate = s.get("error_rate")
             rows.append(
                 [
-                    str(s["tool"]),
-                    str(s["command"]),
+                    "-" if s["tool"] is None else str(s["tool"]),
+                    "-" if s["command"] is None else str(s["command"]),
                     str(s["count"]),
                     (str(errors), "red" if errors else None),
                     f"{rate * 100:.1f}%" if rate is not None else "-",

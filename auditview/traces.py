@@ -43,7 +43,8 @@ def has_trace_id() -> pl.Expr:
 
 def end_expr() -> pl.Expr:
     """The end of each step (``ts + duration_ms``) as a UTC datetime with microsecond precision."""
-    micros = (pl.col("duration_ms") * 1000.0).round(0).cast(pl.Int64)
+    # an unknown duration (a producer that writes none) ends where it starts: an instant, never a null end
+    micros = (pl.col("duration_ms").fill_null(0.0) * 1000.0).round(0).cast(pl.Int64)
     return pl.col("ts") + pl.duration(microseconds=micros)
 
 
@@ -60,7 +61,7 @@ def orphans(frame: pl.DataFrame) -> pl.DataFrame:
 def _first_seen(name: str, in_time_order: bool) -> pl.Expr:
     """The distinct values of ``name`` in a group in order of first appearance by ``ts`` (ties: row order)."""
     column = pl.col(name) if in_time_order else pl.col(name).sort_by("ts", "__av_row")
-    return column.unique(maintain_order=True)
+    return column.drop_nulls().unique(maintain_order=True)
 
 
 def summarize_traces(frame: pl.DataFrame, rule: SlowStepRule | None = None) -> pl.DataFrame:
