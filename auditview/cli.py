@@ -1251,9 +1251,7 @@ def _field_warnings(run: Run, index: AuditIndex) -> int:
     total = len(warnings)
     if run.ns.limit is not None:
         warnings = warnings[: run.ns.limit]
-    items = [
-        {"path": w.path, "line": w.line, "offset": w.offset, "reason": w.reason} for w in warnings
-    ]
+    items = [{"path": w.path, "line": w.line, "offset": w.offset, "reason": w.reason} for w in warnings]
     if run.output == "json":
         run.emit_json(items)
     elif run.output == "jsonl":

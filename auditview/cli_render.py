@@ -319,7 +319,9 @@ def render_waterfall(timeline: TimelineLike, *, width: int, palette: Palette) ->
             + (cross if step.failed else " ")
             + ("!" if step.slow_reason else " ")
         )
-        label = "  " * max(int(step.depth), 0) + printable(f"{_or_unknown(step.tool)} {_or_unknown(step.command)}")
+        label = "  " * max(int(step.depth), 0) + printable(
+            f"{_or_unknown(step.tool)} {_or_unknown(step.command)}"
+        )
         notes = []
         if step.failed:
             notes.append(f"exit {step.exit_code}")

@@ -1,7 +1,7 @@
 """The reader contract: what any producer's audit-log line may be, and how it becomes index values.
 
-The writer contract (``auditview.contract``) is what ``auditview.writer`` writes: every field, our types. Readers
-are kinder, because the logs an incident is about come from tools nobody chose: the seed's hand-written shape,
+The writer contract (``auditview.contract``) is what ``auditview.writer`` writes: every field, our types.
+Readers are kinder, because the logs an incident is about come from tools nobody chose: the seed's hand-written shape,
 Go and Node CLIs, shell scripts, logged JSON responses. A line is a record when it is a JSON object with a
 usable time (``timestamp`` or an alias: RFC 3339 / ISO 8601 with any offset and precision, or an epoch
 number); everything else is optional and typed when present. A known field with an unusable value costs the
@@ -197,7 +197,7 @@ _ACTIVE: FieldMap | None = None
 def active_field_map() -> FieldMap:
     """The map of this process: the config file's mappings, then ``AUDITVIEW_FIELDS`` (``--field``, which
     the CLI puts there so that child processes read the same), computed once."""
-    global _ACTIVE  # noqa: PLW0603 - one map per process, like the environment it comes from
+    global _ACTIVE  # one map per process, like the environment it comes from
     if _ACTIVE is None:
         merged: dict[str, tuple[str, ...]] = dict(_config_mapping())
         env = os.environ.get(ENV_FIELDS, "")
@@ -209,7 +209,7 @@ def active_field_map() -> FieldMap:
 
 def reset_active_field_map() -> None:
     """Forget the computed map (after ``AUDITVIEW_FIELDS`` or the config file changed)."""
-    global _ACTIVE  # noqa: PLW0603
+    global _ACTIVE
     _ACTIVE = None
 
 
@@ -432,9 +432,7 @@ def read_record(
         if value is None:
             values[name] = None
             continue
-        if kind == "string" and type(value) is str:  # the common case, first
-            values[name] = value
-        elif kind == "any":
+        if (kind == "string" and type(value) is str) or kind == "any":  # the common cases, first
             values[name] = value
         elif kind == "error":
             if isinstance(value, dict):
@@ -442,7 +440,9 @@ def read_record(
             elif isinstance(value, str):
                 values["error"] = {"message": value}
             else:
-                warnings.append(f"error must be an object or a string, not {_json_type(value)} {_shown(value)}")
+                warnings.append(
+                    f"error must be an object or a string, not {_json_type(value)} {_shown(value)}"
+                )
                 values["error"] = None
         else:
             if isinstance(value, str) and kind != "string":
