@@ -430,7 +430,18 @@ def store(
         return
     thread = threading.Thread(
         target=_store_quietly,
-        args=(source, identity, fingerprint, next_line, frame, frozenset(columns), list(rejects), partial),
+        # what decides the rows is taken now, not when the thread runs (the next run may change it)
+        args=(
+            source,
+            identity,
+            fingerprint,
+            next_line,
+            frame,
+            frozenset(columns),
+            list(rejects),
+            partial,
+            _reading(source),
+        ),
         name="auditview-cache-write",
     )
     with _pending_lock:  # started under the lock: ``wait_pending`` in another thread never joins it unstarted
@@ -447,9 +458,10 @@ def _store_quietly(
     columns: frozenset[str],
     rejects: list[Reject],
     partial: int,
+    reading: list[str | None],
 ) -> None:
     try:
-        if not _store(source, identity, fingerprint, next_line, frame, columns, rejects, partial):
+        if not _store(source, identity, fingerprint, next_line, frame, columns, rejects, partial, reading):
             return
     except Exception as exc:
         _LOG.debug("auditview cache: not written for %s: %s", source.path, exc)
@@ -469,6 +481,7 @@ def _store(
     columns: frozenset[str],
     rejects: list[Reject],
     partial: int,
+    reading: list[str | None],
 ) -> bool:
     """Write the entry; ``False`` when the file changed while it was read (nothing written)."""
     import polars as pl
@@ -525,7 +538,7 @@ def _store(
             "auditview": __version__,
             "path": os.path.abspath(source.path),
             "compression": source.compression,
-            "reading": _reading(source),
+            "reading": reading,
             "dev": identity.st_dev,
             "ino": identity.st_ino,
             "size": identity.st_size,

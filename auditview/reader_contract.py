@@ -1,11 +1,11 @@
 """The reader contract: what any producer's audit-log line may be, and how it becomes index values.
 
 The writer contract (``auditview.contract``) is what ``auditview.writer`` writes: every field, our types.
-Readers are kinder, because the logs an incident is about come from tools nobody chose: the seed's hand-written shape,
-Go and Node CLIs, shell scripts, logged JSON responses. A line is a record when it is a JSON object with a
-usable time (``timestamp`` or an alias: RFC 3339 / ISO 8601 with any offset and precision, or an epoch
-number); everything else is optional and typed when present. A known field with an unusable value costs the
-field, not the record: it is read as unknown and the anomaly is kept as a warning. A field taken from
+Readers are kinder, because the logs an incident is about come from tools nobody chose: the seed's hand-
+written shape, Go and Node CLIs, shell scripts, logged JSON responses. A line is a record when it is a JSON
+object with a usable time (``timestamp`` or an alias: RFC 3339 / ISO 8601 with any offset and precision, or an
+epoch number); everything else is optional and typed when present. A known field with an unusable value costs
+the field, not the record: it is read as unknown and the anomaly is kept as a warning. A field taken from
 somewhere other than its own key (an alias, the response's ``meta``, the file's name, ``ok``) is named in
 ``derived`` so that nothing shown is mistaken for what the producer wrote.
 
@@ -22,8 +22,8 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import PurePath
 from typing import Any, Final
 
