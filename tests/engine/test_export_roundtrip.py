@@ -12,9 +12,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditview.reader_contract import parse_time_text
 from auditview.export import export_lines
 from auditview.index import AuditIndex
+from auditview.reader_contract import parse_time_text
 from auditview.source.types import SourceFile
 
 TEXT = st.text(st.characters(codec="utf-8"), max_size=6)
@@ -25,7 +25,8 @@ def lines(draw: st.DrawFn) -> tuple[bytes, bool]:
     """A record line in one of several producers' styles (some fields left out), or a junk line; with whether
     the reader contract makes it a record."""
     if draw(st.integers(0, 6)) == 0:
-        return draw(st.sampled_from([b"junk", b"{}", b"[1]", b'{"timestamp": true}', b'{"ts": "noon"}'])), False
+        junk = [b"junk", b"{}", b"[1]", b'{"timestamp": true}', b'{"ts": "noon"}']
+        return draw(st.sampled_from(junk)), False
     record: dict[str, Any] = {
         "timestamp": f"2026-11-27T10:{draw(st.integers(0, 59)):02d}:{draw(st.integers(0, 59)):02d}"
         + draw(st.sampled_from(["Z", ".5Z", "+01:00", ".123456-02:30"])),
