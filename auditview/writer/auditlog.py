@@ -2,9 +2,14 @@
 
 ``-o jsonl`` prints the stored lines byte for byte, oldest first by ``timestamp`` (records are appended when
 they complete, so file order is not time order); ``-o json`` prints ``{"ok": true, "data": [...], "meta":
-{...}}``; ``-o table`` (the default on a terminal) prints escaped, aligned columns. Malformed lines are
-skipped with a ``file:line: reason`` warning. It never writes the log. ``auditview.timeparse`` (pendulum) is
-imported inside functions only, so that ``import auditview.writer`` stays light.
+{...}}`` with each record as its producer wrote it; ``-o table`` (the default on a terminal) prints escaped,
+aligned columns, ``-`` for a field the record does not give. Lines are read by the reader contract
+(``auditview.reader_contract``), like every reader path, so a log that other producers append to (the
+seed's hand-written shape, aliases, a logged response's ``meta``) is listed too: a line that is no record (not
+a JSON object, no usable time) is skipped with a ``file:line: skipped: reason`` warning, and a record with an
+unusable field value is kept, the field unknown, with a ``file:line: warning: reason`` line when it is shown.
+Filters match the values the reader contract reads. It never writes the log. ``auditview.timeparse``
+(pendulum) is imported inside functions only, so that ``import auditview.writer`` stays light.
 """
 
 from __future__ import annotations
@@ -23,26 +28,34 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO, Final, NoReturn, TextIO
 
 import orjson
 
-from auditview.contract import ContractError, parse_line, parse_timestamp
+from auditview.contract import ContractError
+from auditview.reader_contract import ReadRecord, active_field_map, read_line
 from auditview.sanitize import printable, truncate_display
 
 if TYPE_CHECKING:
     from auditview.writer.auditor import Auditor
 
-__all__ = ["LogLine", "build_parser", "log_files", "read_log", "run_audit_log"]
+__all__ = ["LogLine", "build_parser", "log_files", "read_log", "run_audit_log", "warn_fields"]
 
 _FOLLOW_INTERVAL_S: Final = 0.25
 
 
 @dataclass(frozen=True, slots=True)
 class LogLine:
-    """One valid record line: where it was, its raw bytes (without ``\\n``) and the decoded record."""
+    """One record line: where it was, its raw bytes (without ``\\n``) and how the reader contract reads it."""
 
     moment: datetime
+    path: str
     file_index: int
     line_no: int
     raw: bytes
-    record: dict[str, Any]
+    read: ReadRecord
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The line decoded, as its producer wrote it (the reader contract made sure it is an object)."""
+        decoded: dict[str, Any] = orjson.loads(self.raw)
+        return decoded
 
 
 class _Parser(argparse.ArgumentParser):
@@ -158,19 +171,19 @@ def _split_lines(
         if not raw.strip():
             continue
         try:
-            record = parse_line(raw)
-            moment = parse_timestamp(record["timestamp"])
+            read = read_line(raw, path=path)
         except ContractError as exc:
             reason = str(exc)
             if trailing and final and offset == len(lines) - 1:
                 reason = f"incomplete last line ({reason})"
             _warn(warn, f"{path}:{line_no}: skipped: {reason}")
             continue
-        yield LogLine(moment, file_index, line_no, raw, record)
+        yield LogLine(read.ts, path, file_index, line_no, raw, read)
 
 
 def read_log(path: str, warn: TextIO) -> list[LogLine]:
-    """All valid records of the log at ``path`` and its rotated siblings, in file order."""
+    """All records of the log at ``path`` and its rotated siblings, in file order (``warn`` gets a line per
+    skipped line; the field warnings of the records a caller shows are for it to report, ``warn_fields``)."""
     result: list[LogLine] = []
     for index, file_path in enumerate(log_files(path)):
         try:
@@ -180,6 +193,13 @@ def read_log(path: str, warn: TextIO) -> list[LogLine]:
             continue
         result.extend(_split_lines(data, file_path, index, warn))
     return result
+
+
+def warn_fields(lines: Sequence[LogLine], warn: TextIO) -> None:
+    """``file:line: warning: reason`` for each unusable field value of ``lines`` (the records are kept)."""
+    for line in lines:
+        for reason in line.read.warnings:
+            _warn(warn, f"{line.path}:{line.line_no}: warning: {reason}", prefix="")
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,9 +214,10 @@ class _Filter:
             return False
         if self.until is not None and line.moment > self.until:
             return False
-        if self.trace_id is not None and line.record.get("trace_id") != self.trace_id:
+        values = line.read.values
+        if self.trace_id is not None and values["trace_id"] != self.trace_id:
             return False
-        return self.command is None or line.record.get("command") == self.command
+        return self.command is None or values["command"] == self.command
 
 
 def run_audit_log(
@@ -226,6 +247,11 @@ def run_audit_log(
         except TimeParseError:
             err.write(f"{name}: error: bad --{option} value {printable(text)!r}: expected {WHEN_HELP}\n")
             return 2
+    try:
+        active_field_map()  # a broken fields.toml or AUDITVIEW_FIELDS is a usage error, not a traceback
+    except ValueError as exc:
+        err.write(f"{name}: error: {printable(str(exc))}\n")
+        return 2
     output = args.output or ("table" if _isatty(out) else "jsonl")
     if args.follow and output == "json":
         err.write(f"{name}: error: --follow cannot be used with -o json (use jsonl or table)\n")
@@ -237,11 +263,13 @@ def run_audit_log(
         lines.sort(key=lambda line: (line.moment, line.file_index, line.line_no))
         if args.lines is not None:
             lines = lines[len(lines) - args.lines :] if args.lines else []
+        warn_fields(lines, err)
         try:
             if output == "jsonl":
                 out.write(b"".join(line.raw + b"\n" for line in lines))
             elif output == "json":
-                meta = {**inv.meta(), "count": len(lines), "log_path": path}
+                warned = sum(1 for line in lines if line.read.warnings)
+                meta = {**inv.meta(), "count": len(lines), "warnings": warned, "log_path": path}
                 body = {"ok": True, "data": [line.record for line in lines], "meta": meta}
                 out.write(orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS) + b"\n")
             else:
@@ -311,6 +339,7 @@ def _print_fresh(
         line for line in _split_lines(complete, path, 0, err, first_line=line_no) if selector.accepts(line)
     ]
     if fresh:
+        warn_fields(fresh, err)
         if output == "jsonl":
             out.write(b"".join(line.raw + b"\n" for line in fresh))
         else:
@@ -368,14 +397,15 @@ def _table(lines: Sequence[LogLine], *, header: bool) -> str:
     if header:
         rows.append("  ".join(title.ljust(width) for title, width in _COLUMNS).rstrip())
     for line in lines:
-        rec = line.record
+        values = line.read.values
+        duration = values["duration_ms"]
         cells = (
-            str(rec["timestamp"]).replace("T", " ")[:23],
-            str(rec["command"]),
-            str(rec["exit_code"]),
-            f"{float(rec['duration_ms']):.1f} ms",
-            str(rec["trace_id"]),
-            str(rec["request_id"]),
+            line.moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:23],
+            _cell(values["command"]),
+            _cell(values["exit_code"]),
+            "-" if duration is None else f"{float(duration):.1f} ms",
+            _cell(values["trace_id"]),
+            _cell(values["request_id"]),
         )
         rows.append(
             "  ".join(
@@ -386,6 +416,11 @@ def _table(lines: Sequence[LogLine], *, header: bool) -> str:
     return "".join(row + "\n" for row in rows)
 
 
+def _cell(value: Any) -> str:
+    """A table cell: ``-`` for a field the record does not give."""
+    return "-" if value is None else str(value)
+
+
 def _isatty(stream: IO[Any]) -> bool:
     try:
         return stream.isatty()
@@ -393,9 +428,9 @@ def _isatty(stream: IO[Any]) -> bool:
         return False
 
 
-def _warn(err: TextIO, message: str) -> None:
+def _warn(err: TextIO, message: str, *, prefix: str = "warning: ") -> None:
     try:
-        err.write(f"warning: {printable(message)}\n")
+        err.write(f"{prefix}{printable(message)}\n")
         err.flush()
     except (OSError, ValueError):
         pass

@@ -216,3 +216,100 @@ def test_until_is_inclusive_like_the_engine(tmp_path: Path) -> None:
     stamp = orjson.loads(log.read_bytes())["timestamp"]
     out = _run(auditor, "--until", stamp, "-o", "jsonl")[1]
     assert out.count(b"\n") == 1
+
+
+# -- the reader contract: lines from other producers ---------------------------------------------------------
+
+#: A line in the seed's hand-written shape: no tool, request_id, trace_id or version; blanks after : and ,.
+SEED_LINE = (
+    b'{"timestamp": "2024-03-11T14:30:00Z", "command": "deploy", "params": {"env": "staging"}, '
+    b'"exit_code": 0, "duration_ms": 4521, "operator": "agent-session-42"}'
+)
+
+
+def test_a_foreign_line_in_the_seeds_shape_is_listed(auditor: Auditor, log_path: Path) -> None:
+    """A line another producer appended (the seed's shape, an offset time) is a record like the writer's:
+    byte for byte in jsonl, as written in json, with ``-`` for what it does not give in the table."""
+    with auditor.invocation("status"):
+        pass
+    ours = log_path.read_bytes()
+    offset = (
+        b'{"timestamp": "2024-03-11T16:31:00+02:00", "command": "verify", "exit_code": 1, "error": "boom"}'
+    )
+    with log_path.open("ab") as handle:
+        handle.write(SEED_LINE + b"\n" + offset + b"\n")
+    code, out, err = _run(auditor, "-o", "jsonl")
+    assert (code, err) == (0, "")
+    assert out == SEED_LINE + b"\n" + offset + b"\n" + ours  # 14:30Z, then 16:31+02:00 = 14:31Z, then now
+    body = orjson.loads(_run(auditor, "-o", "json")[1])
+    assert body["data"][0] == orjson.loads(SEED_LINE)
+    assert body["meta"]["count"] == 3
+    assert body["meta"]["warnings"] == 0
+    rows = _run(auditor, "-o", "table")[1].decode().splitlines()
+    assert len(rows) == 4
+    assert rows[1].split() == ["2024-03-11", "14:30:00.000", "deploy", "0", "4521.0", "ms", "-", "-"]
+    assert rows[2].split() == ["2024-03-11", "14:31:00.000", "verify", "1", "-", "-", "-"]
+    assert _run(auditor, "--command", "deploy", "-o", "jsonl")[1] == SEED_LINE + b"\n"
+
+
+def test_a_field_warning_is_reported_and_the_record_kept(auditor: Auditor, log_path: Path) -> None:
+    """An unusable field value costs the field, not the record: ``file:line: warning: reason`` on the warning
+    stream, the line still printed, the field shown as unknown."""
+    log_path.parent.mkdir(parents=True)
+    fast = SEED_LINE.replace(b'"duration_ms": 4521', b'"duration_ms": "fast"')
+    ours = _record(5)
+    log_path.write_bytes(ours + b"\n" + fast + b"\n")
+    code, out, err = _run(auditor, "-o", "jsonl")
+    assert code == 0
+    assert out == fast + b"\n" + ours + b"\n"
+    assert err.splitlines() == [f"{log_path}:2: warning: duration_ms must be a number, not a string 'fast'"]
+    code, out, err = _run(auditor, "-o", "table")
+    assert "warning: duration_ms" in err
+    assert out.decode().splitlines()[1].split()[3:5] == ["0", "-"]
+    body = orjson.loads(_run(auditor, "-o", "json")[1])
+    assert body["meta"]["warnings"] == 1
+    assert body["data"][0]["duration_ms"] == "fast"
+
+
+def test_a_non_object_line_is_still_skipped_with_its_reason(auditor: Auditor, log_path: Path) -> None:
+    """Only a line that is no record is skipped: not an object, or no usable time; each says why."""
+    log_path.parent.mkdir(parents=True)
+    log_path.write_bytes(b"[" + SEED_LINE + b"]\n" + b'"text"\n' + b'{"command": "x"}\n' + SEED_LINE + b"\n")
+    code, out, err = _run(auditor, "-o", "jsonl")
+    assert code == 0
+    assert out == SEED_LINE + b"\n"
+    assert err.splitlines() == [
+        f"warning: {log_path}:1: skipped: not a JSON object but an array",
+        f"warning: {log_path}:2: skipped: not a JSON object but a string",
+        f"warning: {log_path}:3: skipped: no time: none of timestamp, ts, time, @timestamp is present",
+    ]
+
+
+def test_filters_match_read_values_from_meta_and_aliases(auditor: Auditor, log_path: Path) -> None:
+    """``--trace-id`` and ``--command`` match what the reader contract reads: a logged response's ``meta``,
+    aliases (``ts``, ``cmd``, ``traceId``), not only the top-level keys."""
+    log_path.parent.mkdir(parents=True)
+    response = (
+        b'{"ok": true, "data": {"replicas": 3}, "meta": {"timestamp": "2024-03-11T14:00:00Z", '
+        b'"trace_id": "t-meta", "command": "scale", "duration_ms": 12}}'
+    )
+    aliased = b'{"ts": 1710165660, "cmd": "scale", "traceId": "t-alias", "exitCode": 0}'
+    ours = _record(5, "scale", "t-other")
+    log_path.write_bytes(response + b"\n" + aliased + b"\n" + ours + b"\n")
+    assert _run(auditor, "--trace-id", "t-meta", "-o", "jsonl")[1] == response + b"\n"
+    assert _run(auditor, "--trace-id", "t-alias", "-o", "jsonl")[1] == aliased + b"\n"
+    both = _run(auditor, "--command", "scale", "-o", "jsonl")[1]
+    assert both.splitlines() == [response, aliased, ours]  # the epoch 1710165660 is 2024-03-11 14:01:00Z
+    rows = _run(auditor, "--trace-id", "t-meta", "-o", "table")[1].decode().splitlines()
+    assert rows[1].split() == ["2024-03-11", "14:00:00.000", "scale", "0", "12.0", "ms", "t-meta", "-"]
+
+
+def test_field_warnings_are_reported_for_the_records_shown(auditor: Auditor, log_path: Path) -> None:
+    """A record that a filter leaves out does not report its field warning; a skipped line always does."""
+    log_path.parent.mkdir(parents=True)
+    fast = SEED_LINE.replace(b'"duration_ms": 4521', b'"duration_ms": "fast"')
+    log_path.write_bytes(fast + b"\n" + b"[1]\n" + _record(5, "verify") + b"\n")
+    code, out, err = _run(auditor, "--command", "verify", "-o", "jsonl")
+    assert code == 0
+    assert out.count(b"\n") == 1
+    assert err.splitlines() == [f"warning: {log_path}:2: skipped: not a JSON object but an array"]
