@@ -729,8 +729,8 @@ def _check_rejects(run: Run, index: AuditIndex) -> None:
     if warned:
         hint = shlex.join(["auditview", "rejects", "--warnings", *run.ns.paths])
         run.notes.append(
-            f"auditview: {warned} record{'s' if warned != 1 else ''} kept with an unusable field "
-            f"(read as unknown); see '{hint}'"
+            f"auditview: {warned} field warning{'s' if warned != 1 else ''} (unusable values read as "
+            f"unknown, their records kept); see '{hint}'"
         )
     if not count:
         return

@@ -340,9 +340,13 @@ class AuditIndex:
 
     @property
     def warning_count(self) -> int:
-        """How many records have at least one field warning (an unusable field value read as unknown)."""
+        """How many field warnings the records have (each an unusable value read as unknown; a record may
+        have several, one per field, as ``field_warnings`` lists them)."""
         frame = self.frame
-        return 0 if "warnings" not in frame.columns else frame.height - frame["warnings"].null_count()
+        if "warnings" not in frame.columns:
+            return 0
+        warned = frame["warnings"].drop_nulls()
+        return 0 if warned.is_empty() else int(warned.str.count_matches("\n", literal=True).sum()) + warned.len()
 
     def field_warnings(self) -> list[FieldWarning]:
         """Every field warning of the loaded records with its file and line, in file then line order."""

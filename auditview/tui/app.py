@@ -46,7 +46,7 @@ from auditview.tui.messages import (
 from auditview.tui.screens.detail import DetailScreen
 from auditview.tui.screens.export import ExportDialog, ExportScope, default_export_name
 from auditview.tui.screens.help import HelpScreen
-from auditview.tui.screens.rejects import RejectsScreen
+from auditview.tui.screens.rejects import RejectsScreen, field_warning_rows
 from auditview.tui.screens.time_range import TimeRange, TimeRangeDialog
 from auditview.tui.screens.timeline import TimelineScreen
 from auditview.tui.screens.traces import TracesScreen
@@ -211,6 +211,7 @@ class AuditViewApp(App[int]):
         self.preview = message.preview
         self.status.total = message.frame.height
         self.status.rejects = message.rejects
+        self.status.field_warnings = message.warnings
         self.status.sources = message.sources if message.sources is not None else len(message.index.files)
         self.loaded = True
         self._request_filter(appended=True)
@@ -452,13 +453,14 @@ class AuditViewApp(App[int]):
         if preview and 0 <= file_id < len(index.files):
             line = line_number_at(index.files[file_id], offset)  # the preview started mid-file: count
         reason = None
-        if match.height and "slow_reason" in match.columns:
-            reason = match["slow_reason"][0]
+        row = match.row(0, named=True) if match.height else None
+        if row is not None:
+            reason = row.get("slow_reason")
         view_match = self.view.filter((pl.col("file_id") == file_id) & (pl.col("offset") == offset))
         if view_match.height and "slow_reason" in view_match.columns:
             reason = view_match["slow_reason"][0]
         source = index.files[file_id].display if 0 <= file_id < len(index.files) else "?"
-        self.call_from_thread(self.push_screen, DetailScreen(raw, source, line, reason))
+        self.call_from_thread(self.push_screen, DetailScreen(raw, source, line, reason, row=row))
 
     # ------------------------------------------------------------------------------------------- screens
     _MAIN_ONLY: ClassVar[frozenset[str]] = frozenset(
@@ -474,9 +476,14 @@ class AuditViewApp(App[int]):
         self.push_screen(HelpScreen())
 
     def action_rejects(self) -> None:
-        """List the rejected lines."""
+        """List the rejected lines and the field warnings."""
         rejects: list[Reject] = list(self.index.rejects) if self.index is not None else []
-        self.push_screen(RejectsScreen(rejects))
+        files = self.index.files if self.index is not None else []
+        warnings = field_warning_rows(self.frame, files)
+        screen = RejectsScreen(
+            rejects, warnings, warning_count=self.status.field_warnings, lines_known=not self.preview
+        )
+        self.push_screen(screen)
 
     def action_traces(self) -> None:
         """Open the traces list (tui-traces' screen) on the current view."""
@@ -494,6 +501,10 @@ class AuditViewApp(App[int]):
         except (TraceNotFoundError, ValueError) as exc:
             self.call_from_thread(self.notify, f"cannot build the timeline: {exc}", severity="error")
             return
+        except Exception as exc:  # an engine bug (a value it did not expect) must be shown, not swallowed
+            text = f"cannot build the timeline: {type(exc).__name__}: {exc}"
+            self.call_from_thread(self.notify, text, severity="error")
+            return
         self.call_from_thread(self.push_screen, TimelineScreen(timeline))
 
     def _update_open_screens(self) -> None:
@@ -509,7 +520,7 @@ class AuditViewApp(App[int]):
         """Rebuild an open timeline with the records that arrived (open traces grow live)."""
         try:
             timeline = build_timeline(frame, screen.timeline.trace_id, self.rule)
-        except (TraceNotFoundError, ValueError):
+        except Exception:  # the trace as shown stays (the error was shown when it was opened)
             return
         self.call_from_thread(screen.update_timeline, timeline)
 
@@ -568,7 +579,7 @@ class AuditViewApp(App[int]):
         yield SystemCommand("Time range", "Change since / until (w)", self.action_time_range)
         yield SystemCommand("Traces", "List traces and open their timelines (t)", self.action_traces)
         yield SystemCommand("Export", "Write records as byte-exact JSONL (x)", self.action_export)
-        yield SystemCommand("Rejects", "List malformed lines (r)", self.action_rejects)
+        yield SystemCommand("Rejects", "List malformed lines and field warnings (r)", self.action_rejects)
         yield SystemCommand(
             "Next failure", "Jump to the next failed record (e)", self.records.action_next_failed
         )

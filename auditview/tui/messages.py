@@ -57,6 +57,8 @@ class RecordsAppended(Message):
     index: RawIndex
     rejects: int = 0
     preview: bool = False
+    #: Field warnings of the records in ``frame`` (unusable values read as unknown; ``field_warning_count``).
+    warnings: int = 0
     #: Posts of one index are numbered 0 (the full index), 1, 2, ... while following; -1 for a preview.
     sequence: int = -1
     #: The rows added since the post numbered ``sequence - 1`` (not sorted as a whole); ``None`` = rebuilt.

@@ -13,8 +13,9 @@
    ``RecordsAppended`` at most every ``FOLLOW_POST_INTERVAL`` seconds; rotations and truncations are posted as
    ``SourceEventHappened``.
 
-Every loop checks ``cancelled()``. Nothing here touches a widget. ``filter_view`` is the pure function behind
-the filter worker: time range, filter, slow annotation and volume buckets.
+Every post carries the counts the status bar shows with the frame: rejects and field warnings
+(``field_warning_count``). Every loop checks ``cancelled()``. Nothing here touches a widget. ``filter_view``
+is the pure function behind the filter worker: time range, filter, slow annotation and volume buckets.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ __all__ = [
     "FilterState",
     "LoaderOptions",
     "covered_positions",
+    "field_warning_count",
     "filter_view",
     "line_number_at",
     "load_and_follow",
@@ -99,6 +101,18 @@ class LoaderOptions:
     preview_min_file: int = PREVIEW_MIN_FILE
     #: Uncached bytes from which the cold parse runs in a child process (``indexer``); ``None`` = never.
     cold_process_min: int | None = COLD_PROCESS_MIN
+
+
+def field_warning_count(frame: pl.DataFrame) -> int:
+    """The field warnings of ``frame``'s records: one per unusable field value (the ``warnings`` column holds
+    them newline-separated, null for a record without any). Only the records that have some are read."""
+    if "warnings" not in frame.columns:
+        return 0
+    column = frame.get_column("warnings")
+    if column.null_count() == column.len():
+        return 0
+    texts = column.drop_nulls()
+    return texts.len() + int(texts.str.count_matches("\n", literal=True).sum())
 
 
 def read_tail_chunk(source: SourceFile, max_bytes: int) -> Chunk | None:
@@ -355,7 +369,16 @@ def load_and_follow(options: LoaderOptions, post: Post, cancelled: Cancelled) ->
     except OSError:
         preview = None
     if preview is not None and not cancelled():
-        post(RecordsAppended(preview.frame, preview, rejects=len(preview.rejects), preview=True))
+        frame = preview.frame
+        post(
+            RecordsAppended(
+                frame,
+                preview,
+                rejects=len(preview.rejects),
+                preview=True,
+                warnings=field_warning_count(frame),
+            )
+        )
     stdin = any(str(source.path) == "-" for source in sources)
     loaded = None
     if not stdin:
@@ -390,20 +413,30 @@ def load_and_follow(options: LoaderOptions, post: Post, cancelled: Cancelled) ->
             if serial is None:
                 return
             index = serial
+        frame = index.frame
         post(
             RecordsAppended(
-                index.frame, index, rejects=len(index.rejects), sequence=0, sources=len(follower.files_read)
+                frame,
+                index,
+                rejects=len(index.rejects),
+                sequence=0,
+                sources=len(follower.files_read),
+                warnings=field_warning_count(frame),
             )
         )
         post(IndexingFinished(time.monotonic() - started))
         if options.follow:
-            _follow(follower, index, post, cancelled)
+            _follow(follower, index, post, cancelled, field_warning_count(frame))
     finally:
         follower.close()
 
 
-def _follow(follower: Follower, index: AuditIndex, post: Post, cancelled: Cancelled) -> None:
-    """Add what the follower finds; post the frame and the rows new since the last post (``sequence`` + 1)."""
+def _follow(follower: Follower, index: AuditIndex, post: Post, cancelled: Cancelled, warnings: int) -> None:
+    """Add what the follower finds; post the frame and the rows new since the last post (``sequence`` + 1).
+
+    ``warnings`` (the index's field warnings so far) grows by those of the added rows; it is counted again
+    over the whole frame only when rows were dropped.
+    """
     dirty = False
     rebuilt = False
     added: list[pl.DataFrame] = []
@@ -413,7 +446,9 @@ def _follow(follower: Follower, index: AuditIndex, post: Post, cancelled: Cancel
         follower.wait(FOLLOW_POST_INTERVAL / 2)
         for item in follower.poll():
             if isinstance(item, Chunk):
-                added.append(index.add_chunk(item))
+                chunk_rows = index.add_chunk(item)
+                added.append(chunk_rows)
+                warnings += field_warning_count(chunk_rows)
                 dirty = True
             elif isinstance(item, LineRejected):
                 index.add_rejects([item.reject])
@@ -434,6 +469,7 @@ def _follow(follower: Follower, index: AuditIndex, post: Post, cancelled: Cancel
             if rebuilt:
                 sequence += 1  # a gap in the numbering tells the app to start again from ``frame``
                 rebuilt = False
+                warnings = field_warning_count(frame)
             post(
                 RecordsAppended(
                     frame,
@@ -442,6 +478,7 @@ def _follow(follower: Follower, index: AuditIndex, post: Post, cancelled: Cancel
                     sequence=sequence,
                     added=rows if rows is not None else frame.head(0),
                     sources=len(follower.files_read),
+                    warnings=warnings,
                 )
             )
             added = []

@@ -157,7 +157,7 @@ def test_field_warnings_are_listed_and_noted(mixed: Path, capsys: pytest.Capture
     ]
     assert main(["traces", str(mixed), "-o", "table"]) == 0
     err = capsys.readouterr().err
-    assert "1 record kept with an unusable field (read as unknown)" in err
+    assert "1 field warning (unusable values read as unknown, their records kept)" in err
     assert "rejects --warnings" in err
 
 

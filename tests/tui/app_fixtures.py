@@ -18,6 +18,7 @@ from auditview.parse import parse_chunk
 from auditview.source.types import Chunk, Reject, SourceFile
 from auditview.tui.app import AppOptions, AuditViewApp, create_app
 from auditview.tui.messages import RecordsAppended
+from auditview.tui.workers import field_warning_count
 
 FROZEN_NOW = datetime(2026, 11, 20, 10, 0, 0, tzinfo=UTC)
 START = datetime(2026, 11, 20, 9, 0, 0, tzinfo=UTC)
@@ -116,7 +117,11 @@ def memory_app(index: MemoryIndex, **options: Any) -> AuditViewApp:
 
 def feed(app: AuditViewApp, index: MemoryIndex) -> None:
     """Post the index to the app as the loader would."""
-    app.post_message(RecordsAppended(index.frame, index, rejects=len(index.rejects)))
+    app.post_message(
+        RecordsAppended(
+            index.frame, index, rejects=len(index.rejects), warnings=field_warning_count(index.frame)
+        )
+    )
 
 
 async def settle(app: AuditViewApp, pilot: Any) -> None:

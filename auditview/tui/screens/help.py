@@ -35,7 +35,7 @@ HELP_SECTIONS: Final[tuple[tuple[str, tuple[tuple[str, str], ...]], ...]] = (
             ("w", "time range (since / until: 1h, 30m, today, 2026-11-27T10:00)"),
             ("t", "traces; enter on a trace opens its timeline"),
             ("x", "export filtered / marked records or a trace (byte-exact JSONL)"),
-            ("r", "rejected lines (file, line, reason)"),
+            ("r", "rejected lines and field warnings (file, line, reason)"),
             ("ctrl+p", "command palette"),
             ("?", "this help"),
             ("escape", "back"),

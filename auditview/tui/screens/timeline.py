@@ -21,12 +21,15 @@ from textual.widgets import Footer, Static
 from auditview.sanitize import printable, truncate_display
 from auditview.timeline import Timeline, TimelineStep
 from auditview.tui.messages import ExportRequested, RecordDetailRequested
+from auditview.tui.widgets.records import UNKNOWN
 from auditview.tui.widgets.waterfall import (
     CRITICAL_GLYPH,
     FAILED_GLYPH,
     SLOW_GLYPH,
     Waterfall,
+    exit_text,
     format_duration,
+    step_label,
 )
 
 __all__ = ["TimelineScreen", "describe_step", "describe_timeline"]
@@ -63,23 +66,26 @@ def describe_timeline(timeline: Timeline) -> Content:
 
 def describe_step(step: TimelineStep) -> Content:
     """The info line for one step: what ran, when, how long, how it ended and why it is marked."""
-    label = _safe(f"{step.tool} {step.command}", 60)
+    label = _safe(step_label(step), 60)
     parts: list[tuple[str, str] | str] = [
         (label, "bold"),
         f"  {_offset(step.start_ms)} → {_offset(step.end_ms)}",
         f"  ({format_duration(step.duration_ms)})",
     ]
     if step.failed:
-        parts.append((f"  {FAILED_GLYPH} exit {step.exit_code}", "$text-error"))
+        parts.append((f"  {FAILED_GLYPH} {exit_text(step.exit_code)}", "$text-error"))
+    elif step.exit_code is None:
+        parts.extend(["  exit ", (UNKNOWN, "$text-muted")])
     else:
-        parts.append(f"  exit {step.exit_code}")
+        parts.append(f"  {exit_text(step.exit_code)}")
     if step.operator:
         parts.append(f"  by {_safe(step.operator, 24)}")
     if step.slow_reason:
         parts.append((f"  {SLOW_GLYPH} slow: {_safe(step.slow_reason, 80)}", "$text-warning"))
     if step.on_critical_path:
         parts.append(f"  {CRITICAL_GLYPH} on the critical path")
-    parts.append((f"  request {_safe(step.request_id, 40)}", "$text-muted"))
+    request = UNKNOWN if step.request_id is None else step.request_id
+    parts.append((f"  request {_safe(request, 40)}", "$text-muted"))
     return Content.assemble(*parts)
 
 

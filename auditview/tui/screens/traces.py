@@ -27,6 +27,7 @@ from auditview.sanitize import printable, truncate_display
 from auditview.slow import SlowStepRule
 from auditview.traces import summarize_traces
 from auditview.tui.messages import ExportRequested, TraceOpened
+from auditview.tui.widgets.records import UNKNOWN
 from auditview.tui.widgets.trace_list import TraceList
 from auditview.tui.widgets.waterfall import FAILED_GLYPH, SLOW_GLYPH
 
@@ -36,7 +37,10 @@ __all__ = ["TracesScreen"]
 def _names(value: object, limit: int = 8) -> str:
     if not isinstance(value, list | tuple):
         return ""
-    names = [truncate_display(printable(str(item)[:200]), 40) for item in value[:limit]]
+    names = [
+        UNKNOWN if item is None else truncate_display(printable(str(item)[:200]), 40)
+        for item in value[:limit]
+    ]
     more = f" +{len(value) - limit}" if len(value) > limit else ""
     return ", ".join(names) + more
 

@@ -29,7 +29,12 @@ from textual.strip import Strip
 
 from auditview.sanitize import printable
 
-__all__ = ["RecordKey", "RecordsTable", "format_duration"]
+__all__ = ["NO_TRACE", "UNKNOWN", "RecordKey", "RecordsTable", "format_duration"]
+
+#: How every screen shows a field whose value is unknown (not written, or unusable: a field warning), dimmed.
+UNKNOWN: Final = "?"
+#: How a record that belongs to no trace shows its trace, dimmed.
+NO_TRACE: Final = "-"
 
 #: Display cap for one cell; anything longer is cut before it is measured.
 _CELL_CAP: Final = 200
@@ -51,7 +56,7 @@ class RecordKey:
 def format_duration(ms: float | None) -> str:
     """Format a duration compactly: ``850ms``, ``4.21s``, ``2m03s``, ``1h05m``."""
     if ms is None or math.isnan(ms):
-        return "?"
+        return UNKNOWN
     if ms < 1000:
         return f"{ms:.0f}ms"
     seconds = ms / 1000
@@ -464,17 +469,23 @@ class RecordsTable(ScrollView, can_focus=True):
             ts = ts[11:]
         duration = values.get("duration_ms")
         duration_ms = float(duration) if isinstance(duration, int | float) else None
-        exit_text = "" if exit_code is None else str(exit_code)
+
+        def cell(value: object, size: int, *, right: bool = False, missing: str = UNKNOWN) -> Segment:
+            """One text cell and its separator; an unknown value is ``missing``, dimmed."""
+            if value is None:
+                return Segment(_fit(missing, size, right=right) + " ", dim)
+            return Segment(_fit(str(value), size, right=right) + " ", base)
+
         segments = [
             Segment(glyph + second, base),
             Segment(_fit(ts, columns.time) + " ", dim),
-            Segment(_fit(str(values.get("tool") or ""), columns.tool) + " ", base),
-            Segment(_fit(str(values.get("command") or ""), columns.command) + " ", base),
-            Segment(_fit(format_duration(duration_ms), columns.duration, right=True) + " ", base),
+            cell(values.get("tool"), columns.tool),
+            cell(values.get("command"), columns.command),
+            cell(None if duration_ms is None else format_duration(duration_ms), columns.duration, right=True),
             Segment(_duration_bar(duration_ms, columns.bar) + " ", bar_style),
-            Segment(_fit(exit_text, columns.exit, right=True) + " ", base),
-            Segment(_fit(str(values.get("operator") or ""), columns.operator) + " ", base),
-            Segment(_fit(str(values.get("trace_id") or ""), columns.trace), dim),
+            cell(exit_code, columns.exit, right=True),
+            cell(values.get("operator"), columns.operator),
+            Segment(_fit(str(values.get("trace_id") or NO_TRACE), columns.trace), dim),
         ]
         strip = Strip(segments).crop_extend(0, width, base)
         if row == self.cursor and self.has_focus:

@@ -1,4 +1,5 @@
-"""The status bar: sources, record counts, rejects, follow state, indexing progress and the last source event.
+"""The status bar: sources, record counts, rejects and field warnings, follow state, indexing progress and the
+last source event.
 
 Attributes down: the app sets the reactives; the bar only renders them (as a ``Content`` built from plain
 strings).
@@ -16,12 +17,15 @@ __all__ = ["StatusBar"]
 
 
 class StatusBar(Widget):
-    """One line of state: ``3 sources · 1,204 / 52,311 records · 2 rejects · following · indexing 41%``."""
+    """One line of state: ``3 sources · 1,204 / 52,311 records · 2 rejects · 3 field warnings (r) ·
+    following · indexing 41%``."""
 
     sources: reactive[int] = reactive(0)
     shown: reactive[int] = reactive(0)
     total: reactive[int] = reactive(0)
     rejects: reactive[int] = reactive(0)
+    #: Unusable field values of the loaded records (each read as unknown; listed with the rejects).
+    field_warnings: reactive[int] = reactive(0)
     following: reactive[bool] = reactive(True)
     live: reactive[bool] = reactive(True)
     unseen: reactive[int] = reactive(0)
@@ -37,7 +41,10 @@ class StatusBar(Widget):
             (f"{self.shown:,} / {self.total:,} records", ""),
         ]
         if self.rejects:
-            parts.append((f"{self.rejects:,} rejects (r)", "$warning"))
+            parts.append((f"{self.rejects:,} rejects" + ("" if self.field_warnings else " (r)"), "$warning"))
+        if self.field_warnings:
+            plural = "s" if self.field_warnings != 1 else ""
+            parts.append((f"{self.field_warnings:,} field warning{plural} (r)", "$warning"))
         if self.marked:
             parts.append((f"{self.marked} marked", "$accent"))
         if not self.live:

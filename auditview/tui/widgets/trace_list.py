@@ -29,6 +29,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from auditview.sanitize import printable
+from auditview.tui.widgets.records import UNKNOWN
 from auditview.tui.widgets.waterfall import CURSOR_GLYPH, FAILED_GLYPH, SLOW_GLYPH, format_duration
 
 __all__ = ["SORT_COLUMNS", "ColumnLayout", "SortColumn", "TraceList", "column_layout", "sort_summaries"]
@@ -115,7 +116,12 @@ def _fit(text: str, width: int, *, right: bool = False) -> str:
 def _format_start(value: object) -> str:
     if isinstance(value, datetime):
         return value.strftime("%m-%d %H:%M:%S")
-    return "?"
+    return UNKNOWN
+
+
+def _known(value: object) -> str:
+    """A name the records may not have given (a step's tool or command): ``UNKNOWN`` then, cut to size."""
+    return UNKNOWN if value is None else str(value)[:_FIELD_CAP]
 
 
 class TraceList(ScrollView, can_focus=True):
@@ -446,19 +452,15 @@ class TraceList(ScrollView, can_focus=True):
         glyph_style = failed_style if failed else slow_style if slow else line_style
         glyph = FAILED_GLYPH if failed else SLOW_GLYPH if slow else " "
         slowest_ms = row.get("slowest_ms")
-        slowest = ""
+        slowest = UNKNOWN  # no step of the trace has a known duration
         if isinstance(slowest_ms, (int, float)):
-            tool = str(row.get("slowest_tool") or "")[:_FIELD_CAP]
-            command = str(row.get("slowest_command") or "")[:_FIELD_CAP]
+            tool = _known(row.get("slowest_tool"))
+            command = _known(row.get("slowest_command"))
             slowest = f"{format_duration(float(slowest_ms))} {tool} {command}".rstrip()
         tools_value = row.get("tools")
-        tools = (
-            ", ".join(str(t)[:_FIELD_CAP] for t in tools_value[:20])
-            if isinstance(tools_value, Sequence)
-            else ""
-        )
+        tools = ", ".join(_known(t) for t in tools_value[:20]) if isinstance(tools_value, Sequence) else ""
         span = row.get("span_ms")
-        span_text = format_duration(float(span)) if isinstance(span, (int, float)) else "?"
+        span_text = format_duration(float(span)) if isinstance(span, (int, float)) else UNKNOWN
         segments: list[Segment] = [
             Segment(CURSOR_GLYPH if is_cursor else " ", line_style),
             Segment(glyph, glyph_style),

@@ -30,6 +30,7 @@ from textual.strip import Strip
 
 from auditview.sanitize import printable
 from auditview.timeline import Gap, Timeline, TimelineStep
+from auditview.tui.widgets.records import UNKNOWN
 
 __all__ = [
     "AxisTick",
@@ -41,10 +42,12 @@ __all__ = [
     "bar_glyphs",
     "build_rows",
     "display_order",
+    "exit_text",
     "format_duration",
     "format_offset",
     "label_width",
     "place_label",
+    "step_label",
 ]
 
 # Left-aligned blocks of 1/8 .. 7/8 of a cell; index = eighths.
@@ -71,10 +74,11 @@ _TICK_STEPS: Final[tuple[float, ...]] = (
 # --- pure layout ----------------------------------------------------------------------------------
 
 
-def format_duration(ms: float) -> str:
-    """Return a compact duration like the records table's: ``0.35ms``, ``850ms``, ``4.21s``, ``3m12s``."""
-    if not math.isfinite(ms) or ms < 0:
-        return "?"
+def format_duration(ms: float | None) -> str:
+    """Return a compact duration like the records table's: ``0.35ms``, ``850ms``, ``4.21s``, ``3m12s``; an
+    unknown one is ``UNKNOWN`` (``?``)."""
+    if ms is None or not math.isfinite(ms) or ms < 0:
+        return UNKNOWN
     if ms < 10:
         return f"{ms:.2f}ms" if ms < 1 else f"{ms:.1f}ms"
     if ms < 1000:
@@ -266,7 +270,8 @@ def display_order(steps: Sequence[TimelineStep]) -> list[int]:
     """
     first_index: dict[str, int] = {}
     for i, step in enumerate(steps):
-        first_index.setdefault(step.request_id, i)
+        if step.request_id is not None:  # a step without a request id is no step's parent
+            first_index.setdefault(step.request_id, i)
     children: dict[int, list[int]] = {}
     roots: list[int] = []
     for i, step in enumerate(steps):
@@ -295,7 +300,7 @@ def build_rows(steps: Sequence[TimelineStep], gaps: Iterable[Gap]) -> list[Water
     A gap goes before the step named by ``before_request_id``; if no such step exists, before the first step
     (in start order) that starts at or after the gap's end; else at the bottom.
     """
-    index_of = {step.request_id: i for i, step in enumerate(steps)}
+    index_of = {step.request_id: i for i, step in enumerate(steps) if step.request_id is not None}
     before: dict[int, list[Gap]] = {}
     trailing: list[Gap] = []
     for gap in sorted(gaps, key=lambda g: (g.start_ms, g.end_ms)):
@@ -314,9 +319,19 @@ def build_rows(steps: Sequence[TimelineStep], gaps: Iterable[Gap]) -> list[Water
     return rows
 
 
+def _known(value: str | None) -> str:
+    """A text field of a step, ``UNKNOWN`` when the record did not say (cut before anything measures it)."""
+    return UNKNOWN if value is None else value[:_FIELD_CAP]
+
+
 def step_label(step: TimelineStep) -> str:
-    """Return the printable ``tool command`` label of a step."""
-    return printable(f"{step.tool[:_FIELD_CAP]} {step.command[:_FIELD_CAP]}".strip())
+    """Return the printable ``tool command`` label of a step (an unknown one is ``?``)."""
+    return printable(f"{_known(step.tool)} {_known(step.command)}".strip())
+
+
+def exit_text(exit_code: int | None) -> str:
+    """``exit 3``, or ``exit ?`` when the exit code is unknown (never a made-up 0)."""
+    return f"exit {UNKNOWN if exit_code is None else exit_code}"
 
 
 def fit(text: str, width: int) -> str:
@@ -374,7 +389,7 @@ class Waterfall(ScrollView, can_focus=True):
     class StepSelected(Message):
         """Enter was pressed on a step: open the record stored at ``file_id``/``offset``/``length``."""
 
-        request_id: str
+        request_id: str | None
         file_id: int
         offset: int
         length: int
@@ -452,7 +467,9 @@ class Waterfall(ScrollView, can_focus=True):
         self._post_highlight()
 
     def _set_timeline(self, timeline: Timeline, *, keep_view: bool) -> None:
-        previous = self.cursor_step.request_id if self._rows and self.cursor_step is not None else None
+        # the cursor's step by its place in the logs: request ids may be missing or repeat
+        step = self.cursor_step if self._rows else None
+        previous = (step.file_id, step.offset) if step is not None else None
         was_whole = self.view_start <= 0 and self.view_end >= self._full_end
         self._timeline = timeline
         self._rows = build_rows(timeline.steps, timeline.gaps)
@@ -468,7 +485,7 @@ class Waterfall(ScrollView, can_focus=True):
         self.cursor = 0
         if previous is not None:
             for position, i in enumerate(self._order):
-                if timeline.steps[i].request_id == previous:
+                if (timeline.steps[i].file_id, timeline.steps[i].offset) == previous:
                     self.cursor = position
                     break
         self.virtual_size = Size(0, len(self._rows) + HEADER_LINES)
@@ -527,7 +544,7 @@ class Waterfall(ScrollView, can_focus=True):
         step = self.cursor_step
         if step is None:
             return
-        margin = max(step.duration_ms * 0.05, self._min_span() / 2)
+        margin = max((step.end_ms - step.start_ms) * 0.05, self._min_span() / 2)
         self.set_view(step.start_ms - margin, step.end_ms + margin)
 
     def _bring_into_view(self, step: TimelineStep) -> None:
@@ -766,8 +783,7 @@ class Waterfall(ScrollView, can_focus=True):
                 cells[glyphs.start + i] = (char, style)
         pieces: list[tuple[str, Style]] = [(format_duration(step.duration_ms), self._style("waterfall--dim"))]
         if step.failed:
-            exit_text = f" {FAILED_GLYPH} exit {step.exit_code}"
-            pieces.append((exit_text, self._style("waterfall--failed")))
+            pieces.append((f" {FAILED_GLYPH} {exit_text(step.exit_code)}", self._style("waterfall--failed")))
         if step.slow_reason:
             reason = printable(step.slow_reason[:_FIELD_CAP])
             pieces.append((f" {SLOW_GLYPH} {reason}", self._style("waterfall--reason")))
