@@ -73,8 +73,10 @@ def test_callers_trace_id_reaches_meta(isolated_env: Path) -> None:
     body = json.loads(proc.stdout)
     assert body["meta"]["trace_id"] == "test-123"
     assert len(body["data"]) == 51
-    assert body["rejects"] == 6
-    assert b"6 malformed lines skipped; see 'auditview rejects sample_logs'" in proc.stderr
+    assert body["rejects"] == 5
+    assert body["warnings"] == 1
+    assert b"5 malformed lines skipped; see 'auditview rejects sample_logs'" in proc.stderr
+    assert b"1 field warning (unusable values read as unknown" in proc.stderr
     own = (isolated_env / "data" / "auditview" / "audit.jsonl").read_bytes().splitlines()
     assert json.loads(own[-1])["trace_id"] == "test-123"
 
