@@ -123,7 +123,10 @@ def parse_timestamp(text: str) -> datetime:
     if offset not in ("Z", "z"):
         sign = 1 if offset[0] == "+" else -1
         digits = offset[1:].replace(":", "")
-        delta_minutes = sign * (int(digits[:2]) * 60 + int(digits[2:]))
+        hours, minutes = int(digits[:2]), int(digits[2:])
+        if hours > 23 or minutes > 59:  # RFC 3339's time-numoffset (the reader contract's rule too)
+            raise ContractError(f"timestamp offset out of range: {text[:64]!r}")
+        delta_minutes = sign * (hours * 60 + minutes)
         try:
             moment = moment - timedelta(minutes=delta_minutes)
         except OverflowError:

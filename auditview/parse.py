@@ -386,8 +386,8 @@ def _screen(frame: pl.DataFrame, *, full: bool, errors: bool) -> tuple[pl.DataFr
         .otherwise(True)
     )
     ts = _TS_EXPR
-    if full:  # the key count proves the line has no key besides the known fields: no alias either
-        return _screen_full(frame, base, ts=ts, present=present)
+    if full:  # the key count proves the line has no key besides the known fields: no unknown alias either
+        return _screen_full(frame, base & ~_names_alias(known_only=True), ts=ts, present=present)
     base = base & ~_names_alias()
     flags = (
         frame.lazy()
@@ -452,14 +452,22 @@ def _screen_full(
     return proven, frame["i"].filter(~ok).to_list()
 
 
-def _names_alias() -> pl.Expr:
+def _names_alias(*, known_only: bool = False) -> pl.Expr:
     """The line holds a key the reader contract reads as a field a record may lack (``hostname`` for
     ``host``, ``err`` for ``error``, a ``--field`` mapping): the fast path reads only the fields' own keys, so
     such a line is decided exactly. Required fields need no check: the fast path takes only lines that have
-    them, and their own key wins over any alias."""
+    them, and their own key wins over any alias. ``known_only``: only the aliases that are themselves known
+    fields' keys (``--field parent_request_id=request_id``), for paths that already prove there is no other
+    key (the key count, the writer's layout)."""
     keys = active_field_map().keys
     optional = sorted(
-        {key for name, names in keys.items() if name not in REQUIRED_FIELDS for key in names[1:]}
+        {
+            key
+            for name, names in keys.items()
+            if name not in REQUIRED_FIELDS
+            for key in names[1:]
+            if not known_only or key in _KNOWN_FIELDS
+        }
     )
     if not optional:
         return pl.lit(False)
@@ -702,7 +710,7 @@ def _decode_layout_lines(
         decoded = None
     if decoded is None or decoded.height != table.height:  # a line the reader refused, or a blank one
         return pl.DataFrame(), table
-    fits = table.select(layout.matches()).to_series()
+    fits = table.select(layout.matches() & ~_names_alias(known_only=True)).to_series()
     values = decoded.hstack([table["i"]]).filter(fits)
     values = values.with_columns(ts=_TS_EXPR)
     proven = values.filter(pl.col("ts").is_not_null())
@@ -714,7 +722,7 @@ def _read_layout_lines(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Rows of the lines in the writer's layout (value columns and ``i``); the other lines of ``table``."""
     wanted = [name for name in _project(SCHEMA, columns) if name not in LOCATION_COLUMNS]
-    flagged = table.select("i", "line", fits=layout.matches())
+    flagged = table.select("i", "line", fits=layout.matches() & ~_names_alias(known_only=True))
     fitting = flagged.filter("fits")
     values = fitting.select(
         "i",

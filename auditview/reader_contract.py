@@ -95,6 +95,8 @@ BUILTIN_ALIASES: Final[dict[str, tuple[str, ...]]] = {
 ENV_FIELDS: Final = "AUDITVIEW_FIELDS"
 _CONFIG_NAME: Final = "fields.toml"
 
+#: The largest duration a float holds (any finite number the writer contract takes is kept).
+_DURATION_MAX: Final = 1.7976931348623157e308
 _INT64_MIN: Final = -(1 << 63)
 _INT64_MAX: Final = (1 << 63) - 1
 #: ISO 8601 / RFC 3339: ``T`` or a blank between date and time, seconds optional, any fraction (``.`` or
@@ -276,12 +278,12 @@ def _time_of(value: Any) -> tuple[datetime, bool]:
     if isinstance(value, str):
         return parse_time_text(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise ContractError("epoch time is not finite")
         try:
             return epoch_to_datetime(value), True
         except OverflowError:
-            raise ContractError(f"epoch time out of range: {value!r}") from None
+            raise ContractError(f"epoch time out of range: {_shown(value)}") from None
     raise ContractError(f"timestamp must be a string or an epoch number, not {_json_type(value)}")
 
 
@@ -316,7 +318,10 @@ def _json_type(value: Any) -> str:
 
 
 def _shown(value: Any) -> str:
-    text = orjson.dumps(value).decode() if not isinstance(value, str) else repr(value)
+    try:
+        text = orjson.dumps(value).decode() if not isinstance(value, str) else repr(value)
+    except TypeError:  # an integer past 64 bits (a dict from another decoder): its digits
+        text = repr(value)
     return text if len(text) <= 40 else text[:39] + "…"
 
 
@@ -358,7 +363,7 @@ def _typed(name: str, kind: str, value: Any) -> tuple[Any, str | None]:
         return None, f"{name} must be an integer, not {_json_type(value)} {_shown(value)}"
     if kind == "duration":
         if isinstance(value, int | float) and not isinstance(value, bool):
-            if not math.isfinite(value) or value < 0 or value > 1e300:
+            if (isinstance(value, float) and not math.isfinite(value)) or value < 0 or value > _DURATION_MAX:
                 return None, f"{name} must be a finite number of milliseconds >= 0, not {_shown(value)}"
             return float(value), None
         return None, f"{name} must be a number, not {_json_type(value)} {_shown(value)}"
@@ -445,14 +450,16 @@ def read_record(
                 )
                 values["error"] = None
         else:
+            from_text = False
             if isinstance(value, str) and kind != "string":
                 parsed = _from_text(kind, value)
                 if parsed is not None:
-                    value = parsed
-                    derived.append(f"{name}<-text")
+                    value, from_text = parsed, True
             typed, problem = _typed(name, kind, value)
             if problem is not None:
                 warnings.append(problem)
+            elif from_text:
+                derived.append(f"{name}<-text")
             values[name] = typed
     if values["tool"] is None and "tool" not in _warned(warnings):
         tool = derived_tool(path)

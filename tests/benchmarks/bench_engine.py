@@ -3,13 +3,17 @@
 Run it as a script (it is not a pytest test)::
 
     python tests/benchmarks/bench_engine.py [--sizes 100000,1000000] [--runs 3] [--dir DIR]
+        [--layout writer|foreign|both]
 
 It generates demo logs with ``python -m auditview.demo.generate`` into ``DIR`` (default: ``auditview-bench``
 under the system temporary directory; kept between runs), then times each task as a separate process, several
-times, and prints the medians as a Markdown table. In the same run it measures the floor (``cat FILE``),
-``jq -c 'select(.duration_ms > 10000)'`` when jq is installed, and a hand-written polars scan (which, unlike
-auditview, aborts on the first malformed line and checks nothing). Peak memory is the child's ``ru_maxrss``
-from ``os.wait4``.
+times, and prints the medians as a Markdown table. ``--layout both`` (or ``foreign`` alone) measures, in the
+same run, the same records also as another producer writes them (``foreign_line``: Python ``json.dumps``
+spacing, another key order, millisecond ``+00:00`` times, ``error`` as a string, some records without
+``version`` or ``request_id``), which the fast paths leave to the reader contract line by line. It measures
+the floor (``cat FILE``), ``jq -c 'select(.duration_ms > 10000)'`` when jq is installed, and a hand-written
+polars scan (which, unlike auditview, aborts on the first malformed line and checks nothing). Peak memory is
+the child's ``ru_maxrss`` from ``os.wait4``.
 
 Tasks: ``auditview export --filter 'duration_ms>10s'`` (filter pushdown: only the lines that may match are
 parsed; cold, it writes no cache); the same with ``--check-all`` (every line checked, the cache written);
@@ -27,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -35,9 +40,12 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 SEED = 7
+LAYOUTS = ("writer", "foreign")
 #: Where cold runs get their empty cache directories (set by ``bench``).
 _CACHE_ROOT: str | None = None
 FILTER = "duration_ms>10s"
@@ -59,6 +67,8 @@ class Measurement:
     seconds: float
     peak_mb: float
     note: str = ""
+    #: Whose line layout the log has: ``writer`` (ours) or ``foreign`` (``foreign_line``).
+    layout: str = "writer"
 
 
 def _run_once(
@@ -125,6 +135,43 @@ def _ensure_log(directory: Path, records: int) -> Path:
     return path
 
 
+#: The foreign layout's key order: time and what happened first, as a hand-rolled producer might write them.
+_FOREIGN_ORDER = ("timestamp", "command", "tool", "exit_code", "ok", "duration_ms", "operator", "trace_id")
+
+
+def foreign_line(record: dict[str, Any], rng: random.Random) -> bytes:
+    """A writer record as another producer writes it: Python ``json.dumps`` defaults (``", "``, ``": "``,
+    ASCII escapes), keys in another order, the time in milliseconds with ``+00:00``, ``error`` as its message
+    string, and about one record in four without ``version`` or ``request_id``."""
+    moment = datetime.fromisoformat(record["timestamp"])
+    out: dict[str, Any] = {
+        "timestamp": f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}+00:00",
+    }
+    for key in (*_FOREIGN_ORDER, *record):
+        if key not in out and key in record:
+            out[key] = record[key]
+    if isinstance(out.get("error"), dict):
+        out["error"] = out["error"].get("message")
+    if rng.random() < 0.25:
+        del out[rng.choice(("version", "request_id"))]
+    return (json.dumps(out) + "\n").encode()
+
+
+def _ensure_foreign_log(directory: Path, records: int, writer_log: Path) -> Path:
+    """The records of ``writer_log`` re-serialised by ``foreign_line`` (kept between runs like the demo
+    log)."""
+    path = directory / f"demo-{records}-foreign.jsonl"
+    if path.exists() and path.stat().st_size > 0:
+        return path
+    partial = path.with_suffix(".partial")
+    print(f"re-serialising {records} records in a foreign layout -> {path}", file=sys.stderr, flush=True)
+    rng = random.Random(SEED)
+    with writer_log.open("rb") as source, partial.open("wb") as target:
+        target.writelines(foreign_line(json.loads(line), rng) for line in source if line.strip())
+    partial.rename(path)
+    return path
+
+
 def _auditview() -> list[str]:
     found = shutil.which("auditview", path=str(Path(sys.executable).parent)) or shutil.which("auditview")
     return [found] if found else [sys.executable, "-m", "auditview"]
@@ -139,8 +186,10 @@ def _compile_bytecode() -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
 
 
-def bench(sizes: Sequence[int], runs: int, directory: Path) -> list[Measurement]:
-    """Measure every task on every size, cold (empty cache) and warm (cache present)."""
+def bench(
+    sizes: Sequence[int], runs: int, directory: Path, layouts: Sequence[str] = ("writer",)
+) -> list[Measurement]:
+    """Measure every task on every size and layout, cold (empty cache) and warm (cache present)."""
     global _CACHE_ROOT
     _compile_bytecode()
     jq = shutil.which("jq")
@@ -149,11 +198,16 @@ def bench(sizes: Sequence[int], runs: int, directory: Path) -> list[Measurement]
     with tempfile.TemporaryDirectory(prefix="auditview-bench-", dir=directory) as scratch:
         _CACHE_ROOT = scratch
         warm_env = {**os.environ, "XDG_CACHE_HOME": str(Path(scratch) / "warm")}
-        for records in sizes:
+        for records, layout in ((records, layout) for records in sizes for layout in layouts):
             path = _ensure_log(directory, records)
+            if layout == "foreign":
+                path = _ensure_foreign_log(directory, records, path)
             size_mb = path.stat().st_size / 1e6
-            print(f"{records} records, {size_mb:.0f} MB ({path})", file=sys.stderr, flush=True)
+            print(
+                f"{records} records, {layout} layout, {size_mb:.0f} MB ({path})", file=sys.stderr, flush=True
+            )
             reps = runs if records <= 1_000_000 else max(1, runs // 3)
+            first = len(out)
             out.append(_measure("cat FILE > /dev/null", records, ["cat", str(path)], reps))
             if jq is not None:
                 jq_argv = [jq, "-c", "select(.duration_ms > 10000)", str(path)]
@@ -179,6 +233,8 @@ def bench(sizes: Sequence[int], runs: int, directory: Path) -> list[Measurement]
             for label, argv in tasks:
                 out.append(_measure(f"{label} — warm", records, argv, reps, env=warm_env))
             out.append(_index_measurement("warm", records, index_argv, reps, warm_env, size_mb, fresh=False))
+            for measurement in out[first:]:
+                measurement.layout = layout
         _CACHE_ROOT = None
     return out
 
@@ -198,7 +254,7 @@ def _index_measurement(
     note = (
         f"load {statistics.median(i['load_s'] for i in inner):.2f} s in-process; new filter "
         f"{statistics.median(i['filter_ms'] for i in inner):.0f} ms; {inner[0]['rows']} rows, "
-        f"{inner[0]['rejects']} rejects"
+        f"{inner[0]['rejects']} rejects, {inner[0]['derived']} with derived values"
     )
     measurement = Measurement(
         f"index: AuditIndex.load (all columns) — {label}",
@@ -218,14 +274,16 @@ def _index_measurement(
 
 def render(measurements: Sequence[Measurement]) -> str:
     """A Markdown table, with each task's speed relative to jq on the same file."""
-    jq = {m.records: m.seconds for m in measurements if m.task.startswith("jq")}
+    jq = {(m.records, m.layout): m.seconds for m in measurements if m.task.startswith("jq")}
     lines = [
-        "| records | task | median s | peak RSS MB | vs jq | note |",
-        "|---:|---|---:|---:|---:|---|",
+        "| records | layout | task | median s | peak RSS MB | vs jq | note |",
+        "|---:|---|---|---:|---:|---:|---|",
     ]
     for m in measurements:
-        ratio = f"{jq[m.records] / m.seconds:.1f}×" if m.records in jq else "—"
-        lines.append(f"| {m.records:,} | {m.task} | {m.seconds:.3f} | {m.peak_mb:.0f} | {ratio} | {m.note} |")
+        key = (m.records, m.layout)
+        ratio = f"{jq[key] / m.seconds:.1f}×" if key in jq else "—"
+        cells = [f"{m.records:,}", m.layout, m.task, f"{m.seconds:.3f}", f"{m.peak_mb:.0f}", ratio, m.note]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -254,6 +312,7 @@ def task_index(path: Path) -> None:
         "filter_ms": filter_ms,
         "rows": frame.height,
         "rejects": len(index.rejects),
+        "derived": frame.height - frame["derived"].null_count(),
         "matched": matched.height,
         "frame_mb": frame.estimated_size("mb"),
     }
@@ -268,6 +327,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated record counts")
     parser.add_argument("--runs", type=int, default=3, help="runs per task (median; 10M uses a third)")
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "auditview-bench")
+    parser.add_argument(
+        "--layout",
+        choices=[*LAYOUTS, "both"],
+        default="writer",
+        help="the logs' line layout: our writer's, another producer's (foreign_line), or both in one run",
+    )
     parser.add_argument("--task", choices=["index"], help=argparse.SUPPRESS)
     parser.add_argument("path", nargs="?", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -277,7 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = [int(part) for part in args.sizes.split(",") if part]
     before = os.getloadavg()
     started = time.strftime("%Y-%m-%d %H:%M")
-    measurements = bench(sizes, args.runs, args.dir)
+    layouts = LAYOUTS if args.layout == "both" else (args.layout,)
+    measurements = bench(sizes, args.runs, args.dir, layouts)
     after = os.getloadavg()
     print(
         f"Run {started}–{time.strftime('%H:%M')}, {os.cpu_count()} CPUs, load average (1/5/15 min) "

@@ -60,21 +60,18 @@ def test_valid_line_becomes_typed_row() -> None:
         (b"not json", "invalid JSON"),
         (b"[1, 2]", "not a JSON object"),
         (b"", "invalid JSON"),
-        (orjson.dumps(record(tool=...)), "'tool' is missing"),
-        (orjson.dumps(record(exit_code=1.0)), "'exit_code' must be an integer"),
-        (orjson.dumps(record(exit_code=True)), "not boolean"),
-        (orjson.dumps(record(duration_ms=-1)), "negative"),
+        (orjson.dumps(record(timestamp=...)), "no time"),
+        (orjson.dumps(record(timestamp=None)), "no time"),
+        (orjson.dumps(record(timestamp=True)), "must be a string or an epoch number"),
         (orjson.dumps(record(timestamp="2026-13-01T00:00:00Z")), "timestamp out of range"),
-        (orjson.dumps(record(timestamp="yesterday")), "not RFC 3339"),
-        (orjson.dumps(record(params=[])), "'params' must be an object"),
-        (orjson.dumps(record(tool=None)), "'tool' must be a string"),
+        (orjson.dumps(record(timestamp="yesterday")), "not ISO 8601 / RFC 3339"),
         (orjson.dumps(record(timestamp="0001-01-01T00:00:00+01:00")), "timestamp out of range"),
         (orjson.dumps(record())[:-1] + b"\xff}", "invalid JSON"),
-        (orjson.dumps(record(exit_code=1 << 63)), "64-bit"),
     ],
 )
 def test_bad_line_becomes_reject_with_reason(line: bytes, reason: str) -> None:
-    """Each kind of malformed line is a reject with its place, raw bytes and a reason, never a row."""
+    """A line that is not JSON, not an object or has no usable time is a reject with its place, raw bytes and
+    a reason, never a row."""
     good = orjson.dumps(record())
     frame, rejects = parse_chunk(chunk_of([good, line, good], offset=100, first_line=7), 0)
     assert frame.height == 2
@@ -82,6 +79,51 @@ def test_bad_line_becomes_reject_with_reason(line: bytes, reason: str) -> None:
     reject = rejects[0]
     assert reason in reject.reason
     assert (reject.line, reject.offset, reject.raw) == (8, 100 + len(good) + 1, line)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "column", "value", "derived", "warning"),
+    [
+        ({"tool": ...}, "tool", "audit", "tool<-path", None),
+        ({"tool": None}, "tool", "audit", "tool<-path", None),
+        ({"tool": 3}, "tool", None, None, "tool must be a string, not a number 3"),
+        ({"exit_code": 1.0}, "exit_code", None, None, "exit_code must be an integer, not a number 1.0"),
+        ({"exit_code": True}, "exit_code", None, None, "exit_code must be an integer, not a boolean true"),
+        ({"exit_code": 1 << 63}, "exit_code", None, None, "exit_code is outside the signed 64-bit range"),
+        ({"exit_code": "3"}, "exit_code", 3, "exit_code<-text", None),
+        ({"exit_code": ..., "ok": False}, "exit_code", 1, "exit_code<-ok", None),
+        (
+            {"duration_ms": -1},
+            "duration_ms",
+            None,
+            None,
+            "duration_ms must be a finite number of milliseconds >= 0, not -1",
+        ),
+        ({"params": []}, "params", "[]", None, None),
+        (
+            {"timestamp": "2026-11-27T10:00:00"},
+            "ts",
+            datetime(2026, 11, 27, 10, tzinfo=UTC),
+            "timestamp<-naive-utc",
+            None,
+        ),
+    ],
+)
+def test_odd_field_is_kept_with_a_warning_or_a_derived_entry(
+    overrides: dict[str, Any], column: str, value: Any, derived: str | None, warning: str | None
+) -> None:
+    """A missing field, or one of the wrong type, costs that field, not the record: the line is a row whose
+    field is derived (and named in ``derived``) or null with the reason in ``warnings``."""
+    good = orjson.dumps(record())
+    line = orjson.dumps(record(**overrides))
+    frame, rejects = parse_chunk(chunk_of([good, line, good], offset=100, first_line=7), 0)
+    assert rejects == []
+    assert frame["line"].to_list() == [7, 8, 9]
+    row = frame.row(1, named=True)
+    assert row[column] == value
+    assert (row["derived"], row["warnings"]) == (derived, warning)
+    assert row["request_id"] == "req-1"
+    assert frame.row(0, named=True)["derived"] is None
 
 
 def test_over_long_line_is_rejected() -> None:
@@ -115,12 +157,13 @@ def test_offsets_and_lengths_give_back_the_bytes() -> None:
 
 def test_projection_keeps_rejects_identical() -> None:
     """A projected parse returns fewer columns but the same rows and the same rejects."""
-    lines = [orjson.dumps(record()), orjson.dumps(record(tool=3)), b"x"]
+    lines = [orjson.dumps(record()), orjson.dumps(record(tool=3)), orjson.dumps(record(timestamp=...)), b"x"]
     full, full_rejects = parse_chunk(chunk_of(lines), 0)
     part, part_rejects = parse_chunk(chunk_of(lines), 0, columns={"duration_ms"})
     assert part.columns == ["duration_ms", "file_id", "offset", "length", "line"]
-    assert part.height == full.height == 1
+    assert part.height == full.height == 2  # a tool of the wrong type is a warning, not a reject
     assert [r.reason for r in part_rejects] == [r.reason for r in full_rejects]
+    assert [r.line for r in full_rejects] == [3, 4]
 
 
 def test_ordinary_lines_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditview.contract import ContractError, parse_line
+from auditview.contract import ContractError
+from auditview.demo.generate import generate_records
 from auditview.parse import _line_table, parse_chunk, parse_chunk_exact
-from auditview.source.types import Chunk, SourceFile
+from auditview.reader_contract import ENV_FIELDS, read_line, reset_active_field_map
+from auditview.source.types import Chunk, Reject, SourceFile
+from tests.engine.foreign import ForeignLine, corpus, expected_view, index_row_view, writer_line
 
 SOURCE = SourceFile(Path("audit.jsonl"), "audit.jsonl")
 KNOWN = (
@@ -159,11 +164,12 @@ def _lines(data: st.DataObject) -> list[bytes]:
 
 
 def _accepts(line: bytes) -> bool:
+    """Whether the reader contract makes the line a record (a JSON object with a usable time)."""
     try:
-        record = parse_line(line)
-    except (ContractError, OverflowError):
+        read_line(line, path=SOURCE.log_key)
+    except ContractError:
         return False
-    return bool(-(1 << 63) <= record["exit_code"] < (1 << 63))
+    return True
 
 
 def _comparable(frame: pl.DataFrame) -> list[dict[str, Any]]:
@@ -171,15 +177,20 @@ def _comparable(frame: pl.DataFrame) -> list[dict[str, Any]]:
     decoded."""
     rows = frame.with_columns(pl.col(pl.Categorical).cast(pl.String)).to_dicts()
     for row in rows:
-        row["extra"] = orjson.loads(row["extra"]) if row["extra"] is not None else None
+        if "extra" in row:
+            row["extra"] = orjson.loads(row["extra"]) if row["extra"] is not None else None
     return rows
 
 
-def assert_same_as_contract(lines: list[bytes]) -> None:
-    """parse_chunk equals parse_chunk_exact on these lines, and accepts exactly what parse_line accepts."""
-    chunk = Chunk(SOURCE, 10, 5, b"".join(line + b"\n" for line in lines))
-    fast, fast_rejects = parse_chunk(chunk, 2)
-    exact, exact_rejects = parse_chunk_exact(chunk, 2)
+def assert_same_as_contract(
+    lines: list[bytes], *, source: SourceFile = SOURCE, columns: Collection[str] | None = None
+) -> tuple[pl.DataFrame, list[Reject]]:
+    """parse_chunk equals parse_chunk_exact on these lines (in a chunk at line 5 of ``source``, projected to
+    ``columns``), and accepts exactly what the reader contract accepts; returns parse_chunk's rows and
+    rejects."""
+    chunk = Chunk(source, 10, 5, b"".join(line + b"\n" for line in lines))
+    fast, fast_rejects = parse_chunk(chunk, 2, columns)
+    exact, exact_rejects = parse_chunk_exact(chunk, 2, columns)
     assert [(r.line, r.offset, r.reason, r.raw) for r in fast_rejects] == [
         (r.line, r.offset, r.reason, r.raw) for r in exact_rejects
     ]
@@ -188,6 +199,7 @@ def assert_same_as_contract(lines: list[bytes]) -> None:
     accepted = [index + 5 for index, line in enumerate(lines) if _accepts(line)]
     assert fast["line"].to_list() == accepted
     assert fast.height + len(fast_rejects) == len(lines)
+    return fast, fast_rejects
 
 
 @settings(
@@ -329,3 +341,136 @@ def test_corruption_fuzz_recovers_every_undamaged_line() -> None:
     survivors = {line for line in bytes(data).split(b"\n") if line in set(good)}
     assert set(fast["request_id"].to_list()) >= {orjson.loads(line)["request_id"] for line in survivors}
     assert fast.height + len(rejects) == bytes(data).count(b"\n")
+
+
+# -- other producers' lines ---------------------------------------------------------------------------------
+
+#: A log whose records name no tool take it from the file: ``gatekeeper``.
+GATEKEEPER = SourceFile(Path("logs/gatekeeper/audit.jsonl"), "logs/gatekeeper/audit.jsonl")
+#: Lines of our writer (``auditview.demo.generate``), with what they read as.
+WRITER_LINES = [writer_line(line) for line in generate_records(300, seed=5)]
+#: Projections that take each of the fast paths (the writer's layout read off the text, the layout decoded,
+#: the general path without and with params).
+PROJECTIONS: list[Collection[str] | None] = [
+    None,
+    {"ts", "duration_ms"},
+    {"ts", "tool", "host", "exit_code"},
+    {"host", "parent_request_id", "derived", "warnings"},
+    {"error_type", "error_message", "trace_id"},
+    {"params", "extra", "derived"},
+]
+
+
+def assert_rows_are_the_oracle(lines: list[ForeignLine], rows: pl.DataFrame, rejects: list[Reject]) -> None:
+    """The rows and rejects of ``lines`` (parsed as a chunk from line 5) are what the corpus says they are."""
+    by_line = {row["line"]: row for row in _comparable_rows(rows)}
+    reasons = {reject.line: reject.reason for reject in rejects}
+    for number, line in enumerate(lines, start=5):
+        if line.expected is None:
+            assert line.reject_reason in reasons[number], line.line
+        else:
+            assert index_row_view(by_line[number]) == expected_view(line.expected), line.line
+
+
+def _comparable_rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    return frame.with_columns(pl.col(pl.Categorical).cast(pl.String)).to_dicts()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32 - 1))
+def test_foreign_lines_among_writer_lines_are_decided_like_the_contract(seed: int) -> None:
+    """Go, Node, Python, hand-written, logfmt-shipped and response lines (and garbage) between our writer's
+    lines: the fast paths decide as the reader contract, in every projection, and the rows are what each
+    producer meant."""
+    rng = random.Random(seed)
+    lines = corpus(seed, 40, path_tool="gatekeeper") + rng.sample(WRITER_LINES, rng.randrange(0, 80))
+    rng.shuffle(lines)
+    raw = [line.line for line in lines]
+    rows, rejects = assert_same_as_contract(raw, source=GATEKEEPER)
+    assert_rows_are_the_oracle(lines, rows, rejects)
+    for columns in PROJECTIONS[1:]:
+        assert_same_as_contract(raw, source=GATEKEEPER, columns=columns)
+
+
+def test_each_producer_among_writer_lines_reads_as_meant() -> None:
+    """Blocks of one producer's lines inside a chunk of writer lines: each block reads as its oracle."""
+    for producer in ("go", "node", "python", "seed", "logfmt", "response", "odd", "garbage"):
+        lines = (
+            WRITER_LINES[:60]
+            + corpus(7, 25, path_tool="gatekeeper", producers=[producer])
+            + WRITER_LINES[60:120]
+        )
+        rows, rejects = assert_same_as_contract([line.line for line in lines], source=GATEKEEPER)
+        assert_rows_are_the_oracle(lines, rows, rejects)
+
+
+@pytest.fixture
+def field_mapping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """A clean field map for the test (no config file); set ``AUDITVIEW_FIELDS`` then call
+    ``reset_active_field_map()``. The map is forgotten again afterwards."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.delenv(ENV_FIELDS, raising=False)
+    reset_active_field_map()
+    yield monkeypatch
+    reset_active_field_map()
+
+
+def _writer_valid(request_id: str, **fields: Any) -> bytes:
+    """A compact line the writer contract accepts (without ``host``), plus ``fields``."""
+    record: dict[str, Any] = {
+        "timestamp": "2026-11-27T10:00:00.123456Z", "tool": "deployctl", "command": "apply",
+        "params": {"env": "prod"}, "exit_code": 0, "duration_ms": 12.5, "request_id": request_id,
+        "trace_id": "t-1", "version": "1.0.0", "operator": "alice", "ok": True, "pid": 7,
+    }  # fmt: skip
+    return orjson.dumps({**record, **fields})
+
+
+def test_user_mapping_of_an_optional_field_keeps_lines_off_the_fast_path(
+    field_mapping: pytest.MonkeyPatch,
+) -> None:
+    """With ``--field host=machine``, writer-valid lines that carry ``machine`` (and no ``host``) are decided
+    by the reader contract: ``host`` comes from ``machine``, in every projection."""
+    import auditview.parse as parse_module
+
+    field_mapping.setenv(ENV_FIELDS, "host=machine")
+    reset_active_field_map()
+    mapped = [_writer_valid(f"req-{i}", machine=f"m-{i}") for i in range(40)]
+    writer = [line.line for line in WRITER_LINES if line.expected and not line.expected.extra][:40]
+    lines = [line for pair in zip(writer, mapped, strict=True) for line in pair]
+    for columns in PROJECTIONS:
+        assert_same_as_contract(lines, columns=columns)
+    rows, rejects = assert_same_as_contract(lines, columns={"host", "derived"})
+    assert rejects == []
+    assert rows["host"].cast(pl.String).to_list()[1::2] == [f"m-{i}" for i in range(40)]
+    assert rows["derived"].to_list()[1::2] == ["host<-machine"] * 40
+    assert rows["derived"].to_list()[0::2] == [None] * 40
+
+    seen: list[bytes] = []
+    original = parse_module.parse_lines_exact
+
+    def counting(decided: list[bytes], *args: Any, **kwargs: Any) -> Any:
+        seen.extend(decided)
+        return original(decided, *args, **kwargs)
+
+    field_mapping.setattr(parse_module, "parse_lines_exact", counting)
+    parse_chunk(Chunk(SOURCE, 0, 1, b"".join(line + b"\n" for line in lines)), 0)
+    assert sorted(seen) == sorted(mapped)  # the mapped lines took the reference path, the writer's did not
+
+
+def test_user_mapping_to_another_fields_key_is_applied_by_the_fast_paths(
+    field_mapping: pytest.MonkeyPatch,
+) -> None:
+    """A mapping of an optional field to another field's own key, which every writer line has
+    (``parent_request_id=request_id``), is applied by the fast paths as by the reader contract, in every
+    projection."""
+    field_mapping.setenv(ENV_FIELDS, "parent_request_id=request_id")
+    reset_active_field_map()
+    lines = [line.line for line in WRITER_LINES[:60]]
+    for columns in PROJECTIONS:
+        assert_same_as_contract(lines, columns=columns)
+
+
+def test_huge_duration_is_decided_like_the_contract() -> None:
+    """A writer-valid line with a duration beyond 1e300 ms reads the same on the fast path and the
+    reference."""
+    assert_same_as_contract([_writer_valid("req-1", duration_ms=1e301, host="h")] * 3)
