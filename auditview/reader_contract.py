@@ -236,7 +236,9 @@ def derived_tool(path: str | None) -> str | None:
 
 
 def epoch_to_datetime(value: float) -> datetime:
-    """An epoch number (seconds, milliseconds, microseconds or nanoseconds by its size) as UTC."""
+    """An epoch number (seconds, milliseconds, microseconds or nanoseconds by its size) as UTC: an integer
+    exactly (finer than microseconds: rounded down), a float as ``round(value * 1e6 / per_second)`` in IEEE
+    arithmetic (ties to even), which a vectorised reader computes the same way."""
     for limit, per_second in _EPOCH_LIMITS:
         if abs(value) < limit:
             if isinstance(value, int):
@@ -274,9 +276,14 @@ def parse_time_text(text: str) -> tuple[datetime, bool]:
 
 
 def _time_of(value: Any) -> tuple[datetime, bool]:
-    """The time a value gives and whether it was naive; ``ContractError`` when it gives none."""
+    """The time a value gives and whether it was naive; ``ContractError`` when it gives none.
+
+    The decimal text of an epoch number (``"1710167400"``) is that number, as for every numeric field."""
     if isinstance(value, str):
-        return parse_time_text(value)
+        if _NUMBER_TEXT.fullmatch(value):
+            value = int(value) if _INTEGER_TEXT.fullmatch(value) else float(value)
+        else:
+            return parse_time_text(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         if isinstance(value, float) and not math.isfinite(value):
             raise ContractError("epoch time is not finite")
@@ -356,6 +363,8 @@ def _typed(name: str, kind: str, value: Any) -> tuple[Any, str | None]:
             return value, None
         return None, f"{name} must be a string, not {_json_type(value)} {_shown(value)}"
     if kind == "integer":
+        if isinstance(value, float) and value.is_integer():  # 1.0 (a decoder cannot tell it from 1 either)
+            value = int(value)
         if isinstance(value, int) and not isinstance(value, bool):
             if _INT64_MIN <= value <= _INT64_MAX:
                 return value, None
@@ -450,16 +459,13 @@ def read_record(
                 )
                 values["error"] = None
         else:
-            from_text = False
             if isinstance(value, str) and kind != "string":
                 parsed = _from_text(kind, value)
                 if parsed is not None:
-                    value, from_text = parsed, True
+                    value = parsed
             typed, problem = _typed(name, kind, value)
             if problem is not None:
                 warnings.append(problem)
-            elif from_text:
-                derived.append(f"{name}<-text")
             values[name] = typed
     if values["tool"] is None and "tool" not in _warned(warnings):
         tool = derived_tool(path)

@@ -87,10 +87,11 @@ def test_bad_line_becomes_reject_with_reason(line: bytes, reason: str) -> None:
         ({"tool": ...}, "tool", "audit", "tool<-path", None),
         ({"tool": None}, "tool", "audit", "tool<-path", None),
         ({"tool": 3}, "tool", None, None, "tool must be a string, not a number 3"),
-        ({"exit_code": 1.0}, "exit_code", None, None, "exit_code must be an integer, not a number 1.0"),
+        ({"exit_code": 1.0}, "exit_code", 1, None, None),
+        ({"exit_code": 1.5}, "exit_code", None, None, "exit_code must be an integer, not a number 1.5"),
         ({"exit_code": True}, "exit_code", None, None, "exit_code must be an integer, not a boolean true"),
         ({"exit_code": 1 << 63}, "exit_code", None, None, "exit_code is outside the signed 64-bit range"),
-        ({"exit_code": "3"}, "exit_code", 3, "exit_code<-text", None),
+        ({"exit_code": "3"}, "exit_code", 3, None, None),
         ({"exit_code": ..., "ok": False}, "exit_code", 1, "exit_code<-ok", None),
         (
             {"duration_ms": -1},
