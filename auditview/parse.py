@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 import polars as pl
 
-from auditview import layout
+from auditview import any_layout, layout
 from auditview.contract import MAX_LINE_BYTES, OPTIONAL_FIELDS, REQUIRED_FIELDS, ContractError
-from auditview.reader_contract import FieldMap, ReadRecord, active_field_map, read_line
+from auditview.reader_contract import FieldMap, ReadRecord, active_field_map, derived_tool, read_line
 from auditview.source.types import Chunk, Reject
 
 if TYPE_CHECKING:
@@ -130,14 +130,15 @@ def record_row(read: ReadRecord, raw: bytes | None = None) -> tuple[Any, ...]:
 
 
 def _params_source(raw: bytes, params: dict[str, Any]) -> str | None:
-    """The text the fast path keeps for ``params``: the first ``"params":{...}`` of a line without
-    backslashes (``_PARAMS_RE``), when it decodes to the record's ``params``; ``None`` otherwise."""
+    """The text the fast paths keep for ``params``: the object of the first ``"params": {...}`` of a line
+    without backslashes (``any_layout.PARAMS_ANY_RE``), when it decodes to the record's ``params``; ``None``
+    otherwise."""
     if b"\\" in raw:
         return None
     match = _PARAMS_SOURCE.search(raw.decode())
     if match is None:
         return None
-    text = match.group(0)[_PARAMS_KEY_BYTES:]
+    text = match.group(1)
     try:
         same = orjson.loads(text) == params
     except orjson.JSONDecodeError:
@@ -274,7 +275,10 @@ _ERROR_RE: Final = rf'"error":(\{{(?:[^{{}}\[\]\"]|{_STR})*\}})'
 #: The first ``"params":`` and its object, nested up to three levels deep (deeper ones are decided exactly).
 _PARAMS_RE: Final = rf'"params":\{{(?:[^{{}}\[\]\"]|{_STR}|{_OBJ1})*\}}'
 _PARAMS_KEY_BYTES: Final = len('"params":')
-_PARAMS_SOURCE: Final = re.compile(_PARAMS_RE)
+#: The reference's pattern for the text of ``params`` (blanks allowed around the colon), the text captured.
+_PARAMS_SOURCE: Final = re.compile(
+    any_layout.PARAMS_ANY_RE.replace(r"\{", r"(\{", 1).removesuffix(r"\}") + r"\})"
+)
 _TIMESTAMP_RE: Final = layout.UTC_TIMESTAMP_RE
 #: polars' NDJSON reader nests a little deeper than orjson: long lines with many brackets are decided exactly.
 _DEEP_LINE_BYTES: Final = 2048
@@ -337,6 +341,7 @@ def _decode_range(
     hi: int,
     decoded: list[pl.DataFrame],
     exact: list[tuple[int, int]],
+    schema: dict[str, pl.DataType] = _NDJSON_SCHEMA,
 ) -> None:
     """Decode lines ``lo``..``hi`` with polars; ranges it refuses (or where it skipped a line) are halved."""
     if hi <= lo:
@@ -344,7 +349,7 @@ def _decode_range(
     begin = int(starts[lo])
     end = int(starts[hi]) if hi < len(starts) else len(data)
     try:
-        frame = pl.read_ndjson(data[begin:end], schema=_NDJSON_SCHEMA)
+        frame = pl.read_ndjson(data[begin:end], schema=schema)
     except pl.exceptions.PolarsError:
         frame = None
     if frame is not None and frame.height == hi - lo:
@@ -354,8 +359,8 @@ def _decode_range(
         exact.append((lo, hi))
         return
     middle = (lo + hi) // 2
-    _decode_range(data, starts, lo, middle, decoded, exact)
-    _decode_range(data, starts, middle, hi, decoded, exact)
+    _decode_range(data, starts, lo, middle, decoded, exact, schema)
+    _decode_range(data, starts, middle, hi, decoded, exact, schema)
 
 
 def _screen(frame: pl.DataFrame, *, full: bool, errors: bool) -> tuple[pl.DataFrame, list[int]]:
@@ -582,14 +587,14 @@ def parse_chunk_prefiltered(
     if prefilter is not None:
         kept = prefilter.keep(table)
         if kept.height > _SUBSET_EXACT_LINES:
-            parts, exact_lines = _parse_subset(table, kept, columns)
+            parts, exact_lines = _parse_subset(table, kept, columns, chunk.source.log_key)
         elif _light(columns):  # a few lines: the layout's reads, then the contract for the rest
             light, rest = _read_layout_lines(kept, columns)
             parts, exact_lines = [light], rest["i"].to_list()
         else:  # a few lines: the contract decides them sooner than the fast paths are set up
             parts, exact_lines = [], kept["i"].to_list()
     else:
-        parts, exact_lines = _parse_table(data, table, columns)
+        parts, exact_lines = _parse_table(data, table, columns, chunk.source.log_key)
     located = [_locate(part, table, chunk, file_id).cast(schema) for part in parts if part.height]  # type: ignore[arg-type]
     rejects: list[Reject] = []
     if exact_lines:
@@ -621,10 +626,11 @@ def parse_chunk_prefiltered(
 
 
 def _parse_table(
-    data: bytes, table: pl.DataFrame, columns: Collection[str] | None
+    data: bytes, table: pl.DataFrame, columns: Collection[str] | None, tool_path: str | None
 ) -> tuple[list[pl.DataFrame], list[int]]:
     """The rows the fast paths decide over ``table`` (the lines of ``data``; value columns and ``i``, each
-    part in line order) and the indices of the lines left to the contract."""
+    part in line order) and the indices of the lines left to the contract. ``tool_path``: the log the lines
+    belong to (its name gives ``tool`` to records without one)."""
     parts: list[pl.DataFrame] = []
     exact_lines: list[int] = []
     if _light(columns) or _projected(columns):
@@ -635,22 +641,27 @@ def _parse_table(
         )
         parts.append(light)
         if rest.height == table.height:  # no line was decided by the layout: the general path over all
-            decided, doubtful = _decide(data, table, columns)
+            decided, doubtful = _decide(data, table, columns, tool_path)
             parts.append(decided)
             exact_lines.extend(doubtful)
         elif rest.height:
-            subset, doubtful = _parse_subset(table, rest, columns, layout_tried=True)
+            subset, doubtful = _parse_subset(table, rest, columns, tool_path, layout_tried=True)
             parts += subset
             exact_lines += doubtful
     else:
-        decided, doubtful = _decide(data, table, columns)
+        decided, doubtful = _decide(data, table, columns, tool_path)
         parts.append(decided)
         exact_lines.extend(doubtful)
     return parts, exact_lines
 
 
 def _parse_subset(
-    table: pl.DataFrame, rest: pl.DataFrame, columns: Collection[str] | None, *, layout_tried: bool = False
+    table: pl.DataFrame,
+    rest: pl.DataFrame,
+    columns: Collection[str] | None,
+    tool_path: str | None,
+    *,
+    layout_tried: bool = False,
 ) -> tuple[list[pl.DataFrame], list[int]]:
     """``_parse_table`` of some lines of ``table`` (``rest``, with their ``i``), joined again into one block;
     the results' ``i`` map back to ``table``. ``layout_tried``: the layout already failed them."""
@@ -659,10 +670,10 @@ def _parse_subset(
     if sub_table is None or sub_table.height != rest.height:
         return [], rest["i"].to_list()
     if layout_tried:
-        decided, doubtful = _decide(sub_data, sub_table, columns)
+        decided, doubtful = _decide(sub_data, sub_table, columns, tool_path)
         found = [decided]
     else:
-        found, doubtful = _parse_table(sub_data, sub_table, columns)
+        found, doubtful = _parse_table(sub_data, sub_table, columns, tool_path)
     back = rest["i"]
     parts = [part.with_columns(back.gather(part["i"]).alias("i")) for part in found if part.height]
     return parts, back.gather(doubtful).to_list()
@@ -744,28 +755,78 @@ def _others(table: pl.DataFrame, proven: pl.DataFrame) -> pl.DataFrame:
 
 
 def _decide(
-    data: bytes, table: pl.DataFrame, columns: Collection[str] | None
+    data: bytes, table: pl.DataFrame, columns: Collection[str] | None, tool_path: str | None
 ) -> tuple[pl.DataFrame, list[int]]:
-    """The general fast path over ``table`` (the lines of ``data``): rows it proves (value columns and ``i``,
-    in line order) and the indices of the lines left to the contract."""
-    starts = table["start"]
-    decoded: list[pl.DataFrame] = []
-    exact_ranges: list[tuple[int, int]] = []
-    _decode_range(data, starts, 0, table.height, decoded, exact_ranges)
-    exact_lines: list[int] = [i for lo, hi in exact_ranges for i in range(lo, hi)]
-    if not decoded:
-        return pl.DataFrame(), exact_lines
-    values = pl.concat(decoded, how="vertical")
-    if values.height == table.height:
-        values = values.hstack(table.select("line", "length", "start"))
-    else:
-        values = values.join(table, on="i", how="inner")
+    """The general fast paths over ``table`` (the lines of ``data``): rows they prove (value columns and
+    ``i``, in line order) and the indices of the lines left to the reference.
+
+    First the writer contract's typed read (our writer's lines in any byte layout); when polars refuses the
+    chunk under it (a field of another type somewhere: another producer's log), or for the lines it could not
+    prove, the reader contract's text read (``any_layout``)."""
+    try:
+        strict = pl.read_ndjson(data, schema=_NDJSON_SCHEMA)
+    except pl.exceptions.PolarsError:
+        strict = None
+    if strict is None or strict.height != table.height:
+        return _decide_any(data, table, columns, tool_path)
+    values = strict.with_row_index("i").hstack(table.select("line", "length", "start"))
     wanted = _project(SCHEMA, columns)
     full = "params" in wanted or "extra" in wanted
     errors = "error_type" in wanted or "error_message" in wanted
     good, doubtful = _screen(values, full=full, errors=errors)
+    good = good.select(*_fast_columns(columns), "i")
+    if len(doubtful) <= _SUBSET_EXACT_LINES:
+        return good, doubtful
+    rest = table.select("i", "line").filter(pl.col("i").is_in(doubtful))
+    subset, still = _any_subset(rest, columns, tool_path)
+    if subset is None:
+        return good, doubtful
+    if not subset.height:
+        return good, still
+    return good.merge_sorted(subset.select(good.columns).cast(dict(good.schema)), key="i"), still
+
+
+def _any_subset(
+    rest: pl.DataFrame, columns: Collection[str] | None, tool_path: str | None
+) -> tuple[pl.DataFrame | None, list[int]]:
+    """``_decide_any`` over some lines of a table (``rest``: their ``i`` and ``line``), joined into a block of
+    their own; the results' ``i`` map back. ``None`` when the block cannot be split the same way."""
+    sub_data = (rest["line"].str.join("\n").item() + "\n").encode()
+    sub_table = _line_table(sub_data)
+    if sub_table is None or sub_table.height != rest.height:
+        return None, rest["i"].to_list()
+    decided, doubtful = _decide_any(sub_data, sub_table, columns, tool_path)
+    back = rest["i"]
+    if decided.height:
+        decided = decided.with_columns(back.gather(decided["i"]).alias("i"))
+    return decided, back.gather(doubtful).to_list()
+
+
+def _decide_any(
+    data: bytes, table: pl.DataFrame, columns: Collection[str] | None, tool_path: str | None
+) -> tuple[pl.DataFrame, list[int]]:
+    """``any_layout.decide_any`` over ``table``: the reader decodes every known key as text (ranges it
+    refuses, which only invalid JSON or a blank line makes it do, are halved down to the reference)."""
+    fields = active_field_map()
+    schema = any_layout.source_schema(fields)
+    decoded: list[pl.DataFrame] = []
+    exact_ranges: list[tuple[int, int]] = []
+    _decode_range(data, table["start"], 0, table.height, decoded, exact_ranges, schema)
+    exact_lines = [i for lo, hi in exact_ranges for i in range(lo, hi)]
+    if not decoded:
+        return pl.DataFrame(), exact_lines
+    wanted = [name for name in _project(SCHEMA, columns) if name not in LOCATION_COLUMNS]
+    rows, doubtful = any_layout.decide_any(
+        data,
+        table,
+        pl.concat(decoded, how="vertical"),
+        wanted,
+        tool_from_path=derived_tool(tool_path),
+        fields=fields,
+    )
     exact_lines.extend(doubtful)
-    return good.select(*_fast_columns(columns), "i"), exact_lines
+    exact_lines.sort()
+    return rows.select(*wanted, "i"), exact_lines
 
 
 def _locate(part: pl.DataFrame, table: pl.DataFrame, chunk: Chunk, file_id: int) -> pl.DataFrame:

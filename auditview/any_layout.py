@@ -1,0 +1,289 @@
+"""The reader contract applied in polars to lines of any producer's layout, without Python per line.
+
+``auditview.layout`` proves lines in our writer's exact byte layout; this module takes everything else a
+vectorised decoder can settle: other key orders, JSON with blanks (``json.dumps`` defaults), missing fields,
+aliases (``ts``, ``cmd``, ``durationMs``...), numbers written as text, naive and offset times, epoch numbers,
+string errors. polars' NDJSON reader decodes every field the contract knows as text (``String``: it renders
+numbers, booleans, objects and arrays as text, never refusing a line for a field's type); polars expressions
+then type each field and derive what the contract derives, per column.
+
+A line is decided here only when cheap checks over its text prove that the result is the reference's
+(``reader_contract.read_line``); every other line is returned for the reference to decide:
+
+* the line has no backslash (every ``"`` delimits a string; no escape to decode differently);
+* its top-level keys among the known ones are counted in its text (a key is a string followed by ``:``) and
+  equal the fields the decoder found, with their ``null`` values: so no key is repeated (the decoder keeps
+  the first of duplicates, the contract the last), and no known key hides in an object the count misses;
+* each field's chosen value is usable and unambiguous as rendered: a string field whose text could be a
+  rendered number, boolean, object or array, an integer field that is not an integer, a time that is not
+  one of the common ISO 8601 forms or an epoch number, a logged response's ``meta``, an ``error`` object, an
+  unusable value (a warning) all go to the reference;
+* with ``extra`` wanted: no key besides the known fields and the aliases actually read (``extra`` is null).
+
+``params`` keeps its source text, found with the pattern the reference uses. Must not: read files, decide a
+line it cannot prove, or import a UI library.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from typing import Final
+
+import polars as pl
+
+from auditview import layout
+from auditview.contract import MAX_LINE_BYTES
+from auditview.reader_contract import FIELDS, FieldMap
+
+__all__ = ["PARAMS_ANY_RE", "decide_any", "source_schema"]
+
+_WS: Final = "[ \\t\\r\\n]*"
+_STR: Final = r'"[^"]*"'
+_OBJ0: Final = rf"\{{(?:[^{{}}\[\]\"]|{_STR})*\}}|\[(?:[^{{}}\[\]\"]|{_STR})*\]"
+_OBJ1: Final = rf"\{{(?:[^{{}}\[\]\"]|{_STR}|{_OBJ0})*\}}|\[(?:[^{{}}\[\]\"]|{_STR}|{_OBJ0})*\]"
+#: The first ``"params": {...}`` of a line (blanks allowed around the colon), nested up to three levels deep;
+#: the reference (``parse._params_source``) keeps this text as ``params`` when it decodes to the record's.
+PARAMS_ANY_RE: Final = rf'"params"{_WS}:{_WS}\{{(?:[^{{}}\[\]\"]|{_STR}|{_OBJ1})*\}}'
+_PARAMS_PREFIX: Final = rf'^"params"{_WS}:{_WS}'
+#: What polars renders for a value that is not a JSON string (decimal numbers without exponent, booleans,
+#: objects, arrays): a string field holding such text may have been a non-string, which the contract warns of.
+_RENDERED_NON_STRING: Final = r"^(?:-?[0-9]+(?:\.[0-9]+)?|true|false|[\[{].*)$"
+_INTEGER: Final = r"^-?(?:0|[1-9][0-9]*)$"
+_DECIMAL: Final = r"^-?(?:0|[1-9][0-9]*)\.[0-9]+$"
+_DURATION: Final = r"^(?:0|[1-9][0-9]*)(?:\.[0-9]+)?$"
+_HOUR: Final = "(?:[01][0-9]|2[0-3])"
+_SIXTY: Final = "[0-5][0-9]"
+_DATE_TIME: Final = rf"{layout.YEAR}-[0-9]{{2}}-[0-9]{{2}}[Tt ]{_HOUR}:{_SIXTY}:{_SIXTY}(?:\.[0-9]+)?"
+#: Times read here: ISO 8601 with seconds, any fraction (cut past microseconds), ``Z``, ``±HH:MM`` or naive.
+_AWARE_TIME: Final = rf"^{_DATE_TIME}(?:[Zz]|[+-]{_HOUR}:{_SIXTY})$"
+_NAIVE_TIME: Final = rf"^{_DATE_TIME}$"
+_DEEP_LINE_BYTES: Final = 2048
+_US_MIN: Final = -62135596800000000  # 0001-01-01T00:00:00Z
+_US_MAX: Final = 253402300799999999  # 9999-12-31T23:59:59.999999Z
+_EPOCH_LIMITS: Final = ((1e11, 1), (1e14, 1_000), (1e17, 1_000_000))
+#: Fields typed here, by the contract's kind.
+_STRING_FIELDS: Final = tuple(name for name, kind in FIELDS.items() if kind == "string")
+_INTEGER_FIELDS: Final = tuple(name for name, kind in FIELDS.items() if kind == "integer")
+_BOOLEAN_FIELDS: Final = tuple(name for name, kind in FIELDS.items() if kind == "boolean")
+
+
+def source_schema(fields: FieldMap) -> dict[str, pl.DataType]:
+    """The decoder's schema: every key the contract reads (fields and aliases) and ``meta``, as text."""
+    names = {key for keys in fields.keys.values() for key in keys} | {"meta"}
+    return {name: pl.String() for name in sorted(names)}
+
+
+def _key_count(keys: Collection[str], *, null: bool = False) -> str:
+    """A pattern of the keys ``keys`` (a string followed by ``:``), optionally with a ``null`` value."""
+    alternatives = "|".join(re.escape(key) for key in sorted(keys))
+    return f'"(?:{alternatives})"{_WS}:' + (f"{_WS}null" if null else "")
+
+
+def _chosen(keys: tuple[str, ...]) -> tuple[pl.Expr, pl.Expr]:
+    """The first non-null of ``keys`` and the index of the key it came from (null when none)."""
+    value = pl.coalesce([pl.col(key) for key in keys]) if len(keys) > 1 else pl.col(keys[0])
+    source = pl.lit(None, pl.Int32)
+    for index in reversed(range(len(keys))):
+        source = pl.when(pl.col(keys[index]).is_not_null()).then(pl.lit(index, pl.Int32)).otherwise(source)
+    return value, source
+
+
+def _derived_from(name: str, keys: tuple[str, ...], source: pl.Expr) -> pl.Expr:
+    """``name<-alias`` where the value came from an alias (null for the field's own key or no value)."""
+    entry = pl.lit(None, pl.String)
+    for index in range(1, len(keys)):
+        entry = pl.when(source == index).then(pl.lit(f"{name}<-{keys[index]}")).otherwise(entry)
+    return entry
+
+
+def _epoch_us(text: pl.Expr) -> pl.Expr:
+    """Microseconds since the epoch of a rendered epoch number, as ``reader_contract.epoch_to_datetime``
+    computes them (integers exactly, floor below microseconds; floats in IEEE arithmetic, ties to even);
+    null when it is not one or overflows."""
+    integer = text.str.contains(_INTEGER)
+    whole = text.cast(pl.Int64, strict=False)
+    magnitude = whole.abs()
+    from_int = (
+        pl.when(magnitude < int(_EPOCH_LIMITS[0][0]))
+        .then(whole * 1_000_000)
+        .when(magnitude < int(_EPOCH_LIMITS[1][0]))
+        .then(whole * 1_000)
+        .when(magnitude < int(_EPOCH_LIMITS[2][0]))
+        .then(whole)
+        .otherwise(whole.floordiv(1_000))
+    )
+    real = text.cast(pl.Float64, strict=False)
+    size = real.abs()
+    per_second = (
+        pl.when(size < _EPOCH_LIMITS[0][0])
+        .then(1.0)
+        .when(size < _EPOCH_LIMITS[1][0])
+        .then(1_000.0)
+        .when(size < _EPOCH_LIMITS[2][0])
+        .then(1_000_000.0)
+        .otherwise(1_000_000_000.0)
+    )
+    scaled = (real * 1_000_000.0) / per_second
+    from_float = (
+        pl.when(scaled.abs() < 9e18).then(scaled.round(0, mode="half_to_even").cast(pl.Int64)).otherwise(None)
+    )
+    return (
+        pl.when(integer)
+        .then(from_int)
+        .when(text.str.contains(_DECIMAL))
+        .then(from_float)
+        .otherwise(pl.lit(None, pl.Int64))
+    )
+
+
+def _time(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """The UTC time of a rendered time value and whether it was naive; time null where not read here."""
+    cut = text.str.replace(r"(\.[0-9]{6})[0-9]+", "${1}")  # the contract truncates past microseconds
+    aware = pl.when(text.str.contains(_AWARE_TIME)).then(
+        cut.str.to_datetime("%+", time_unit="us", time_zone="UTC", strict=False)
+    )
+    naive_form = text.str.contains(_NAIVE_TIME)
+    naive = pl.when(naive_form).then(
+        cut.str.replace(" ", "T", literal=True)
+        .str.replace("t", "T", literal=True)
+        .str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False)
+        .dt.replace_time_zone("UTC")
+    )
+    epoch = _epoch_us(text)
+    in_range = epoch.is_between(_US_MIN, _US_MAX)
+    from_epoch = pl.when(in_range).then(pl.from_epoch(epoch, time_unit="us").dt.replace_time_zone("UTC"))
+    moment = pl.coalesce(aware, naive, from_epoch)
+    year = moment.dt.year()
+    moment = pl.when((year >= 1) & (year <= 9999)).then(moment)
+    return moment, naive_form
+
+
+def decide_any(
+    data: bytes,
+    table: pl.DataFrame,
+    decoded: pl.DataFrame,
+    columns: Collection[str],
+    *,
+    tool_from_path: str | None,
+    fields: FieldMap,
+) -> tuple[pl.DataFrame, list[int]]:
+    """The rows of ``table``'s lines that the checks prove (the wanted index ``columns`` and ``i``, in line
+    order) and the indices of the lines left to the reference.
+
+    ``decoded`` is ``read_ndjson`` of ``data`` (those lines) with ``source_schema(fields)``, one row per line
+    with its ``i``; ``tool_from_path``: the tool the file's name gives a record without one.
+    """
+    del data
+    keys = fields.keys
+    all_keys = list(source_schema(fields))
+    frame = decoded.join(table.select("i", __av_line="line", __av_length="length"), on="i", how="inner")
+    line = pl.col("__av_line")
+
+    exprs: dict[str, pl.Expr] = {}
+    checks: list[pl.Expr] = [
+        ~line.str.contains("\\", literal=True),
+        pl.col("__av_length") <= MAX_LINE_BYTES,
+        pl.when(pl.col("__av_length") >= _DEEP_LINE_BYTES)
+        .then(line.str.count_matches(r"[\[{]") < 512)
+        .otherwise(True),
+        pl.col("meta").is_null(),
+    ]
+    derived: list[pl.Expr] = []
+
+    # the time: the first key present must give one (else the reference decides, maybe with a warning)
+    time_keys = keys["timestamp"]
+    time_text, time_source = _chosen(time_keys)
+    moment, naive = _time(time_text)
+    checks.append(moment.is_not_null())
+    exprs["ts"] = moment
+    derived.append(_derived_from("timestamp", time_keys, time_source))
+    derived.append(pl.when(naive).then(pl.lit("timestamp<-naive-utc")))
+
+    chosen: dict[str, pl.Expr] = {}
+    sources: dict[str, pl.Expr] = {}
+    for name in FIELDS:
+        if name == "timestamp":
+            continue
+        value, source = _chosen(keys[name])
+        chosen[name], sources[name] = value, source
+        derived.append(_derived_from(name, keys[name], source))
+        present = value.is_not_null()
+        if name in _STRING_FIELDS:
+            checks.append(~(present & value.str.contains(_RENDERED_NON_STRING)).fill_null(False))
+            exprs[name] = value
+        elif name in _INTEGER_FIELDS:
+            number = value.cast(pl.Int64, strict=False)
+            checks.append(~present | (value.str.contains(_INTEGER) & number.is_not_null()).fill_null(False))
+            exprs[name] = number
+        elif name in _BOOLEAN_FIELDS:
+            checks.append(~present | value.is_in(["true", "false"]).fill_null(False))
+            exprs[name] = value == "true"
+        elif name == "duration_ms":
+            number = value.cast(pl.Float64, strict=False)
+            checks.append(~present | (value.str.contains(_DURATION) & number.is_finite()).fill_null(False))
+            exprs[name] = number
+        elif name == "error":  # a string is its message; an object (or anything else) goes to the reference
+            checks.append(~(present & value.str.contains(_RENDERED_NON_STRING)).fill_null(False))
+            exprs["error_type"] = pl.lit(None, pl.String)
+            exprs["error_message"] = value
+        elif name == "params":  # the source text of an object under its own key, found once
+            params_key = f'"params"{_WS}:'
+            found = line.str.extract_all(PARAMS_ANY_RE).list.first()
+            source_text = found.str.replace(_PARAMS_PREFIX, "")
+            inner = value.str.count_matches(params_key)
+            # the line's only top-level "params", and the match is it (not one nested in a deeper params)
+            once = (line.str.count_matches(params_key) == 1 + inner) & (
+                found.str.count_matches(params_key) == 1 + inner
+            )
+            checks.append(
+                ~present
+                | ((source == 0) & value.str.starts_with("{") & once & source_text.is_not_null()).fill_null(
+                    False
+                )
+            )
+            exprs["params"] = pl.when(present).then(source_text)
+    derived.append(
+        pl.when(chosen["tool"].is_null() & pl.lit(tool_from_path is not None)).then(pl.lit("tool<-path"))
+    )
+    derived.append(
+        pl.when(chosen["exit_code"].is_null() & chosen["ok"].is_not_null()).then(pl.lit("exit_code<-ok"))
+    )
+    if tool_from_path is not None:
+        exprs["tool"] = pl.coalesce(exprs["tool"], pl.lit(tool_from_path))
+    exprs["exit_code"] = pl.coalesce(
+        exprs["exit_code"], pl.when(exprs["ok"].is_not_null()).then(pl.when(exprs["ok"]).then(0).otherwise(1))
+    )
+
+    # every known key counted in the text is a top-level field the decoder found (nested ones are in the
+    # rendered params, where the same keys are counted)
+    # (a null-valued known key at the top is left to the reference: with a repeated key, which of the two
+    # the decoder kept could not be told from the counts)
+    known = _key_count(all_keys)
+    known_null = _key_count(all_keys, null=True)
+    nested = chosen["params"].fill_null("")
+    present_count = pl.sum_horizontal(pl.col(key).is_not_null().cast(pl.Int32) for key in all_keys)
+    top_keys = line.str.count_matches(known) - nested.str.count_matches(known)
+    top_nulls = line.str.count_matches(known_null) - nested.str.count_matches(known_null)
+    checks.append((top_keys == present_count) & (top_nulls == 0))
+
+    wanted = set(columns)
+    if "extra" in wanted:
+        # no key besides the fields' own and the aliases read: every key of the line is a counted one, no
+        # alias or meta is present unread (null-valued ones included), no field has two keys given
+        every_key = f'"[^"]*"{_WS}:'
+        checks.append(line.str.count_matches(every_key) - nested.str.count_matches(every_key) == top_keys)
+        for name in FIELDS:
+            checks.append(
+                pl.sum_horizontal(pl.col(key).is_not_null().cast(pl.Int32) for key in keys[name]) <= 1
+            )
+        exprs["extra"] = pl.lit(None, pl.String)
+    exprs["derived"] = pl.concat_str(derived, separator=",", ignore_nulls=True).replace("", None)
+    exprs["warnings"] = pl.lit(None, pl.String)
+
+    ok = pl.all_horizontal(checks).fill_null(False)
+    out = [expr.alias(name) for name, expr in exprs.items() if name in wanted]
+    result = frame.lazy().with_columns(__av_ok=ok).collect()
+    decided = result.filter(pl.col("__av_ok")).select(*out, "i")
+    doubtful = result.filter(~pl.col("__av_ok"))["i"].to_list()
+    return decided, doubtful
