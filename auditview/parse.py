@@ -783,7 +783,7 @@ def _decide(
         return good, doubtful
     if not subset.height:
         return good, still
-    return good.merge_sorted(subset.select(good.columns).cast(dict(good.schema)), key="i"), still
+    return good.merge_sorted(subset.select(good.columns).cast(good.schema), key="i"), still
 
 
 def _any_subset(
