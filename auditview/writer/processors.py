@@ -13,7 +13,7 @@ from typing import Any, Final
 
 import orjson
 
-from auditview.contract import ENV_OPERATOR, SCHEMA_VERSION
+from auditview.contract import ENV_OPERATOR, OPTIONAL_FIELDS, REQUIRED_FIELDS, SCHEMA_VERSION
 from auditview.writer.context import Invocation
 from auditview.writer.redact import Redactor, cap_record_size, redact_url_passwords
 
@@ -22,6 +22,7 @@ __all__ = [
     "CapRecordSize",
     "Processor",
     "RedactParams",
+    "RedactRecord",
     "Serializer",
     "add_extra_fields",
     "add_identity",
@@ -152,7 +153,7 @@ def add_extra_fields(inv: Invocation, record: dict[str, Any]) -> dict[str, Any]:
 
 
 class RedactParams:
-    """Replace ``params`` with its redacted copy."""
+    """Replace ``params`` with its redacted copy (only params: the default chain uses ``RedactRecord``)."""
 
     __slots__ = ("redactor",)
 
@@ -161,6 +162,34 @@ class RedactParams:
 
     def __call__(self, inv: Invocation, record: dict[str, Any]) -> dict[str, Any]:
         record["params"] = self.redactor(record.get("params") or {})
+        return record
+
+
+#: Fields the pipeline itself fills; any other top-level field (annotations, a tool's processors) is redacted.
+_CONTRACT_FIELDS: Final = frozenset(REQUIRED_FIELDS) | frozenset(OPTIONAL_FIELDS)
+
+
+class RedactRecord:
+    """Redact everything a secret can reach the record through: params, the error message and extra fields.
+
+    ``params`` is redacted as a whole; ``error.message`` as text (a ``password=…`` or a token in an exception
+    message); every field that is not a contract field (``annotate()`` fields, fields added by a tool's own
+    processors) by its name and value, like a params entry.
+    """
+
+    __slots__ = ("redactor",)
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+
+    def __call__(self, inv: Invocation, record: dict[str, Any]) -> dict[str, Any]:
+        redactor = self.redactor
+        record["params"] = redactor(record.get("params") or {})
+        error = record.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            record["error"] = {**error, "message": redactor.redact_text(error["message"])}
+        for name in record.keys() - _CONTRACT_FIELDS:
+            record[name] = redactor.redact_field(name, record[name])
         return record
 
 
@@ -178,7 +207,8 @@ class CapRecordSize:
 
 
 def default_processors(redactor: Redactor, *, extra: Sequence[Processor] = ()) -> list[Processor]:
-    """The standard chain; ``extra`` steps run after the built-in fields and before redaction.
+    """The standard chain; ``extra`` steps run after the built-in fields and before redaction (so the fields
+    they add are redacted too).
 
     The size cap is not a step of this chain: the auditor applies it to the serialized line
     (``Auditor.render_line``), so a record is serialized once in the common case. ``CapRecordSize`` is there
@@ -190,7 +220,7 @@ def default_processors(redactor: Redactor, *, extra: Sequence[Processor] = ()) -
         add_origin,
         add_extra_fields,
         *extra,
-        RedactParams(redactor),
+        RedactRecord(redactor),
     ]
 
 

@@ -1,8 +1,9 @@
 """The file sink: appends one complete record line with a single ``os.write`` on an ``O_APPEND`` file.
 
-Owns creating the directory (0700) and file (0600), refusing symlinks and anything that is not a regular file
-without ever blocking (``O_NOFOLLOW | O_NONBLOCK``), starting a record with ``\\n`` when a killed writer left
-a fragment, optional ``fsync``, and size-based rotation by rename (never truncation). It raises
+Owns creating the directory (0700) and file (0600), refusing symlinks, hard-linked files and anything that is
+not a regular file without ever blocking (``O_NOFOLLOW | O_NONBLOCK``), starting a record with ``\\n`` when a
+killed writer left a fragment, cutting back a record the disk had room for only part of (a record is written
+whole or not at all), optional ``fsync``, and size-based rotation by rename (never truncation). It raises
 ``AuditWriteError``; deciding whether that becomes a warning or a failure is the auditor's job, not this
 module's.
 """
@@ -44,6 +45,24 @@ def _kind(mode: int) -> str:
     if stat.S_ISSOCK(mode):
         return "a socket"
     return "not a regular file"
+
+
+def _check_regular_file(st: os.stat_result, path: str) -> None:
+    """Refuse anything but a regular file with one name.
+
+    A file with more than one hard link is refused like a symlink: the log path would be a second name of a
+    file kept (or planted) elsewhere, and records would be appended to it.
+    """
+    if not stat.S_ISREG(st.st_mode):
+        raise AuditWriteError(
+            errno.EINVAL, f"refusing to write the audit log: it is {_kind(st.st_mode)}", path
+        )
+    if st.st_nlink > 1:
+        raise AuditWriteError(
+            errno.EMLINK,
+            f"refusing to write the audit log: it has {st.st_nlink} hard links (other names for the file)",
+            path,
+        )
 
 
 class FileSink:
@@ -92,7 +111,7 @@ class FileSink:
                         size = os.fstat(fd).st_size
                         if size > 0 and os.pread(fd, 1, size - 1) != b"\n":
                             line = b"\n" + line  # never glue a record onto a fragment
-                    self._write_all(fd, line)
+                    self._append_whole(fd, line, size)
                     if self.flush == "fsync":
                         os.fsync(fd)
                     return
@@ -110,10 +129,7 @@ class FileSink:
             st = os.lstat(path)
         except FileNotFoundError:
             return self._create()
-        if not stat.S_ISREG(st.st_mode):
-            raise AuditWriteError(
-                errno.EINVAL, f"refusing to write the audit log: it is {_kind(st.st_mode)}", path
-            )
+        _check_regular_file(st, path)
         return self._open_existing()
 
     def _open_existing(self) -> int:
@@ -130,11 +146,7 @@ class FileSink:
                 ) from None
             raise
         try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise AuditWriteError(
-                    errno.EINVAL, f"refusing to write the audit log: it is {_kind(st.st_mode)}", self.path
-                )
+            _check_regular_file(os.fstat(fd), self.path)
         except BaseException:
             os.close(fd)
             raise
@@ -176,14 +188,62 @@ class FileSink:
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
+    def _append_whole(self, fd: int, line: bytes, size_before: int) -> None:
+        """Append ``line`` with one ``os.write``; if only part of it landed, take that part back out.
+
+        A regular file's write is short only when the disk (or quota, or file size limit) had room for part
+        of it. Finishing it with a second write would be wrong twice over: it fails for the same reason, and
+        if it succeeded, another process's record could sit between the two halves. So a short write is a
+        failed write, and its bytes are removed (``_undo_partial``) before the error is raised.
+        """
+        try:
+            written = os.write(fd, line)
+        except OSError:
+            # A kernel write that fails wrote nothing; a layer that lands a prefix and then reports the error
+            # (FUSE, a network file system, a wrapper) is handled too: the fd offset says what landed.
+            self._undo_partial(fd, line, None, size_before)
+            raise
+        if written != len(line):
+            self._undo_partial(fd, line, written, size_before)
+            raise AuditWriteError(
+                errno.EIO,
+                f"short write: {written} of {len(line)} bytes (no space left?); the partial record removed",
+                self.path,
+            )
+
     @staticmethod
-    def _write_all(fd: int, data: bytes) -> None:
-        written = os.write(fd, data)
-        while written < len(data):  # only on a short write (e.g. disk nearly full): finish the line
-            more = os.write(fd, data[written:])
-            if more <= 0:
-                raise AuditWriteError(errno.EIO, "short write", "")
-            written += more
+    def _undo_partial(fd: int, line: bytes, written: int | None, size_before: int) -> None:
+        """Remove the first ``written`` bytes of ``line`` that this ``fd`` just appended (best effort).
+
+        With ``O_APPEND`` the descriptor's offset after a write is the end of the bytes that write put in the
+        file (the fd was opened for this record, so the offset is 0 while nothing was written). Under an
+        exclusive lock (writers of this library hold a shared one while they write): if those bytes are
+        still the end of the file they are truncated away; if another process appended after them, they are
+        overwritten in place with blanks ending in a newline (the same size, so no new disk space), which
+        keeps the other record on a line of its own.
+        """
+        try:
+            end = os.lseek(fd, 0, os.SEEK_CUR)
+            if written is None:
+                # Unknown count: the bytes must start where the file ended before the write, and match.
+                written = end - size_before
+                if not 0 < written < len(line) or os.pread(fd, written, size_before) != line[:written]:
+                    return
+            if written <= 0 or end < written:
+                return
+            start = end - written
+            _lock(fd, fcntl.LOCK_EX)
+            if os.fstat(fd).st_size == end:
+                os.ftruncate(fd, start)
+                return
+            blank = b" " * (written - 1) + b"\n"
+            if line.startswith(b"\n") and written > 1:
+                blank = b"\n" + blank[1:]  # keep the newline that closed an older fragment
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_APPEND)  # pwrite on O_APPEND would append
+            os.pwrite(fd, blank, start)
+        except OSError:
+            pass  # the caller reports the write's own failure
 
 
 _LOCK_TIMEOUT_S: Final = 2.0

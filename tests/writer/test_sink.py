@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -196,3 +198,189 @@ def test_location_env_override_and_disable(tmp_path: Path, monkeypatch: pytest.M
     with auditor.invocation("c"):
         pass
     assert len(read_records(tmp_path / "elsewhere.jsonl")) == 1
+
+
+# -- a full disk: a record is written whole or not at all ----------------------------------------------------
+
+
+@pytest.mark.parametrize("failure", ["short-write-then-enospc", "prefix-then-enospc"])
+def test_disk_full_mid_record_leaves_no_partial_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], failure: str
+) -> None:
+    """A write that lands only a prefix of the record (then ENOSPC) is cut back: the log stays whole lines.
+
+    ``short-write-then-enospc`` is what the kernel does on a nearly full disk (a short count, then ENOSPC on
+    the rest); ``prefix-then-enospc`` is a layer that lands a prefix and reports the error in the same call.
+    """
+    path = tmp_path / "audit.jsonl"
+    auditor = Auditor(TOOL, "1", log_path=path)
+    with auditor.invocation("before"):
+        pass
+    before = path.read_bytes()
+    real_write = os.write
+    calls: list[int] = []
+
+    def nearly_full(fd: int, data: bytes) -> int:
+        calls.append(len(data))
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written = real_write(fd, data[:150])
+        if failure == "prefix-then-enospc":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return written
+
+    monkeypatch.setattr(os, "write", nearly_full)
+    for _ in range(2):
+        with auditor.invocation("lost", {"pad": "x" * 300}) as inv:
+            inv.exit_code = 4
+        assert inv.exit_code == 4
+        assert path.read_bytes() == before  # no fragment left behind
+        calls.clear()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "audit record not written" in err
+    monkeypatch.setattr(os, "write", real_write)
+    with auditor.invocation("after"):
+        pass
+    assert [r["command"] for r in read_records(path)] == ["before", "after"]
+
+
+def test_disk_full_in_strict_mode_raises_and_leaves_no_partial_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Strict mode raises AuditWriteError for a short write, and the partial record is gone."""
+    path = tmp_path / "audit.jsonl"
+    auditor = Auditor(TOOL, "1", log_path=path, strict=True)
+    with auditor.invocation("before"):
+        pass
+    before = path.read_bytes()
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, data[:100]))
+    with pytest.raises(AuditWriteError, match="short write"), auditor.invocation("x"):
+        pass
+    assert path.read_bytes() == before
+
+
+def test_partial_record_followed_by_another_writer_is_blanked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If another process appended after the partial record it cannot be cut off: it becomes a blank line.
+
+    The other writer's record stays intact on its own line (without this it would be glued to the fragment).
+    """
+    path = tmp_path / "audit.jsonl"
+    auditor = Auditor(TOOL, "1", log_path=path)
+    with auditor.invocation("before"):
+        pass
+    other = b'{"other":"record"}\n'
+    real_write = os.write
+
+    def short_and_overtaken(fd: int, data: bytes) -> int:
+        written = real_write(fd, data[:120])
+        other_fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        real_write(other_fd, other)
+        os.close(other_fd)
+        return written
+
+    monkeypatch.setattr(os, "write", short_and_overtaken)
+    with auditor.invocation("lost"):
+        pass
+    monkeypatch.setattr(os, "write", real_write)
+    lines = path.read_bytes().split(b"\n")
+    assert parse_line(lines[0])["command"] == "before"
+    assert lines[1].strip() == b""
+    assert len(lines[1]) == 119  # the fragment's bytes, blanked in place (its last byte is the newline)
+    assert lines[2] == other.rstrip(b"\n")
+    assert lines[3] == b""
+    assert b'"lost"' not in path.read_bytes()
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs mounted under tmp_path; skipped where mounting is not permitted."""
+    mount, umount = shutil.which("mount"), shutil.which("umount")
+    if os.geteuid() != 0 or mount is None or umount is None:
+        pytest.skip("mounting a tmpfs needs root and mount(8)")
+    point = tmp_path / "small"
+    point.mkdir()
+    done = subprocess.run(
+        [mount, "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(point)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
+    try:
+        yield point
+    finally:
+        subprocess.run([umount, str(point)], check=False)
+
+
+def _fill(path: Path) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        with pytest.raises(OSError, match="No space left"):  # noqa: PT012
+            while True:
+                os.write(fd, b"\0" * 4096)
+    finally:
+        os.close(fd)
+
+
+def test_real_full_file_system_leaves_whole_records(
+    small_tmpfs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a really full file system (a 64 KiB tmpfs) every call returns and the log holds only whole lines."""
+    path = small_tmpfs / "audit.jsonl"
+    auditor = Auditor(TOOL, "1", log_path=path)
+    with auditor.invocation("first"):
+        pass
+    filler = small_tmpfs / "filler"
+    _fill(filler)
+    first = path.read_bytes()
+    for number in range(3):  # each is bigger than the free tail of the log's last page: a short write
+        with auditor.invocation("lost", {"n": number, "blob": "b" * 6000}) as inv:
+            inv.exit_code = 0
+        assert path.read_bytes() == first
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "audit record not written" in err
+    filler.unlink()
+    with auditor.invocation("after"):
+        pass
+    data = path.read_bytes()
+    assert data.endswith(b"\n")
+    assert [parse_line(line)["command"] for line in data.splitlines()] == ["first", "after"]
+
+
+# -- hard links ----------------------------------------------------------------------------------------------
+
+
+def test_hard_link_at_log_path_is_refused_and_target_unchanged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A log path that is a second name (hard link) of another file is refused; that file keeps its bytes."""
+    target = tmp_path / "precious.txt"
+    target.write_bytes(b"do not touch\n")
+    path = tmp_path / "audit.jsonl"
+    os.link(target, path)
+    with Auditor(TOOL, "1", log_path=path).invocation("x"):
+        pass
+    assert target.read_bytes() == b"do not touch\n"
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "hard link" in err
+
+
+def test_log_that_gained_a_hard_link_is_refused_until_it_is_removed(tmp_path: Path) -> None:
+    """The sink raises for a log with a link count above 1 and writes again once the extra name is gone."""
+    path = tmp_path / "audit.jsonl"
+    sink = FileSink(path)
+    sink.write(b"{}\n")
+    other = tmp_path / "elsewhere.jsonl"
+    os.link(path, other)
+    with pytest.raises(AuditWriteError, match="2 hard links"):
+        sink.write(b"[]\n")
+    assert other.read_bytes() == b"{}\n"
+    other.unlink()
+    sink.write(b"[]\n")
+    assert path.read_bytes() == b"{}\n[]\n"
