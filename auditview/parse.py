@@ -808,7 +808,7 @@ def _decide_any(
     """``any_layout.decide_any`` over ``table``: the reader decodes every known key as text (ranges it
     refuses, which only invalid JSON or a blank line makes it do, are halved down to the reference)."""
     fields = active_field_map()
-    schema = any_layout.source_schema(fields)
+    schema = any_layout.source_schema(fields, table["line"])
     decoded: list[pl.DataFrame] = []
     exact_ranges: list[tuple[int, int]] = []
     _decode_range(data, table["start"], 0, table.height, decoded, exact_ranges, schema)
