@@ -55,6 +55,9 @@ _READ_GAP: Final = 4 << 10
 _READ_MAX: Final = 1 << 20
 #: Raw reads: rows looked up together (their reads sorted by place, then handed out in frame order).
 _RAW_BATCH: Final = 16384
+#: The bytes kept of a stream (stdin, a pipe, a FIFO) stay in memory up to this size; past it they move to an
+#: unlinked temporary file (``$TMPDIR``), read back with ``pread`` like a plain file.
+_KEEP_IN_MEMORY = 64 << 20
 
 
 class RawLineChanged(OSError):  # noqa: N818 - reads better at the call site
@@ -64,21 +67,53 @@ class RawLineChanged(OSError):  # noqa: N818 - reads better at the call site
 class _RawReader:
     """Reads spans of the files back by ``file_id``: ``pread`` on plain files (the descriptor stays open, so
     a file renamed or unlinked after it was first read stays readable), a one-file cache of decompressed
-    streams, and the bytes kept of standard input (which cannot be read twice)."""
+    streams, and the bytes kept of the sources that cannot be read twice (stdin, pipes, FIFOs: in memory up
+    to ``_KEEP_IN_MEMORY``, then in an unlinked temporary file)."""
 
     def __init__(self) -> None:
         self._fds: dict[int, int] = {}
         self._decompressed: tuple[int, bytes] | None = None
         self._kept: dict[int, bytearray] = {}
+        #: ``file_id`` -> descriptor of the unlinked temporary file its kept bytes moved to.
+        self._spilled: dict[int, int] = {}
+        self._spill_failed = False
 
     def keep(self, file_id: int, offset: int, data: bytes) -> None:
-        """Hold ``data``, read at stream ``offset`` of a source that cannot be read again (stdin). A gap (an
-        over-long line the reader skipped, never a row) is held as zeros."""
+        """Hold ``data``, read at stream ``offset`` of a source that cannot be read again (a stream). A gap
+        (an over-long line the reader skipped, never a row) is held as zeros."""
+        fd = self._spilled.get(file_id)
+        if fd is not None:
+            if offset < os.fstat(fd).st_size:
+                os.ftruncate(fd, offset)
+            _pwrite_all(fd, data, offset)  # a gap past the end is a hole: zeros
+            return
         buffer = self._kept.setdefault(file_id, bytearray())
         if offset > len(buffer):
             buffer.extend(bytes(offset - len(buffer)))
         del buffer[offset:]
         buffer.extend(data)
+        if len(buffer) > _KEEP_IN_MEMORY and not self._spill_failed:
+            self._spill(file_id, buffer)
+
+    def _spill(self, file_id: int, buffer: bytearray) -> None:
+        """Move the kept bytes of ``file_id`` to an unlinked temporary file (they stay in memory if none can
+        be made)."""
+        import tempfile
+
+        try:
+            fd, name = tempfile.mkstemp(prefix="auditview-stream-")
+        except OSError:
+            self._spill_failed = True
+            return
+        try:
+            os.unlink(name)
+            _pwrite_all(fd, buffer, 0)
+        except OSError:
+            os.close(fd)
+            self._spill_failed = True
+            return
+        self._spilled[file_id] = fd
+        del self._kept[file_id]
 
     def span(self, file_id: int, source: SourceFile, offset: int, length: int) -> bytes:
         """``length`` bytes at ``offset``; checks that a ``\\n`` follows, so a changed file is noticed."""
@@ -124,7 +159,10 @@ class _RawReader:
 
     def _fd(self, file_id: int, source: SourceFile) -> int | None:
         fd = self._fds.get(file_id)
-        if fd is None and source.compression == "none" and file_id not in self._kept:
+        if fd is None:
+            fd = self._spilled.get(file_id)
+        readable_again = not source.reads_once and file_id not in self._kept
+        if fd is None and source.compression == "none" and readable_again:
             fd = os.open(source.path, os.O_RDONLY | os.O_CLOEXEC)
             self._fds[file_id] = fd
         return fd
@@ -133,6 +171,8 @@ class _RawReader:
         kept = self._kept.get(file_id)
         if kept is not None:
             return kept
+        if source.reads_once:
+            return b""  # nothing kept of it: a span there is a changed line, never a second read
         if self._decompressed is None or self._decompressed[0] != file_id:
             from auditview.source.read import read_all
 
@@ -152,7 +192,18 @@ class _RawReader:
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()
+        for fd in self._spilled.values():
+            os.close(fd)  # the temporary file goes with its last descriptor (its bytes with it)
+        self._spilled.clear()
         self._decompressed = None
+
+
+def _pwrite_all(fd: int, data: bytes | bytearray, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written
 
 
 class AuditIndex:
@@ -334,8 +385,9 @@ class AuditIndex:
         return frame
 
     def _keep_if_stream(self, chunk: Chunk) -> None:
-        """Standard input cannot be read again: hold its bytes (its size in memory) for raw reads."""
-        if chunk.source.path == Path("-"):
+        """A stream (stdin, a pipe, a FIFO) cannot be read again: hold its bytes for raw reads (in memory up
+        to ``_KEEP_IN_MEMORY``, then in an unlinked temporary file)."""
+        if chunk.source.reads_once:
             self._raw.keep(self.file_id(chunk.source), chunk.offset, chunk.data)
 
     @property
@@ -346,7 +398,9 @@ class AuditIndex:
         if "warnings" not in frame.columns:
             return 0
         warned = frame["warnings"].drop_nulls()
-        return 0 if warned.is_empty() else int(warned.str.count_matches("\n", literal=True).sum()) + warned.len()
+        return (
+            0 if warned.is_empty() else int(warned.str.count_matches("\n", literal=True).sum()) + warned.len()
+        )
 
     def field_warnings(self) -> list[FieldWarning]:
         """Every field warning of the loaded records with its file and line, in file then line order."""

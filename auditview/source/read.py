@@ -9,8 +9,12 @@ How lines come out:
 
 * ``FileReader.read_events()`` yields, in stream order, ``Chunk``s (runs of complete lines) and ``Reject``s. A
   ``Reject`` comes from the reader only for a line longer than ``contract.MAX_LINE_BYTES`` (its bytes are
-  skipped; ``raw`` keeps the first ``REJECT_PREFIX_BYTES`` and ``length`` the full length) or for a compressed
-  stream that turns out corrupt (reading that source stops there; ``raw`` is empty).
+  skipped; ``raw`` keeps the first ``REJECT_PREFIX_BYTES`` and ``length`` the full length), for a compressed
+  stream that turns out corrupt, or for one that *ends early* — a gzip member or zstd frame cut off (a
+  truncated or half-written ``.gz``/``.zst``), seen when the file's end is reached by a final read
+  (``block=True``) or when a stream ends. Either way reading that source stops there (``broken``); the reject
+  is at the line where it stopped, ``raw`` holds the start of that cut line (if any) and that line is not
+  also a ``partial()`` line.
 * ``FileReader.read_available()`` yields only the ``Chunk``s and appends the ``Reject``s to ``reader.rejects``
   (the caller drains that list).
 * A trailing line without ``\\n`` is held (``pending``, ``pending_length``, ``partial()``) and handed out once
@@ -19,6 +23,12 @@ How lines come out:
 
 Consume an iterator fully: the reader's position advances block by block, and an abandoned iterator loses the
 rest of the block it was yielding.
+
+Streams (stdin, and every ``SourceFile.stream``: a pipe such as ``/dev/fd/63``, a named FIFO) are opened
+once, read once with ``os.read`` and their compression is told from their first bytes (nothing is peeked
+twice). A FIFO is opened without blocking; the reader then waits up to ``AUDITVIEW_FIFO_WAIT`` seconds
+(default 10) for a writer — a FIFO nobody opens for writing raises ``SourceMissing`` instead of waiting
+forever. A character or block device is refused (``SourceMissing``): it may never end.
 
 Limits: a compressed source is decompressed from its start to reach an offset (no seeking inside gzip/zstd).
 Input is fed to the decompressor 64 KiB at a time, which bounds gzip's output per step (~64 MiB at its maximal
@@ -31,6 +41,7 @@ from __future__ import annotations
 import os
 import select
 import stat
+import time
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -39,11 +50,12 @@ from typing import Any, Final, Protocol, Self
 
 from auditview.contract import MAX_LINE_BYTES
 from auditview.source.discover import SourceMissing, magic_compression
-from auditview.source.lines import LineRun, LineSplitter, LongLine
+from auditview.source.lines import REJECT_PREFIX_BYTES, LineRun, LineSplitter, LongLine
 from auditview.source.types import Chunk, Compression, PartialLine, Reject, SourceFile
 
 __all__ = [
     "DEFAULT_CHUNK_BYTES",
+    "FIFO_WAIT_ENV",
     "FileReader",
     "StreamCorrupt",
     "open_source",
@@ -58,6 +70,12 @@ RAW_BLOCK_BYTES: Final = 64 << 10
 TAIL_BYTES: Final = 256
 _STREAM_READ_BYTES: Final = 1 << 20
 _PROBE_BYTES: Final = 64 << 10
+#: How long a FIFO with no writer is waited for (seconds; the environment variable overrides the default).
+FIFO_WAIT_ENV: Final = "AUDITVIEW_FIFO_WAIT"
+_FIFO_WAIT_DEFAULT: Final = 10.0
+#: While waiting for a FIFO's writer: how often to look whether one has opened it without writing yet.
+_FIFO_POLL_S: Final = 0.05
+_SUFFIX: Final[dict[Compression, str]] = {"gzip": ".gz", "zstd": ".zst", "none": ""}
 
 
 class StreamCorrupt(ValueError):  # noqa: N818 - part of the API, reads better
@@ -65,11 +83,18 @@ class StreamCorrupt(ValueError):  # noqa: N818 - part of the API, reads better
 
 
 class _Decoder(Protocol):
-    """Decompresses a stream fed in pieces; on corrupt input it returns what it could and sets ``failed``."""
+    """Decompresses a stream fed in pieces; on corrupt input it returns what it could and sets ``failed``.
+
+    ``midway``: input of a member/frame was fed and its end has not come yet — if the input ends now, the
+    stream was cut short.
+    """
 
     failed: str | None
 
     def decode(self, data: bytes) -> bytes: ...
+
+    @property
+    def midway(self) -> bool: ...
 
 
 class _GzipDecoder:
@@ -78,7 +103,12 @@ class _GzipDecoder:
     def __init__(self) -> None:
         self._inner: Any = zlib.decompressobj(wbits=31)
         self._padding = False
+        self._fed = False
         self.failed: str | None = None
+
+    @property
+    def midway(self) -> bool:
+        return self.failed is None and self._fed
 
     def decode(self, data: bytes) -> bytes:
         out: list[bytes] = []
@@ -87,6 +117,7 @@ class _GzipDecoder:
                 if data.strip(b"\0"):
                     self.failed = "gzip: trailing garbage after the last member"
                 break
+            self._fed = True
             try:
                 out.append(self._inner.decompress(data))
             except zlib.error as exc:
@@ -96,6 +127,7 @@ class _GzipDecoder:
                 break
             data = self._inner.unused_data
             self._inner = zlib.decompressobj(wbits=31)
+            self._fed = False
             if data and data[0] == 0:
                 self._padding = True
         return b"".join(out)
@@ -110,11 +142,17 @@ class _ZstdDecoder:
         self._factory: Any = zstandard.ZstdDecompressor()
         self._error: type[Exception] = zstandard.ZstdError
         self._inner: Any = self._factory.decompressobj()
+        self._fed = False
         self.failed: str | None = None
+
+    @property
+    def midway(self) -> bool:
+        return self.failed is None and self._fed
 
     def decode(self, data: bytes) -> bytes:
         out: list[bytes] = []
         while data and self.failed is None:
+            self._fed = True
             try:
                 out.append(self._inner.decompress(data))
             except self._error as exc:
@@ -124,6 +162,7 @@ class _ZstdDecoder:
                 break
             data = self._inner.unused_data
             self._inner = self._factory.decompressobj()
+            self._fed = False
         return b"".join(out)
 
 
@@ -136,19 +175,73 @@ def _decoder(compression: Compression) -> _Decoder | None:
 
 
 def open_source(source: SourceFile) -> int:
-    """Open ``source`` read-only (no locks) and return the descriptor; ``SourceMissing`` names the path."""
+    """Open ``source`` read-only (no locks) and return the descriptor; ``SourceMissing`` names the path.
+
+    Opened with ``O_NONBLOCK``, so that a FIFO without a writer does not block the open; a regular file is
+    switched back to blocking at once, a FIFO is left non-blocking (``FileReader`` waits for its writer, then
+    switches it). A directory or a device is refused.
+    """
     if source.path == Path("-"):
         return 0
+    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
     try:
-        fd = os.open(source.path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
+        fd = os.open(source.path, flags)
     except FileNotFoundError:
         raise SourceMissing(f"{source.path}: no such file") from None
     except OSError as exc:
         raise SourceMissing(f"{source.path}: {exc.strerror or exc}") from None
-    if stat.S_ISDIR(os.fstat(fd).st_mode):
+    mode = os.fstat(fd).st_mode
+    refused = (
+        "is a directory"
+        if stat.S_ISDIR(mode)
+        else "is a character device, not a log (auditview reads regular files, pipes and FIFOs)"
+        if stat.S_ISCHR(mode)
+        else "is a block device, not a log (auditview reads regular files, pipes and FIFOs)"
+        if stat.S_ISBLK(mode)
+        else None
+    )
+    if refused is not None:
         os.close(fd)
-        raise SourceMissing(f"{source.path}: is a directory")
+        raise SourceMissing(f"{source.path}: {refused}")
+    if not stat.S_ISFIFO(mode):
+        os.set_blocking(fd, True)
     return fd
+
+
+def fifo_wait_seconds() -> float:
+    """How long to wait for a FIFO's writer: ``AUDITVIEW_FIFO_WAIT`` seconds (default 10)."""
+    try:
+        value = float(os.environ.get(FIFO_WAIT_ENV, ""))
+    except ValueError:
+        return _FIFO_WAIT_DEFAULT
+    return value if value >= 0 else _FIFO_WAIT_DEFAULT
+
+
+def _await_writer(fd: int, source: SourceFile) -> bytes:
+    """Wait until the FIFO open (non-blocking) on ``fd`` has a writer, then make ``fd`` blocking; return the
+    bytes read while finding out (``b""`` when the writer has written nothing yet, or came and went).
+
+    A non-blocking read of a FIFO returns ``EAGAIN`` while a writer holds it open and ``b""`` while none does;
+    ``select`` reports it readable once data arrives or a writer that came has gone.
+    """
+    wait = fifo_wait_seconds()
+    deadline = time.monotonic() + wait
+    data = b""
+    while True:
+        readable, _, _ = select.select([fd], [], [], max(0.0, min(_FIFO_POLL_S, deadline - time.monotonic())))
+        try:
+            data = os.read(fd, _STREAM_READ_BYTES)
+        except BlockingIOError:
+            break  # a writer holds it open and has written nothing yet
+        if data or readable:
+            break  # the first bytes, or a writer came and went (an empty stream)
+        if time.monotonic() >= deadline:
+            raise SourceMissing(
+                f"{source.path}: a FIFO with no writer: nothing opened it for writing within {wait:g} s"
+                f" (set {FIFO_WAIT_ENV} to wait longer)"
+            )
+    os.set_blocking(fd, True)
+    return data
 
 
 class FileReader:
@@ -158,7 +251,9 @@ class FileReader:
     held bytes of that line (a prefix only once it is over the cap). ``rejects``: filled by
     ``read_available()``.
     ``fd``: pass an already open descriptor (the follower does, to pin the inode); it is then not closed by
-    ``close()``. A stream (stdin, a pipe) is read with ``os.read``; everything else with ``os.pread``.
+    ``close()``. A stream (stdin, a ``SourceFile.stream``, or any path that turns out to be a FIFO when
+    opened) is read with ``os.read`` and its compression told from its first bytes; everything else with
+    ``os.pread``. Opening a FIFO waits for its writer (see the module docstring).
     ``count_runs=False``: the lines inside chunks are not counted here (a bulk loader counts them in its
     parse workers instead of on the reading thread); ``line``, ``Chunk.first_line`` and the line numbers of
     rejects then count only the over-long lines, and the caller adds the chunk lines before each.
@@ -183,10 +278,10 @@ class FileReader:
         self.rejects: list[Reject] = []
         self._owns_fd = fd is None
         self._fd: int | None = fd
-        self._is_stream: bool | None = True if source.path == Path("-") else None
+        self._is_stream: bool | None = True if source.reads_once else None
         self._count_runs = count_runs
         self._splitter = LineSplitter(offset=offset, line=line, max_line=max_line, count_runs=count_runs)
-        self._compression: Compression | None = None if source.path == Path("-") else source.compression
+        self._compression: Compression | None = None if source.reads_once else source.compression
         self._decoder: _Decoder | None = None
         self._raw_position = 0
         self._discard = 0
@@ -244,14 +339,25 @@ class FileReader:
 
     @property
     def fd(self) -> int:
-        """The open descriptor (opened on first use)."""
+        """The open descriptor (opened on first use; a FIFO once its writer is there)."""
         if self._fd is None:
-            self._fd = open_source(self.source)
+            fd = open_source(self.source)
+            if fd != 0 and stat.S_ISFIFO(os.fstat(fd).st_mode):
+                try:
+                    first = _await_writer(fd, self.source)
+                except BaseException:
+                    os.close(fd)
+                    raise
+                # A stream whatever the SourceFile said: read once, compression from the bytes read.
+                self._is_stream = True
+                self._compression = None
+                self._sniffed = first
+            self._fd = fd
         return self._fd
 
     def partial(self) -> PartialLine | None:
-        """The trailing partial line, if any."""
-        if not self.pending_length:
+        """The trailing partial line, if any (none once the stream broke: the reject holds that line)."""
+        if not self.pending_length or self.broken is not None:
             return None
         return PartialLine(self.source, self.offset, self.line, self.pending_length)
 
@@ -306,7 +412,7 @@ class FileReader:
         elif self._decoder is None:
             yield from self._read_plain(fd)
         else:
-            yield from self._read_compressed(fd)
+            yield from self._read_compressed(fd, final=block)
 
     def _sniff(self, fd: int, *, block: bool) -> bool:
         """Decide a stream's compression from its first bytes; False while fewer than 4 have arrived."""
@@ -365,12 +471,16 @@ class FileReader:
             if len(data) < size or self._spend(len(data)):
                 return
 
-    def _read_compressed(self, fd: int) -> Iterator[Chunk | Reject]:
+    def _read_compressed(self, fd: int, *, final: bool) -> Iterator[Chunk | Reject]:
+        """``final``: the file's current end is its end (a one-shot read): a member or frame cut off there is
+        reported; a follower (``final=False``) reads on from there when the file grows."""
         decoded: list[bytes] = []
         size = 0
+        ended = False
         while True:
             raw = os.pread(fd, RAW_BLOCK_BYTES, self._raw_position)
             if not raw:
+                ended = True
                 break
             self._raw_position += len(raw)
             piece = self._decode(raw)
@@ -387,6 +497,8 @@ class FileReader:
                 break
         if decoded:
             yield from self._feed(b"".join(decoded))
+        if ended and final and self._decoder is not None and self._decoder.midway:
+            yield self._ended_early()
 
     def _read_stream(self, fd: int, *, block: bool) -> Iterator[Chunk | Reject]:
         buffered: list[bytes] = []
@@ -419,6 +531,8 @@ class FileReader:
                 break
         if buffered:
             yield from self._feed(b"".join(buffered))
+        if self.eof and self._decoder is not None and self._decoder.midway:
+            yield self._ended_early()
 
     def _decode(self, raw: bytes) -> bytes:
         """Decompress ``raw`` and drop what lies before the start offset; check ``_failed()`` afterwards."""
@@ -430,9 +544,23 @@ class FileReader:
         return data
 
     def _corrupt(self, reason: str) -> Reject:
-        self.broken = reason
-        where = self.position
-        return Reject(self.source.display, self.line, where, f"cannot decompress further: {reason}", b"")
+        return self._stopped(reason, f"cannot decompress further: {reason}")
+
+    def _ended_early(self) -> Reject:
+        suffix = _SUFFIX[self._compression or "none"]
+        reason = (
+            f"compressed stream ends early at byte {self._raw_position} (truncated {suffix}): the records"
+            " after it are lost"
+        )
+        return self._stopped(reason, reason)
+
+    def _stopped(self, broken: str, reason: str) -> Reject:
+        """Stop reading this source for good: a reject at the line where it stopped, holding the start of
+        that line when it was cut (it is then not a ``partial()`` line as well)."""
+        self.broken = broken
+        raw = self._splitter.pending[:REJECT_PREFIX_BYTES]
+        length = self.pending_length if self.pending_length > len(raw) else None
+        return Reject(self.source.display, self.line, self.offset, reason, raw, length)
 
     def _feed(self, data: bytes) -> Iterator[Chunk | Reject]:
         for piece in self._splitter.feed(data):
@@ -475,11 +603,11 @@ def read_all(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
 ) -> Iterator[Chunk]:
     """Every complete line of ``sources`` now, source by source in the given order (``discover()`` lists the
-    oldest sibling first); stdin is read to its end.
+    oldest sibling first); stdin and other streams are read to their end.
 
-    The reader's ``Reject``s (over-long lines, corrupt compressed data) are appended to ``rejects`` and each
-    trailing partial line to ``partial``: pass lists to receive them — without them they are not reported.
-    Raises ``SourceMissing`` when a source cannot be opened.
+    The reader's ``Reject``s (over-long lines, corrupt or cut-off compressed data) are appended to ``rejects``
+    and each trailing partial line to ``partial``: pass lists to receive them — without them they are not
+    reported. Raises ``SourceMissing`` when a source cannot be opened.
     """
     for source in sources:
         with FileReader(source, chunk_bytes=chunk_bytes) as reader:
@@ -497,12 +625,15 @@ def read_span(source: SourceFile, offset: int, length: int) -> bytes:
     """The exact ``length`` bytes at stream ``offset`` of ``source`` (decompressing from the start if needed).
 
     Returns fewer bytes when the stream is shorter. Raises ``SourceMissing`` when the file cannot be opened
-    and ``StreamCorrupt`` when compressed data ends in garbage before the span.
+    or is a stream (stdin, a pipe, a FIFO: it cannot be read again) and ``StreamCorrupt`` when compressed data
+    ends in garbage before the span.
     """
-    if source.path == Path("-"):
-        raise SourceMissing("-: standard input cannot be read again")
+    if source.reads_once:
+        raise SourceMissing(f"{source.display}: a stream cannot be read again")
     fd = open_source(source)
     try:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            raise SourceMissing(f"{source.display}: a stream cannot be read again")
         decoder = _decoder(source.compression)
         if decoder is None:
             return os.pread(fd, length, offset)

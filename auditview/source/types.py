@@ -18,17 +18,28 @@ class SourceFile:
     ``log_key`` names the live log a rotated sibling belongs to (``.../audit.jsonl`` for
     ``audit.jsonl.2.gz``), and ``generation`` orders the siblings of one log from oldest (highest) to the
     live file (0).
+
+    ``stream``: the path names something that can be read only once (a named FIFO, a pipe such as
+    ``/dev/fd/63`` from ``<(...)``): it is opened once, read to its end with ``read``, its compression told
+    from the bytes read (``compression`` stays ``"none"`` here) and its bytes kept by whoever needs them
+    again. Standard input (``-``) is always a stream (``reads_once``).
     """
 
     path: Path
     log_key: str
     generation: int = 0
     compression: Compression = "none"
+    stream: bool = False
 
     @property
     def display(self) -> str:
         """A short name for status bars and reject listings."""
         return str(self.path)
+
+    @property
+    def reads_once(self) -> bool:
+        """True for standard input and every other ``stream``: its bytes cannot be read a second time."""
+        return self.stream or str(self.path) == "-"
 
 
 @dataclass(frozen=True, slots=True)
