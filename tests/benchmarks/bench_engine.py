@@ -50,6 +50,37 @@ LAYOUTS = ("writer", "foreign")
 _CACHE_ROOT: str | None = None
 FILTER = "duration_ms>10s"
 NEW_FILTER = "exit_code!=0 and duration_ms>1s"
+#: DuckDB, the peer (``pip install '.[bench]'``), run as its own process on the same file: ``traces`` is a
+#: GROUP BY trace_id (count, min/max time, max duration), ``index`` a CREATE TABLE AS of every column,
+#: ``stats`` the per tool/command counts, errors and p50/p95/p99/max, ``export`` a raw-line filter with
+#: json_extract.
+DUCKDB_TASKS = {
+    "traces": (
+        "SELECT trace_id, count(*), min(timestamp), max(timestamp), max(duration_ms) FROM read_json({src}, "
+        "format='newline_delimited', ignore_errors=true) GROUP BY trace_id"
+    ),
+    "index": (
+        "CREATE TABLE t AS SELECT * FROM read_json({src}, format='newline_delimited', ignore_errors=true)"
+    ),
+    "stats": (
+        "SELECT tool, command, count(*), count(*) FILTER (WHERE exit_code <> 0), quantile_cont(duration_ms, "
+        "[0.5, 0.95, 0.99]), max(duration_ms) FROM read_json({src}, format='newline_delimited', "
+        "ignore_errors=true) GROUP BY tool, command"
+    ),
+    "export": (
+        "SELECT line FROM read_csv({src}, columns={{'line': 'VARCHAR'}}, delim=chr(31), quote='', "
+        "escape='', header=false, auto_detect=false) WHERE "
+        "TRY_CAST(json_extract(line, '$.duration_ms') AS DOUBLE) > 10000"
+    ),
+}
+DUCKDB_SCRIPT = """
+import sys, duckdb
+con = duckdb.connect()
+con.execute("SET threads TO 2")
+rows = con.execute(sys.argv[1]).fetchall()
+print(len(rows))
+"""
+
 POLARS_SCAN = """
 import sys, polars as pl
 schema = {"timestamp": pl.String, "duration_ms": pl.Float64, "trace_id": pl.String, "exit_code": pl.Int64}
@@ -214,6 +245,11 @@ def bench(
                 out.append(_measure("jq -c 'select(.duration_ms > 10000)'", records, jq_argv, reps))
             polars_argv = [sys.executable, "-c", POLARS_SCAN, str(path)]
             out.append(_measure("polars scan_ndjson + filter (reference)", records, polars_argv, reps))
+            if _has_duckdb():
+                source = "'" + str(path).replace("'", "''") + "'"
+                for name, sql in DUCKDB_TASKS.items():
+                    argv = [sys.executable, "-c", DUCKDB_SCRIPT, sql.format(src=source)]
+                    out.append(_measure(f"duckdb {name}", records, argv, reps))
             tasks = [
                 (
                     f"auditview export --filter '{FILTER}'",
@@ -224,6 +260,7 @@ def bench(
                     [*auditview, "export", "--filter", FILTER, "--check-all", str(path)],
                 ),
                 ("auditview traces -o json", [*auditview, "traces", "-o", "json", str(path)]),
+                ("auditview stats -o json", [*auditview, "stats", "-o", "json", str(path)]),
             ]
             index_argv = [sys.executable, __file__, "--task", "index", str(path)]
             for label, argv in tasks:
@@ -237,6 +274,15 @@ def bench(
                 measurement.layout = layout
         _CACHE_ROOT = None
     return out
+
+
+def _has_duckdb() -> bool:
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        print("duckdb is not installed (pip install '.[bench]'): no peer column", file=sys.stderr)
+        return False
+    return True
 
 
 def _index_measurement(
@@ -272,17 +318,48 @@ def _index_measurement(
     return measurement
 
 
+#: Which DuckDB task each auditview task is held to (``× DuckDB`` = auditview's time / DuckDB's).
+_PEER_OF = {"traces": "traces", "index:": "index", "stats": "stats", "export": "export"}
+
+
+def _peer(task: str) -> str | None:
+    """The DuckDB task an auditview task is compared with (``export --check-all`` and jq have none)."""
+    if "--check-all" in task:
+        return None
+    for word, peer in _PEER_OF.items():
+        if task.startswith((f"auditview {word}", word)):
+            return peer
+    return None
+
+
 def render(measurements: Sequence[Measurement]) -> str:
-    """A Markdown table, with each task's speed relative to jq on the same file."""
+    """A Markdown table, with each task's time relative to DuckDB's (and jq's speed) on the same file."""
     jq = {(m.records, m.layout): m.seconds for m in measurements if m.task.startswith("jq")}
+    duck = {
+        (m.records, m.layout, m.task.removeprefix("duckdb ")): m.seconds
+        for m in measurements
+        if m.task.startswith("duckdb ")
+    }
     lines = [
-        "| records | layout | task | median s | peak RSS MB | vs jq | note |",
-        "|---:|---|---|---:|---:|---:|---|",
+        "| records | layout | task | median s | peak RSS MB | × DuckDB | vs jq | note |",
+        "|---:|---|---|---:|---:|---:|---:|---|",
     ]
     for m in measurements:
         key = (m.records, m.layout)
         ratio = f"{jq[key] / m.seconds:.1f}×" if key in jq else "—"
-        cells = [f"{m.records:,}", m.layout, m.task, f"{m.seconds:.3f}", f"{m.peak_mb:.0f}", ratio, m.note]
+        peer = _peer(m.task)
+        versus = duck.get((m.records, m.layout, peer)) if peer else None
+        against = f"{m.seconds / versus:.2f}" if versus else "—"
+        cells = [
+            f"{m.records:,}",
+            m.layout,
+            m.task,
+            f"{m.seconds:.3f}",
+            f"{m.peak_mb:.0f}",
+            against,
+            ratio,
+            m.note,
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
