@@ -26,6 +26,7 @@ from textual.widgets import Footer
 from textual.worker import get_current_worker
 
 from auditview.query import FilterError, compile_filter, completions, warm_filter_helpers
+from auditview.sanitize import printable
 from auditview.slow import SlowStepRule
 from auditview.source.types import Reject
 from auditview.timeline import TraceNotFoundError, build_timeline
@@ -44,7 +45,7 @@ from auditview.tui.messages import (
     TraceOpened,
 )
 from auditview.tui.screens.detail import DetailScreen
-from auditview.tui.screens.export import ExportDialog, ExportScope, default_export_name
+from auditview.tui.screens.export import ExportDialog, ExportScope, default_export_name, trace_selection
 from auditview.tui.screens.help import HelpScreen
 from auditview.tui.screens.rejects import RejectsScreen, field_warning_rows
 from auditview.tui.screens.time_range import TimeRange, TimeRangeDialog
@@ -96,15 +97,30 @@ class AuditViewApp(App[int]):
     TITLE = "auditview"
     ENABLE_COMMAND_PALETTE = True
 
+    HELP_TITLE: ClassVar[str] = "Views"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Help"),
-        Binding("slash", "filter", "Filter"),
-        Binding("f", "search", "Search", show=False),
-        Binding("w", "time_range", "Time range", show=False),
-        Binding("t", "traces", "Traces"),
-        Binding("x", "export", "Export"),
-        Binding("r", "rejects", "Rejects", show=False),
+        Binding("q", "quit", "Quit", tooltip="quit auditview"),
+        Binding("question_mark", "help", "Help", tooltip="the keys of the screen you are on"),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            tooltip="filter: command=deploy and exit_code!=0, duration_ms>5s, trace.failed",
+        ),
+        Binding(
+            "f", "search", "Search", show=False, tooltip="search: highlight matches (filter language), n / N"
+        ),
+        Binding(
+            "w",
+            "time_range",
+            "Time range",
+            show=False,
+            tooltip="time range: since / until (1h, 30m, today, 2026-11-27T10:00)",
+        ),
+        Binding("t", "traces", "Traces", tooltip="traces, the cursor on the record's trace"),
+        Binding("T", "trace_timeline", "Timeline", show=False, tooltip="the record's trace as a waterfall"),
+        Binding("x", "export", "Export", tooltip="export filtered / marked records or a trace (byte-exact)"),
+        Binding("r", "rejects", "Rejects", show=False, tooltip="rejected lines and field warnings"),
     ]
 
     def __init__(self, options: AppOptions, *, clock: Clock = _utc_now, load: bool = True) -> None:
@@ -238,7 +254,8 @@ class AuditViewApp(App[int]):
     def on_load_failed(self, message: LoadFailed) -> None:
         """Show why nothing could be loaded."""
         self.status.event = message.error
-        self.notify(message.error, title="cannot read the logs", severity="error", timeout=10)
+        error = printable(message.error)
+        self.notify(error, title="cannot read the logs", severity="error", timeout=10, markup=False)
 
     # ------------------------------------------------------------------------------------------ filtering
     def _request_filter(self, *, appended: bool = False) -> None:
@@ -301,6 +318,7 @@ class AuditViewApp(App[int]):
         self.view = message.view
         appended = self._pending_appended
         self._pending_appended = False
+        self.records.empty_text = self._empty_text()
         self.records.show_frame(
             message.view, appended=appended, failed_rows=message.failed_rows, slow_rows=message.slow_rows
         )
@@ -309,6 +327,22 @@ class AuditViewApp(App[int]):
         self._update_open_screens()
         if self.search_text:
             self.run_search(self.search_text, message.view)
+
+    def _empty_text(self) -> str:
+        """What the records table says when the view is empty: why, and how to widen it."""
+        if self.frame.height == 0:
+            return "no records in the sources"
+        reasons: list[str] = []
+        keys: list[str] = []
+        if self.filter_text.strip():
+            reasons.append(f"the filter {self.filter_text.strip()}")
+            keys.append("/ changes the filter")
+        if self.range.since is not None or self.range.until is not None:
+            reasons.append(f"the time range {self.range.describe()}")
+            keys.append("w the time range")
+        if not reasons:
+            return "no records"
+        return f"no records match {' and '.join(reasons)} ({', '.join(keys)})"
 
     def on_filter_failed(self, message: FilterFailed) -> None:
         """Point at the error in the filter bar and keep the previous view."""
@@ -446,7 +480,8 @@ class AuditViewApp(App[int]):
         try:
             raw = index.raw_line(file_id, offset, length)
         except OSError as exc:
-            self.call_from_thread(self.notify, f"cannot read the record: {exc}", severity="error")
+            text = printable(f"cannot read the record: {exc}")
+            self.call_from_thread(self.notify, text, severity="error", markup=False)
             return
         match = frame.filter((pl.col("file_id") == file_id) & (pl.col("offset") == offset))
         line = None if preview or match.height == 0 else int(match["line"][0])
@@ -464,7 +499,7 @@ class AuditViewApp(App[int]):
 
     # ------------------------------------------------------------------------------------------- screens
     _MAIN_ONLY: ClassVar[frozenset[str]] = frozenset(
-        {"filter", "search", "time_range", "traces", "export", "rejects"}
+        {"filter", "search", "time_range", "traces", "trace_timeline", "export", "rejects"}
     )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -472,8 +507,8 @@ class AuditViewApp(App[int]):
         return not (action in self._MAIN_ONLY and len(self.screen_stack) > 1)
 
     def action_help(self) -> None:
-        """Show the keys."""
-        self.push_screen(HelpScreen())
+        """Show the keys of the screen on top (generated from its bindings)."""
+        self.push_screen(HelpScreen.for_screen(self.screen))
 
     def action_rejects(self) -> None:
         """List the rejected lines and the field warnings."""
@@ -485,9 +520,30 @@ class AuditViewApp(App[int]):
         )
         self.push_screen(screen)
 
+    def _cursor_trace(self) -> str | None:
+        """The trace id of the record under the cursor (``None``: no record, or it belongs to no trace)."""
+        if not self.view.height or not 0 <= self.records.cursor < self.view.height:
+            return None
+        if "trace_id" not in self.view.columns:
+            return None
+        value = self.view["trace_id"][self.records.cursor]
+        return value if isinstance(value, str) and value.strip() else None
+
     def action_traces(self) -> None:
-        """Open the traces list (tui-traces' screen) on the current view."""
-        self.push_screen(TracesScreen(self.view, self.rule))
+        """Open the traces list (tui-traces' screen) on the current view, the cursor on the record's trace."""
+        trace_id = self._cursor_trace()
+        if trace_id is None and self.view.height:
+            self.notify("this record belongs to no trace: the list opens at the newest trace", timeout=4)
+        self.push_screen(TracesScreen(self.view, self.rule, trace_id=trace_id))
+
+    def action_trace_timeline(self) -> None:
+        """Open the waterfall of the trace of the record under the cursor."""
+        trace_id = self._cursor_trace()
+        if trace_id is None:
+            text = "this record belongs to no trace" if self.view.height else "no record here"
+            self.notify(text, severity="warning", timeout=4)
+            return
+        self.build_trace_timeline(trace_id, self.frame)
 
     def on_trace_opened(self, message: TraceOpened) -> None:
         """Build the timeline in a worker and push it."""
@@ -499,11 +555,12 @@ class AuditViewApp(App[int]):
         try:
             timeline = build_timeline(frame, trace_id, self.rule)
         except (TraceNotFoundError, ValueError) as exc:
-            self.call_from_thread(self.notify, f"cannot build the timeline: {exc}", severity="error")
+            text = printable(f"cannot build the timeline: {exc}")
+            self.call_from_thread(self.notify, text, severity="error", markup=False)
             return
         except Exception as exc:  # an engine bug (a value it did not expect) must be shown, not swallowed
-            text = f"cannot build the timeline: {type(exc).__name__}: {exc}"
-            self.call_from_thread(self.notify, text, severity="error")
+            text = printable(f"cannot build the timeline: {type(exc).__name__}: {exc}")
+            self.call_from_thread(self.notify, text, severity="error", markup=False)
             return
         self.call_from_thread(self.push_screen, TimelineScreen(timeline))
 
@@ -530,43 +587,48 @@ class AuditViewApp(App[int]):
 
     def action_export(self) -> None:
         """Export the filtered records, the marked ones, or the trace of the record under the cursor."""
-        trace_id = None
-        if self.view.height and 0 <= self.records.cursor < self.view.height:
-            value = self.view["trace_id"][self.records.cursor]
-            trace_id = value if isinstance(value, str) and value.strip() else None
-        self.open_export(trace_id=trace_id, prefer_trace=False)
+        self.open_export(trace_id=self._cursor_trace(), prefer_trace=False)
 
     def open_export(self, *, trace_id: str | None, prefer_trace: bool = True) -> None:
         """Push the export dialog with the scopes that make sense now."""
         if self.index is None:
             self.notify("nothing loaded yet", severity="warning")
             return
-        scopes: dict[str, ExportScope] = {"filtered": ExportScope("filtered records", self.view)}
+        # Each scope says in the manifest what chose its records, as `auditview export` would.
+        scopes: dict[str, ExportScope] = {
+            "filtered": ExportScope(
+                "filtered records",
+                self.view,
+                selection=self.filter_text or None,
+                since=self.range.since,
+                until=self.range.until,
+            )
+        }
         marked = self.records.marked
         if marked:
             keys = pl.DataFrame(
                 {"file_id": [k.file_id for k in marked], "offset": [k.offset for k in marked]},
                 schema={"file_id": self.frame.schema["file_id"], "offset": self.frame.schema["offset"]},
             )
+            # hand-picked: no filter chose them (the manifest's sources and byte ranges say which they are)
             scopes["marked"] = ExportScope("marked records", self.frame.join(keys, on=["file_id", "offset"]))
         if trace_id:
+            # the whole trace, over every loaded record (not only the filtered ones): `export --trace ID`
             trace_frame = self.frame.filter(pl.col("trace_id") == trace_id)
             label = f"trace {trace_id[:40]}"
-            scopes["trace"] = ExportScope(label, trace_frame)
+            scopes["trace"] = ExportScope(label, trace_frame, selection=trace_selection(trace_id))
         default = "trace" if prefer_trace and trace_id else "marked" if marked else "filtered"
         dialog = ExportDialog(
             self.index,
             scopes,
             default_scope=default,
             default_path=Path(default_export_name(self.clock())),
-            filter_text=self.filter_text,
-            since=self.range.since,
-            until=self.range.until,
         )
 
         def done(result: Any) -> None:
             if result is not None:
-                self.notify(f"exported {result.count:,} records to {result.path}", title="export", timeout=6)
+                text = printable(f"exported {result.count:,} records to {result.path}")
+                self.notify(text, title="export", timeout=6, markup=False)
 
         self.push_screen(dialog, done)
 
@@ -578,6 +640,9 @@ class AuditViewApp(App[int]):
         yield SystemCommand("Search records", "Highlight matches, jump with n/N (f)", self.action_search)
         yield SystemCommand("Time range", "Change since / until (w)", self.action_time_range)
         yield SystemCommand("Traces", "List traces and open their timelines (t)", self.action_traces)
+        yield SystemCommand(
+            "Trace timeline", "The waterfall of the record's trace (T)", self.action_trace_timeline
+        )
         yield SystemCommand("Export", "Write records as byte-exact JSONL (x)", self.action_export)
         yield SystemCommand("Rejects", "List malformed lines and field warnings (r)", self.action_rejects)
         yield SystemCommand(

@@ -69,6 +69,10 @@ class TestMainView:
         """A filter from the command line narrows the view and the volume strip."""
         assert snap_compare(_app(filter_text="exit_code!=0"), terminal_size=(120, 35), run_before=_steady())
 
+    def test_no_match_80x24(self, snap_compare: SnapCompare) -> None:
+        """A filter that matches nothing says so in the table (not a blank table), at 80×24."""
+        assert snap_compare(_app(filter_text="tool=nosuchtool"), terminal_size=(80, 24), run_before=_steady())
+
     def test_filter_error(self, snap_compare: SnapCompare) -> None:
         """An invalid filter shows a caret and the reason under the input."""
 
@@ -94,9 +98,20 @@ class TestScreens:
         """? lists the keys."""
         assert snap_compare(_app(), terminal_size=(120, 40), run_before=_steady("question_mark"))
 
+    def test_help_timeline_80x24(self, snap_compare: SnapCompare) -> None:
+        """? on a timeline lists the timeline's keys (zoom, pan, whole trace), long texts wrapping in their
+        column."""
+        assert snap_compare(
+            _app(), terminal_size=(80, 24), run_before=_steady("t", "enter", "question_mark", "pagedown")
+        )
+
     def test_rejects(self, snap_compare: SnapCompare) -> None:
         """r lists the six malformed sample lines."""
         assert snap_compare(_app(), terminal_size=(120, 35), run_before=_steady("r"))
+
+    def test_reject_detail_80x24(self, snap_compare: SnapCompare) -> None:
+        """Enter on a reject shows its whole reason and the raw line, escaped (here: not UTF-8)."""
+        assert snap_compare(_app(), terminal_size=(80, 24), run_before=_steady("r", "j", "enter"))
 
     def test_export_dialog(self, snap_compare: SnapCompare) -> None:
         """x proposes a file name from the (frozen) clock and the scopes."""

@@ -45,8 +45,19 @@ class TestTracesSnapshots:
         )
 
     def test_traces_small_terminal(self, snap_compare: Any) -> None:
-        """The list at 80×24, newest first."""
+        """The list at 80×24, newest first: the narrow layout keeps whole trace ids (no tools, no date)."""
         assert snap_compare(ScreenHost(TracesScreen(_frame())), terminal_size=(80, 24), run_before=_settle)
+
+    def test_traces_small_terminal_by_failures(self, snap_compare: Any) -> None:
+        """Sorted by failed steps at 80×24: the header shows ``fail▼`` whole, rows with failed and slow steps
+        show ✗◷."""
+
+        async def run_before(pilot: Any) -> None:
+            await _settle(pilot)
+            await pilot.press("o", "o", "o", "g")
+            await _settle(pilot)
+
+        assert snap_compare(ScreenHost(TracesScreen(_frame())), terminal_size=(80, 24), run_before=run_before)
 
 
 class TestTimelineSnapshots:

@@ -34,9 +34,12 @@ __all__ = ["DetailScreen"]
 class DetailScreen(Screen[None]):
     """The record's JSON with a header line naming where it came from."""
 
+    HELP_TITLE: ClassVar[str] = "Record"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q", "app.pop_screen", "Back"),
-        Binding("c", "copy_raw", "Copy raw line"),
+        Binding("escape,q", "app.pop_screen", "Back", tooltip="back"),
+        Binding(
+            "c", "copy_raw", "Copy raw line", tooltip="copy the exact raw line to the clipboard (OSC 52)"
+        ),
     ]
 
     def __init__(

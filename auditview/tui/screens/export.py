@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+import orjson
 import polars as pl
 from textual import on, work
 from textual.app import ComposeResult
@@ -28,7 +29,7 @@ from auditview.export import ExportResult
 from auditview.sanitize import printable, truncate_display
 from auditview.tui.widgets.toggles import TextCheckbox, TextRadioButton
 
-__all__ = ["ExportDialog", "ExportScope", "default_export_name"]
+__all__ = ["ExportDialog", "ExportScope", "default_export_name", "trace_selection"]
 
 
 def default_export_name(now: datetime) -> str:
@@ -36,12 +37,25 @@ def default_export_name(now: datetime) -> str:
     return f"auditview-export-{now.strftime('%Y%m%dT%H%M%SZ')}.jsonl"
 
 
+def trace_selection(trace_id: str) -> str:
+    """The manifest's ``filter`` for one trace, worded as ``auditview export --trace ID`` words it: a filter
+    (``trace_id="…"``, the id as a JSON string) that selects exactly that trace's records."""
+    return f"trace_id={orjson.dumps(trace_id).decode()}"
+
+
 @dataclass(frozen=True)
 class ExportScope:
-    """One choice in the dialog: a label and the records it would export."""
+    """One choice in the dialog: a label, the records it would export, and what chose them for the manifest.
+
+    ``selection`` is written as the manifest's ``filter`` (a filter expression selecting the records, or
+    ``None`` when no filter chose them); ``since`` / ``until`` as its time range.
+    """
 
     label: str
     frame: pl.DataFrame
+    selection: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 class ExportDialog(ModalScreen[ExportResult | None]):
@@ -56,18 +70,12 @@ class ExportDialog(ModalScreen[ExportResult | None]):
         *,
         default_scope: str,
         default_path: Path,
-        filter_text: str = "",
-        since: datetime | None = None,
-        until: datetime | None = None,
     ) -> None:
         super().__init__()
         self.index = index
         self.scopes = dict(scopes)
         self.scope = default_scope if default_scope in scopes else next(iter(scopes))
         self.default_path = default_path
-        self.filter_text = filter_text
-        self.since = since
-        self.until = until
         self._confirm_overwrite: Path | None = None
 
     def compose(self) -> ComposeResult:
@@ -131,17 +139,17 @@ class ExportDialog(ModalScreen[ExportResult | None]):
         """Write in a thread; report back on the UI thread."""
         from auditview.export import export_to_file
 
-        frame = self.scopes[self.scope].frame
+        scope = self.scopes[self.scope]
         try:
             result = export_to_file(
                 self.index,
-                frame,
+                scope.frame,
                 path,
                 force=force,
                 manifest=manifest,
-                filter_text=self.filter_text,
-                since=self.since,
-                until=self.until,
+                filter_text=scope.selection,
+                since=scope.since,
+                until=scope.until,
             )
         except FileExistsError:
             self.app.call_from_thread(self._exists, path)

@@ -92,9 +92,10 @@ def describe_step(step: TimelineStep) -> Content:
 class TimelineScreen(Screen[None]):
     """One trace's waterfall, its title and the cursor step's details."""
 
+    HELP_TITLE: ClassVar[str] = "Timeline"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back"),
-        Binding("x", "export_trace", "Export trace"),
+        Binding("escape", "back", "Back", tooltip="back"),
+        Binding("x", "export_trace", "Export trace", tooltip="export this trace (byte-exact JSONL)"),
     ]
 
     def __init__(

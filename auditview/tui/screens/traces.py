@@ -48,9 +48,10 @@ def _names(value: object, limit: int = 8) -> str:
 class TracesScreen(Screen[None]):
     """The list of traces over the records frame handed down by the app."""
 
+    HELP_TITLE: ClassVar[str] = "Traces"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back"),
-        Binding("x", "export_trace", "Export trace"),
+        Binding("escape", "back", "Back", tooltip="back to the records"),
+        Binding("x", "export_trace", "Export trace", tooltip="export the trace under the cursor"),
     ]
 
     @dataclass
@@ -65,13 +66,16 @@ class TracesScreen(Screen[None]):
         frame: pl.DataFrame,
         rule: SlowStepRule | None = None,
         *,
+        trace_id: str | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
-        """Show the traces of ``frame`` (the index frame, usually already slow-annotated by the app)."""
+        """Show the traces of ``frame`` (the index frame, usually already slow-annotated by the app), the
+        cursor on ``trace_id`` when given (the trace of the record the user was on), else on the first."""
         super().__init__(name=name, id=id, classes=classes)
         self.frame = frame
+        self._wanted = trace_id
         self.rule = rule or SlowStepRule()
         self._generation = 0
         self.summaries: pl.DataFrame | None = None
@@ -121,6 +125,10 @@ class TracesScreen(Screen[None]):
             return
         self.summaries = message.summaries
         self.trace_list.update_summaries(message.summaries)
+        wanted, self._wanted = self._wanted, None
+        if wanted is not None and not self.trace_list.select_trace(wanted):
+            shown = truncate_display(printable(wanted[:200]), 60)
+            self.notify(f"trace {shown} is not in this view", severity="warning", timeout=4, markup=False)
         self._update_title(message.summaries)
 
     def _update_title(self, summaries: pl.DataFrame) -> None:

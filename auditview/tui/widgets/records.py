@@ -29,7 +29,7 @@ from textual.strip import Strip
 
 from auditview.sanitize import printable
 
-__all__ = ["NO_TRACE", "UNKNOWN", "RecordKey", "RecordsTable", "format_duration"]
+__all__ = ["NO_TRACE", "UNKNOWN", "RecordKey", "RecordsTable", "fit_tail", "format_duration"]
 
 #: How every screen shows a field whose value is unknown (not written, or unusable: a field warning), dimmed.
 UNKNOWN: Final = "?"
@@ -89,9 +89,37 @@ def _fit(text: str, width: int, *, right: bool = False) -> str:
     return " " * pad + safe if right else safe + " " * pad
 
 
+def fit_tail(text: str, width: int) -> str:
+    """Sanitize, cut and pad ``text`` to exactly ``width`` cells, keeping its *end* (``…`` first when cut).
+
+    For identifiers whose distinguishing part is at the end (``agent-session-66-step-4``,
+    ``agent-session-66-step-5``): cut at the end they would all read ``agent-session-6…``.
+    """
+    if width <= 0:
+        return ""
+    safe = printable(text[-_CELL_CAP:] if len(text) > _CELL_CAP else text)
+    if cell_len(safe) <= width:
+        return safe + " " * (width - cell_len(safe))
+    kept = ""
+    for char in reversed(safe):
+        if cell_len(kept) + cell_len(char) > width - 1:
+            break
+        kept = char + kept
+    cut = "…" + kept
+    return cut + " " * (width - cell_len(cut))
+
+
+#: The glyph gutter: failed, slow (both can show) and marked / match, then a separator.
+GUTTER: Final = 3
+#: Below this content width the table drops the duration bar and the operator column ("narrow" layout) so
+#: that tool names and the end of trace ids stay readable.
+NARROW_BELOW: Final = 100
+
+
 @dataclass(frozen=True, slots=True)
 class _Columns:
-    """Cell widths for one terminal width."""
+    """Cell widths for one terminal width (0 = the column is not shown). Each shown column is followed by
+    one space; the header and the rows are built from the same widths."""
 
     time: int
     tool: int
@@ -106,13 +134,21 @@ class _Columns:
     def for_width(cls, width: int) -> _Columns:
         """Give the fixed columns their size and share the rest among the text columns."""
         time = 23 if width >= 150 else 12
-        duration, exit_ = 7, 4
-        bar = 6 if width >= 100 else 3
-        fixed = 2 + time + duration + bar + exit_ + 8  # glyph column + separators
+        exit_ = 4
+        if width < NARROW_BELOW:
+            duration = 8
+            fixed = GUTTER + 1 + (time + 1) + (duration + 1) + (exit_ + 1) + 2  # + tool/command separators
+            rest = max(width - fixed, 18)
+            tool = max(min(rest * 30 // 100, 12), 5)
+            command = max(min(rest * 25 // 100, 12), 5)
+            trace = max(rest - tool - command, 6)
+            return cls(time, tool, command, duration, 0, exit_, 0, trace)
+        duration, bar = 7, 6
+        fixed = GUTTER + 1 + (time + 1) + (duration + 1) + (bar + 1) + (exit_ + 1) + 3
         rest = max(width - fixed, 16)
         tool = max(rest * 18 // 100, 4)
-        command = max(rest * 24 // 100, 4)
-        operator = max(rest * 20 // 100, 4)
+        command = max(rest * 22 // 100, 4)
+        operator = max(rest * 21 // 100, 4)
         trace = max(rest - tool - command - operator, 4)
         return cls(time, tool, command, duration, bar, exit_, operator, trace)
 
@@ -144,21 +180,29 @@ class RecordsTable(ScrollView, can_focus=True):
         "records--dim",
     }
 
+    HELP_TITLE: ClassVar[str] = "Records"
+    HELP_NOTES: ClassVar[tuple[str, ...]] = (
+        "✗ failed · ◷ slow · ● marked · › search match (a failed and slow record shows ✗◷)",
+        "At the newest record the view follows new records (● following); scrolled up it stays put and "
+        "counts ⏸ N new until G.",
+    )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j,down", "cursor_down", "Down", show=False),
-        Binding("k,up", "cursor_up", "Up", show=False),
-        Binding("pagedown,ctrl+f", "page_down", "PgDn", show=False),
-        Binding("pageup,ctrl+b", "page_up", "PgUp", show=False),
-        Binding("g,home", "first", "Top", show=False),
-        Binding("G,end", "last", "End", show=False),
-        Binding("e", "next_failed", "Next failure"),
-        Binding("E", "previous_failed", "Prev fail", show=False),
-        Binding("s", "next_slow", "Next slow"),
-        Binding("S", "previous_slow", "Prev slow", show=False),
-        Binding("n", "next_match", "Next match", show=False),
-        Binding("N", "previous_match", "Prev match", show=False),
-        Binding("space", "toggle_mark", "Mark", show=False),
-        Binding("enter", "open_detail", "Detail"),
+        Binding("j,down", "cursor_down", "Down", show=False, tooltip="next record"),
+        Binding("k,up", "cursor_up", "Up", show=False, tooltip="previous record"),
+        Binding("pagedown,ctrl+f", "page_down", "PgDn", show=False, tooltip="a page down"),
+        Binding("pageup,ctrl+b", "page_up", "PgUp", show=False, tooltip="a page up"),
+        Binding("g,home", "first", "Top", show=False, tooltip="oldest record"),
+        Binding("G,end", "last", "End", show=False, tooltip="newest record, and follow new ones"),
+        Binding("e", "next_failed", "Next failure", tooltip="next failed record (✗)"),
+        Binding("E", "previous_failed", "Prev fail", show=False, tooltip="previous failed record"),
+        Binding("s", "next_slow", "Next slow", tooltip="next slow record (◷)"),
+        Binding("S", "previous_slow", "Prev slow", show=False, tooltip="previous slow record"),
+        Binding(
+            "n", "next_match", "Next match", show=False, tooltip="next search match (›), wrapping around"
+        ),
+        Binding("N", "previous_match", "Prev match", show=False, tooltip="previous search match"),
+        Binding("space", "toggle_mark", "Mark", show=False, tooltip="mark the record (●) for export"),
+        Binding("enter", "open_detail", "Detail", tooltip="the record: pretty JSON, file:line, raw line"),
     ]
 
     cursor: reactive[int] = reactive(0, init=False)
@@ -194,6 +238,8 @@ class RecordsTable(ScrollView, can_focus=True):
         self.marked: set[RecordKey] = set()
         self.following = True
         self.unseen = 0
+        #: What the table says when the view has no rows (the app words it: loading, no match, ...).
+        self.empty_text = "loading…"
 
     # ----------------------------------------------------------------------------------------------- data dow
     @property
@@ -328,10 +374,16 @@ class RecordsTable(ScrollView, can_focus=True):
         """Go to the newest record and follow."""
         self.set_cursor(self._frame.height - 1)
 
-    def _jump(self, rows: pl.Series | Sequence[int], forward: bool) -> bool:
+    def _jump(self, rows: pl.Series | Sequence[int], forward: bool, what: str, *, wrap: bool = False) -> bool:
+        """Move to the next (previous) row of ``rows`` after (before) the cursor; say so when there is none.
+
+        ``what`` names the rows in the messages ("failed record"); with ``wrap`` the search goes on from the
+        other end of the view (and says that it did).
+        """
         values = rows.to_list() if isinstance(rows, pl.Series) else list(rows)
         if not values:
-            self.app.bell()
+            hint = " (f searches)" if wrap else ""
+            self.notify(f"no {what} in this view{hint}", timeout=3)
             return False
         import bisect
 
@@ -341,35 +393,39 @@ class RecordsTable(ScrollView, can_focus=True):
         else:
             index = bisect.bisect_left(values, self.cursor) - 1
             target = values[index] if index >= 0 else None
-        if target is None:
-            self.app.bell()
+        if target is None and wrap:
+            target = values[0] if forward else values[-1]
+            where, again = ("last", "first") if forward else ("first", "last")
+            self.notify(f"past the {where} {what}: wrapped to the {again}", timeout=3)
+        elif target is None:
+            self.notify(f"no {what} {'below' if forward else 'above'}", timeout=3)
             return False
         self.set_cursor(int(target))
         return True
 
     def action_next_failed(self) -> None:
         """Jump to the next failed record."""
-        self._jump(self._failed_rows, True)
+        self._jump(self._failed_rows, True, "failed record")
 
     def action_previous_failed(self) -> None:
         """Jump to the previous failed record."""
-        self._jump(self._failed_rows, False)
+        self._jump(self._failed_rows, False, "failed record")
 
     def action_next_slow(self) -> None:
         """Jump to the next slow record."""
-        self._jump(self._slow_rows, True)
+        self._jump(self._slow_rows, True, "slow record")
 
     def action_previous_slow(self) -> None:
         """Jump to the previous slow record."""
-        self._jump(self._slow_rows, False)
+        self._jump(self._slow_rows, False, "slow record")
 
     def action_next_match(self) -> None:
-        """Jump to the next search match."""
-        self._jump(self._match_rows, True)
+        """Jump to the next search match (after the last one: the first, with a message)."""
+        self._jump(self._match_rows, True, "search match", wrap=True)
 
     def action_previous_match(self) -> None:
-        """Jump to the previous search match."""
-        self._jump(self._match_rows, False)
+        """Jump to the previous search match (before the first one: the last, with a message)."""
+        self._jump(self._match_rows, False, "search match", wrap=True)
 
     def action_toggle_mark(self) -> None:
         """Mark or unmark the record under the cursor (for exporting marked records) and move down."""
@@ -423,6 +479,10 @@ class RecordsTable(ScrollView, can_focus=True):
         if y == 0:
             return self._header(columns, width)
         row = round(self.scroll_y) + y - 1
+        if self._frame.height == 0 and y == 1:
+            dim = self.get_component_rich_style("records--dim")
+            indent = GUTTER + 1  # under the first column
+            return Strip([Segment(" " * indent + _fit(self.empty_text, width - indent), dim)], width)
         if row >= self._frame.height:
             return Strip.blank(width, base)
         self._load_window(round(self.scroll_y), self.scrollable_content_region.height)
@@ -433,17 +493,35 @@ class RecordsTable(ScrollView, can_focus=True):
 
     def _header(self, columns: _Columns, width: int) -> Strip:
         style = self.get_component_rich_style("records--header")
+        duration = columns.duration + (columns.bar + 1 if columns.bar else 0)
         cells = [
-            "  ",
+            " " * GUTTER,
             _fit("time (UTC)", columns.time),
             _fit("tool", columns.tool),
             _fit("command", columns.command),
-            _fit("duration", columns.duration + columns.bar + 1),
+            _fit("duration", duration),
             _fit("exit", columns.exit, right=True),
-            _fit("operator", columns.operator),
-            _fit("trace", columns.trace),
         ]
+        if columns.operator:
+            cells.append(_fit("operator", columns.operator))
+        cells.append(_fit("trace", columns.trace))
         return Strip([Segment(" ".join(cells), style)]).crop_extend(0, width, style)
+
+    def _layer(self, name: str) -> Style:
+        """The part of component ``name``'s style that its rule sets (blended with the background), to lay
+        *over* a cell's own style: a row state (cursor, match, mark) must win over every cell's colours."""
+        full = self.get_component_rich_style(name)
+        own = self.get_component_rich_style(name, partial=True)
+        return Style(
+            color=full.color if own.color is not None else None,
+            bgcolor=full.bgcolor if own.bgcolor is not None else None,
+            bold=own.bold,
+            dim=own.dim,
+            italic=own.italic,
+            underline=own.underline,
+            reverse=own.reverse,
+            strike=own.strike,
+        )
 
     def _row_strip(self, row: int, values: dict[str, object], columns: _Columns, width: int) -> Strip:
         exit_code = values.get("exit_code")
@@ -451,19 +529,28 @@ class RecordsTable(ScrollView, can_focus=True):
         slow = self._is_slow(row)
         key = RecordKey(int(str(values.get("file_id", -1))), int(str(values.get("offset", -1))))
         marked = key in self.marked
-        base = self.rich_style
+        matched = row in self._match_set
+        text = self.rich_style
         if failed:
-            base += self.get_component_rich_style("records--failed")
+            text += self.get_component_rich_style("records--failed")
         elif slow:
-            base += self.get_component_rich_style("records--slow")
-        if row in self._match_set:
-            base += self.get_component_rich_style("records--match")
+            text += self.get_component_rich_style("records--slow")
+        # Row states go over the cells' own styles (the dim, bar and text colours each carry the background).
+        over = Style()
+        if matched:
+            over += self._layer("records--match")
         if marked:
-            base += self.get_component_rich_style("records--marked")
-        dim = base + self.get_component_rich_style("records--dim")
-        bar_style = base + self.get_component_rich_style("records--bar")
-        glyph = _GLYPH_FAILED if failed else _GLYPH_SLOW if slow else " "
-        second = _GLYPH_MARKED if marked else _GLYPH_MATCH if row in self._match_set else " "
+            over += self._layer("records--marked")
+        if row == self.cursor:
+            over += self._layer("records--cursor")
+            if not self.has_focus:
+                over += Style(dim=True)
+        base = text + over
+        dim = text + self.get_component_rich_style("records--dim") + over
+        bar_style = text + self.get_component_rich_style("records--bar") + over
+        glyphs = (_GLYPH_FAILED if failed else "") + (_GLYPH_SLOW if slow else "")
+        third = _GLYPH_MARKED if marked else _GLYPH_MATCH if matched else " "
+        gutter = glyphs.ljust(GUTTER - 1) + third + " "
         ts = str(values.get("ts") or "")
         if columns.time < 23:
             ts = ts[11:]
@@ -477,22 +564,19 @@ class RecordsTable(ScrollView, can_focus=True):
             return Segment(_fit(str(value), size, right=right) + " ", base)
 
         segments = [
-            Segment(glyph + second, base),
+            Segment(gutter, base),
             Segment(_fit(ts, columns.time) + " ", dim),
             cell(values.get("tool"), columns.tool),
             cell(values.get("command"), columns.command),
             cell(None if duration_ms is None else format_duration(duration_ms), columns.duration, right=True),
-            Segment(_duration_bar(duration_ms, columns.bar) + " ", bar_style),
-            cell(exit_code, columns.exit, right=True),
-            cell(values.get("operator"), columns.operator),
-            Segment(_fit(str(values.get("trace_id") or NO_TRACE), columns.trace), dim),
         ]
-        strip = Strip(segments).crop_extend(0, width, base)
-        if row == self.cursor and self.has_focus:
-            strip = strip.apply_style(self.get_component_rich_style("records--cursor"))
-        elif row == self.cursor:
-            strip = strip.apply_style(self.get_component_rich_style("records--cursor") + Style(dim=True))
-        return strip
+        if columns.bar:
+            segments.append(Segment(_duration_bar(duration_ms, columns.bar) + " ", bar_style))
+        segments.append(cell(exit_code, columns.exit, right=True))
+        if columns.operator:
+            segments.append(cell(values.get("operator"), columns.operator))
+        segments.append(Segment(fit_tail(str(values.get("trace_id") or NO_TRACE), columns.trace), dim))
+        return Strip(segments).crop_extend(0, width, base)
 
     def _is_slow(self, row: int) -> bool:
         if "slow" not in self._frame.columns:

@@ -29,7 +29,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from auditview.sanitize import printable
-from auditview.tui.widgets.records import UNKNOWN
+from auditview.tui.widgets.records import UNKNOWN, fit_tail
 from auditview.tui.widgets.waterfall import CURSOR_GLYPH, FAILED_GLYPH, SLOW_GLYPH, format_duration
 
 __all__ = ["SORT_COLUMNS", "ColumnLayout", "SortColumn", "TraceList", "column_layout", "sort_summaries"]
@@ -73,32 +73,52 @@ def sort_summaries(summaries: pl.DataFrame, column: SortColumn, descending: bool
 
 @dataclass(frozen=True)
 class ColumnLayout:
-    """Widths of the columns for a given total width (0 means the column is hidden)."""
+    """Widths of the columns for a given total width (0 means the column is hidden).
+
+    Every header fits its label *and* the sort arrow (``steps▼``, ``fail▼``). ``start`` is 14 cells
+    (``11-20 09:18:06``) or, narrow, 8 (``09:18:06``: the info line under the list has the whole trace) and
+    ``span`` 7 or, narrow, 6.
+    """
 
     start: int = 14
     span: int = 7
-    steps: int = 5
-    failed: int = 4
-    slow: int = 4
+    steps: int = 6
+    failed: int = 5
+    slow: int = 5
     slowest: int = 20
     tools: int = 16
     trace: int = 12
 
 
-_GUTTER: Final = 2
+#: The gutter: the cursor (▶), ✗ for a trace with failed steps and ◷ for one with slow steps (both show), a
+#: space.
+_GUTTER: Final = 4
+#: Below this width the list drops the date from ``start`` and the tools column, and gives the trace id the
+#: room to show its distinguishing end.
+NARROW_BELOW: Final = 100
 
 
 def column_layout(width: int) -> ColumnLayout:
     """Share ``width`` cells among the columns: fixed numeric columns, then slowest, trace id and tools."""
-    fixed = _GUTTER + (14 + 1) + (7 + 1) + (5 + 1) + (4 + 1) + (4 + 1)
+    narrow = width < NARROW_BELOW
+    start, span = (8, 6) if narrow else (14, 7)
+    base = ColumnLayout(start=start, span=span)
+    fixed = (
+        _GUTTER + (base.start + 1) + (base.span + 1) + (base.steps + 1) + (base.failed + 1) + (base.slow + 1)
+    )
     rest = max(0, width - fixed)
+    if narrow:
+        # trace id first (up to 24 cells: "agent-session-66-step-4"), then the slowest step; no tools
+        trace = max(10, min(24, rest - 15))
+        slowest = max(0, rest - trace - 1)
+        return ColumnLayout(start=start, span=span, slowest=slowest, tools=0, trace=trace)
     slowest = max(14, min(34, int(rest * 0.3)))
     trace = max(10, min(36, int(rest * 0.35)))
     tools = rest - slowest - trace - 3
-    if tools < 6:
+    if tools < 7:
         tools = 0
         trace = max(0, rest - slowest - 2)
-    return ColumnLayout(slowest=slowest, tools=max(0, tools), trace=trace)
+    return ColumnLayout(start=start, slowest=slowest, tools=max(0, tools), trace=trace)
 
 
 def _fit(text: str, width: int, *, right: bool = False) -> str:
@@ -113,9 +133,9 @@ def _fit(text: str, width: int, *, right: bool = False) -> str:
     return set_cell_size(safe, width)
 
 
-def _format_start(value: object) -> str:
+def _format_start(value: object, width: int) -> str:
     if isinstance(value, datetime):
-        return value.strftime("%m-%d %H:%M:%S")
+        return value.strftime("%m-%d %H:%M:%S" if width >= 14 else "%H:%M:%S")
     return UNKNOWN
 
 
@@ -135,20 +155,32 @@ class TraceList(ScrollView, can_focus=True):
         "trace-list--dim",
     }
 
+    HELP_TITLE: ClassVar[str] = "Traces"
+    HELP_NOTES: ClassVar[tuple[str, ...]] = (
+        "✗ a failed step · ◷ a slow step; the line under the list names the whole trace, its operators and "
+        "tools.",
+    )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor_up", "Up", show=False),
-        Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home,g", "first", "First", show=False),
-        Binding("end,G", "last", "Last", show=False),
-        Binding("enter", "select", "Timeline"),
-        Binding("o", "next_sort", "Sort"),
-        Binding("O", "reverse_sort", "Reverse"),
-        Binding("e", "next_failed", "Next failed"),
-        Binding("E", "previous_failed", "Prev failed", show=False),
-        Binding("s", "next_slow", "Next slow"),
-        Binding("S", "previous_slow", "Prev slow", show=False),
+        Binding("up,k", "cursor_up", "Up", show=False, tooltip="previous trace"),
+        Binding("down,j", "cursor_down", "Down", show=False, tooltip="next trace"),
+        Binding("pageup", "page_up", "Page up", show=False, tooltip="a page up"),
+        Binding("pagedown", "page_down", "Page down", show=False, tooltip="a page down"),
+        Binding("home,g", "first", "First", show=False, tooltip="first trace"),
+        Binding("end,G", "last", "Last", show=False, tooltip="last trace"),
+        Binding("enter", "select", "Timeline", tooltip="the trace's timeline (waterfall)"),
+        Binding(
+            "o",
+            "next_sort",
+            "Sort",
+            tooltip="sort by the next column: start span steps fail slow slowest tools trace",
+        ),
+        Binding("O", "reverse_sort", "Reverse", tooltip="reverse the sort order"),
+        Binding("e", "next_failed", "Next failed", tooltip="next trace with a failed step (✗)"),
+        Binding(
+            "E", "previous_failed", "Prev failed", show=False, tooltip="previous trace with a failed step"
+        ),
+        Binding("s", "next_slow", "Next slow", tooltip="next trace with a slow step (◷)"),
+        Binding("S", "previous_slow", "Prev slow", show=False, tooltip="previous trace with a slow step"),
     ]
 
     @dataclass
@@ -320,6 +352,30 @@ class TraceList(ScrollView, can_focus=True):
         """Keep the cursor visible when the widget changes size."""
         self._scroll_to_cursor()
 
+    def select_trace(self, trace_id: str) -> bool:
+        """Put the cursor on ``trace_id`` (in the middle of the screen when it has to scroll); ``False``
+        when the list does not hold that trace."""
+        if self._sorted.is_empty():
+            return False
+        position = self._sorted.get_column("trace_id").index_of(trace_id)
+        if position is None:
+            return False
+        self.cursor = int(position)
+        self._center_cursor()
+        # a list just given its rows has not been laid out for them yet (the scroll would be clamped to the
+        # old size): scroll again once it has
+        self.call_after_refresh(self._center_cursor)
+        self.refresh()
+        self._post_highlight()
+        return True
+
+    def _center_cursor(self) -> None:
+        """Scroll the cursor to the middle of the screen when it is not on it."""
+        top = round(self.scroll_y)
+        height = self._body_height()
+        if not top <= self.cursor < top + height:
+            self.scroll_to(y=max(0, self.cursor - height // 2), animate=False, immediate=True)
+
     def action_cursor_up(self) -> None:
         """Move up one trace."""
         self.move_cursor(self.cursor - 1)
@@ -425,6 +481,10 @@ class TraceList(ScrollView, can_focus=True):
             text = f"{label}{arrow}" if label == sort_label else label
             return _fit(text, size, right=right) + " " if size else ""
 
+        trace_head = "trace"
+        if sort_label == "tools" and not layout.tools:  # sorted by a column not shown at this width: say so
+            by = f"by {sort_label}{arrow}"
+            trace_head = f"trace · {by}" if cell_len(f"trace · {by}") <= layout.trace else by
         line = (
             " " * _GUTTER
             + head("start", layout.start)
@@ -434,9 +494,9 @@ class TraceList(ScrollView, can_focus=True):
             + head("slow", layout.slow, right=True)
             + head("slowest", layout.slowest)
             + head("tools", layout.tools)
-            + head("trace", layout.trace)
+            + head(trace_head, layout.trace)
         )
-        return Strip([Segment(_fit(line, width), style)], width)
+        return Strip([Segment(_fit(line.rstrip(), width), style)], width)
 
     def _render_row(self, row: Mapping[str, Any], is_cursor: bool, layout: ColumnLayout, width: int) -> Strip:
         base = self.rich_style
@@ -449,8 +509,6 @@ class TraceList(ScrollView, can_focus=True):
         slow_style = self.get_component_rich_style("trace-list--slow")
         if is_cursor:
             dim = failed_style = slow_style = cursor_style
-        glyph_style = failed_style if failed else slow_style if slow else line_style
-        glyph = FAILED_GLYPH if failed else SLOW_GLYPH if slow else " "
         slowest_ms = row.get("slowest_ms")
         slowest = UNKNOWN  # no step of the trace has a known duration
         if isinstance(slowest_ms, (int, float)):
@@ -463,8 +521,10 @@ class TraceList(ScrollView, can_focus=True):
         span_text = format_duration(float(span)) if isinstance(span, (int, float)) else UNKNOWN
         segments: list[Segment] = [
             Segment(CURSOR_GLYPH if is_cursor else " ", line_style),
-            Segment(glyph, glyph_style),
-            Segment(_fit(_format_start(row.get("start")), layout.start) + " ", line_style),
+            Segment(FAILED_GLYPH, failed_style) if failed else Segment(" ", line_style),
+            Segment(SLOW_GLYPH, slow_style) if slow else Segment(" ", line_style),
+            Segment(" ", line_style),
+            Segment(_fit(_format_start(row.get("start"), layout.start), layout.start) + " ", line_style),
             Segment(_fit(span_text, layout.span, right=True) + " ", line_style),
             Segment(_fit(str(row.get("steps", "")), layout.steps, right=True) + " ", line_style),
             Segment(
@@ -479,5 +539,5 @@ class TraceList(ScrollView, can_focus=True):
         if layout.tools:
             segments.append(Segment(_fit(tools, layout.tools) + " ", line_style))
         if layout.trace:
-            segments.append(Segment(_fit(str(row.get("trace_id", "")), layout.trace), line_style))
+            segments.append(Segment(fit_tail(str(row.get("trace_id", "")), layout.trace), line_style))
         return Strip(segments).crop_extend(0, width, line_style)

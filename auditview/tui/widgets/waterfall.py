@@ -365,24 +365,28 @@ class Waterfall(ScrollView, can_focus=True):
         "waterfall--dim",
     }
 
+    HELP_TITLE: ClassVar[str] = "Timeline"
+    HELP_NOTES: ClassVar[tuple[str, ...]] = (
+        "✗ failed · ◷ slow · ● critical path · ┄ idle (time between steps); └ hangs a step off its parent.",
+    )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor_up", "Up", show=False),
-        Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home,g", "first", "First", show=False),
-        Binding("end,G", "last", "Last", show=False),
-        Binding("enter", "select", "Detail"),
-        Binding("plus,equals_sign", "zoom_in", "Zoom +"),
-        Binding("minus", "zoom_out", "Zoom −"),
-        Binding("h,left", "pan_left", "Pan ←", show=False),
-        Binding("l,right", "pan_right", "Pan →", show=False),
-        Binding("0", "reset_zoom", "Whole trace"),
-        Binding("z", "zoom_step", "Zoom to step", show=False),
-        Binding("s", "next_slow", "Next slow"),
-        Binding("S", "previous_slow", "Prev slow", show=False),
-        Binding("e", "next_failed", "Next failed"),
-        Binding("E", "previous_failed", "Prev failed", show=False),
+        Binding("up,k", "cursor_up", "Up", show=False, tooltip="previous step"),
+        Binding("down,j", "cursor_down", "Down", show=False, tooltip="next step"),
+        Binding("pageup", "page_up", "Page up", show=False, tooltip="a page up"),
+        Binding("pagedown", "page_down", "Page down", show=False, tooltip="a page down"),
+        Binding("home,g", "first", "First", show=False, tooltip="first step"),
+        Binding("end,G", "last", "Last", show=False, tooltip="last step"),
+        Binding("enter", "select", "Detail", tooltip="the step's record (detail)"),
+        Binding("plus,equals_sign", "zoom_in", "Zoom +", tooltip="zoom in around the cursor step"),
+        Binding("minus", "zoom_out", "Zoom −", tooltip="zoom out"),
+        Binding("h,left", "pan_left", "Pan ←", show=False, tooltip="pan to earlier time"),
+        Binding("l,right", "pan_right", "Pan →", show=False, tooltip="pan to later time"),
+        Binding("0", "reset_zoom", "Whole trace", tooltip="the whole trace (no zoom)"),
+        Binding("z", "zoom_step", "Zoom to step", show=False, tooltip="zoom to the cursor step"),
+        Binding("s", "next_slow", "Next slow", tooltip="next slow step (◷)"),
+        Binding("S", "previous_slow", "Prev slow", show=False, tooltip="previous slow step"),
+        Binding("e", "next_failed", "Next failed", tooltip="next failed step (✗)"),
+        Binding("E", "previous_failed", "Prev failed", show=False, tooltip="previous failed step"),
     ]
 
     @dataclass
