@@ -8,9 +8,11 @@ things happened, so a consumer can act on them in order:
   rename of a rotated sibling, or a compressed copy that replaced it — offsets are the same, decompressed);
   ``moved_to`` is ``None`` when the file was unlinked. Chunks read later from that file carry ``moved_to``. An
   index that reads raw bytes back by path must re-point its rows from ``source`` to ``moved_to``.
-* ``FileTruncated``: the file shrank (or was rewritten): it is read again from offset 0, line 1. The rows
-  reported before for ``source`` no longer match its bytes; with copytruncate ``copied_to`` names the copy
-  that holds those bytes at the same offsets (when the follower could recognise it).
+* ``FileTruncated``: the file shrank (or was rewritten): it is read again from offset 0, line 1 (unless it is
+  a rotated file rewritten in place with a copy of another, ``cp audit.jsonl audit.jsonl.1``: then it is not
+  read again). The rows reported before for ``source`` no longer match its bytes; with copytruncate
+  ``copied_to`` names the copy that holds those bytes at the same offsets (when the follower could recognise
+  it).
 * ``FileVanished``: a followed or known file is gone and no longer followed.
 * ``FileUnreadable``: a discovered file could not be opened (permissions); it is skipped until it changes.
 * ``LineRejected``: the reader rejected a line (over the length cap, or corrupt compressed data).

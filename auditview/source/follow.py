@@ -2,9 +2,15 @@
 
 Owns ``Follower``:
 
-* ``Follower(paths, *, poll_interval=0.1, rotated_grace=10.0, poll_bytes=64 MiB, use_inotify=True)``: the
-  inputs as for ``discover()`` (files, directories, globs, ``-``; none = every tool under the XDG roots). A
-  named file or directory that does not exist raises ``SourceMissing``; a glob may match nothing yet.
+* ``Follower(paths, *, poll_interval=0.1, rotated_grace=10.0, poll_bytes=64 MiB, use_inotify=True,
+  read_siblings=False, missing_ok=False)``: the inputs as for ``discover()`` (files, directories, globs,
+  ``-``; none = every tool under the XDG roots). A named file or directory that does not exist raises
+  ``SourceMissing`` (unless ``missing_ok``: it is followed once it appears); a glob may match nothing yet.
+* A live file named directly (``audit.jsonl``, not a directory or glob) has its rotated siblings in its
+  directory watched like a directory's, so that what follows a rotation (a generation rotated away unseen
+  between two polls, copytruncate's copy) is found. Siblings there at the start are not read (the input is
+  the file named), unless ``read_siblings`` (the writer's ``audit-log -f``: this log and its rotated
+  siblings) or a position is given for them.
 * ``positions``: ``{(st_dev, st_ino): (offset, next line number)}`` — where ``initial()`` starts reading each
   file instead of its beginning, for files an index already holds up to that offset (the app loads big logs
   with ``AuditIndex.load`` first, then follows from where the load stopped). Used only for that inode and
@@ -13,7 +19,10 @@ Owns ``Follower``:
   for copy detection; the truncation check by content starts once new bytes were read (a shrink is always
   seen).
 * ``initial()``: yields every complete line there now as ``Chunk``s (oldest rotated sibling first); the events
-  it produces (rejects) wait for the next ``poll()``.
+  it produces (rejects) wait for the next ``poll()``. A rotated sibling read whole there whose last line has
+  no ``\n`` reports that line as ``LineRejected`` (nobody will complete it).
+* ``auditview.source.tail.tail()``: the loop every consumer runs over ``initial()``, ``poll()`` and
+  ``wait()``.
 * ``poll()``: ``Chunk``s and ``SourceEvent``s (see ``events.py``) since the last call, in the order they
   happened; reads at most about ``poll_bytes`` per file per call (``wait()`` then returns at once).
 * ``wait(timeout)``: blocks until something may have changed: inotify (ctypes) on the directories involved,
@@ -38,11 +47,20 @@ rotated away; keeping it open also stops the inode number from being reused mean
   replaces a file that was read (``audit.jsonl.1`` compressed into ``audit.jsonl.1.gz``), ``FileRotated``
   says so.
 * Several rotations between two polls: the inode we hold is found under its new name (``.2``), drained, and
-  the generation in between is read as above.
+  the generation in between is read as above. Siblings are checked by inode when they are read (a name found
+  by a scan may name another file a moment later, while a rotation shifts ``.1`` to ``.2``): one renamed
+  since is decided next round under its new name.
 * Copytruncate (the live file copied to ``audit.jsonl.1``, then truncated in place): when the truncation is
-  seen, the follower looks for the copy among the new siblings of that log, recognises it by the 256 bytes
-  just before the offset already read, and reads the copy from that offset on — recovering lines appended
-  between the last poll and the copy — then reads the truncated file from 0 (``FileTruncated.copied_to``).
+  seen, the follower looks for the copy among the new siblings of that log (listing the directory again for
+  one the round's scan missed), recognises it by the 256 bytes just before the offset already read, and
+  reads the copy from that offset on — recovering lines appended between the last poll and the copy — then
+  reads the truncated file from 0 (``FileTruncated.copied_to``). A new sibling that starts like a live file
+  found in the same round and not read yet is taken for its copy only until that file was read (it may have
+  been truncated meanwhile: then the sibling holds lines seen nowhere else and is read).
+* A file no longer read (rotated and quiet, or a copy) that changes was rewritten in place (``cp
+  audit.jsonl audit.jsonl.1`` over an existing ``.1``): it is forgotten and looked at again as a new sibling.
+  A rotated file still being drained that is truncated or rewritten with a copy of a file read
+  (``FileTruncated``) is no longer read: it is a copy now (and a candidate for that file's copytruncate).
 * New files in a followed directory, glob or XDG root are picked up (``FileAppeared``) and read from 0.
 * stdin (``-``): read as a stream without blocking; ``StreamEnded`` at its end.
 * A partial line that can never be completed (its file truncated or rotated away for good, or stdin ended) is
@@ -68,6 +86,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import itertools
 import os
 import stat
 import threading
@@ -86,6 +105,7 @@ from auditview.source.discover import (
     default_roots,
     detect_compression,
     find_sources,
+    magic_compression,
 )
 from auditview.source.events import (
     FileAppeared,
@@ -141,6 +161,11 @@ class _Entry:
     unlinked: bool = False
     unreadable: bool = False
     head: bytes = b""  # the first HEAD_BYTES of the file as read (since its last truncation)
+    #: Taken for a copy of a live file not read yet (it starts like it): decided again next round, once that
+    #: file was read (it may have been truncated meanwhile: then this holds lines seen nowhere else).
+    provisional: bool = False
+    #: A sibling of a file named directly, there when following started: not an input, never read.
+    watched_only: bool = False
 
 
 class Follower:
@@ -156,13 +181,24 @@ class Follower:
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         use_inotify: bool = True,
         positions: Mapping[Identity, tuple[int, int]] | None = None,
+        read_siblings: bool = False,
+        missing_ok: bool = False,
     ) -> None:
         self._positions: dict[Identity, tuple[int, int]] = dict(positions or {})
         self._paths = [p for p in paths if p != "-"]
         for arg in self._paths:
             text = os.path.expanduser(arg)
-            if not _GLOB_CHARS.intersection(text) and not os.path.exists(text):
+            if not missing_ok and not _GLOB_CHARS.intersection(text) and not os.path.exists(text):
                 raise SourceMissing(f"{arg}: no such file or directory")
+        #: Files named directly (no glob) whose names are live names: their rotated siblings are watched.
+        self._named_live = [
+            Path(os.path.expanduser(arg))
+            for arg in self._paths
+            if not _GLOB_CHARS.intersection(os.path.expanduser(arg))
+            and not classify_name(os.path.basename(os.path.expanduser(arg))).rotated
+        ]
+        self._read_siblings = read_siblings
+        self._siblings: set[Path] = set()  # the siblings found for ``_named_live`` by the last scan
         self._scan_files = bool(self._paths) or not paths
         self.poll_interval = poll_interval
         self.rotated_grace = rotated_grace
@@ -267,16 +303,26 @@ class Follower:
                 with contextlib.suppress(OSError):
                     sizes[entry.identity] = os.fstat(entry.reader.fd)
         located = self._scan() if self._scan_files else {}
+        for entry in list(self._files.values()):
+            if entry.provisional and not entry.read:
+                del self._files[entry.identity]  # looked at again below, against what was read since
         for entry in self._ordered():
             yield from self._reconcile(entry, located, now)
+        new_live = self._new_live_heads(located)
         for identity, (source, info) in located.items():
             if identity in self._files or source.log_key not in self._logs or source.generation == 0:
                 continue
-            if self._is_copy(source):
+            head = _head(source, identity)
+            if head is None:
+                continue  # renamed since the scan: decided next round, under its new name
+            if self._is_copy(source.log_key, head):
                 # A new sibling of a log already followed that starts like a file already read: a copy
                 # (copytruncate) or a compressed copy. Registered before reading, so that a copytruncate
                 # seen in this round finds its copy.
                 self._files[identity] = _known(identity, source, info, now)
+            elif any(_same_start(head, live) for live in new_live.get(source.log_key, ())):
+                entry = self._files[identity] = _known(identity, source, info, now)
+                entry.provisional = True
             # Otherwise it is a generation never seen live (rotated twice between polls): read as new.
         for entry in self._ordered():
             if self._closed:
@@ -287,21 +333,43 @@ class Follower:
             if self._closed:
                 return
             if identity not in self._files or self._retry_unreadable(self._files[identity], info):
+                if initial and self._watched_only(identity, source):
+                    # A sibling of a file named directly, there before we started: not an input, but known,
+                    # so that it is neither taken for a new generation nor for a copy later.
+                    entry = self._files[identity] = _known(identity, source, info, now)
+                    entry.watched_only = True
+                    continue
                 yield from self._admit(identity, source, info, initial=initial, now=now)
         if self._stdin is not None and not self._stdin_ended:
             yield from self._advance_stdin()
 
-    def _is_copy(self, source: SourceFile) -> bool:
-        """True when ``source`` begins with the same bytes as a file (or truncation epoch) already read."""
-        try:
-            head = read_span(_sniffed(source), 0, HEAD_BYTES)
-        except (OSError, ValueError):
-            return True  # unreadable or corrupt: never guess that it holds new lines
+    def _watched_only(self, identity: Identity, source: SourceFile) -> bool:
+        """True for a rotated sibling found only because a live file was named: watched, but not read."""
+        return not self._read_siblings and source.path in self._siblings and identity not in self._positions
+
+    def _new_live_heads(
+        self, located: dict[Identity, tuple[SourceFile, os.stat_result]]
+    ) -> dict[str, list[bytes]]:
+        """The first bytes of each live file found this round and not read yet, by log: a new sibling that
+        starts like one is taken for its copy (copytruncate before the live file was ever read), provisionally
+        (``_Entry.provisional``)."""
+        heads: dict[str, list[bytes]] = {}
+        for identity, (source, _) in located.items():
+            if source.generation == 0 and identity not in self._files and source.log_key in self._logs:
+                head = _head(source, identity)
+                if head:
+                    heads.setdefault(source.log_key, []).append(head)
+        return heads
+
+    def _is_copy(self, log_key: str, head: bytes) -> bool:
+        """True when a file of ``log_key`` that begins with ``head`` begins with the same bytes as a file (or
+        truncation epoch) already read; also for an empty (or unreadable) one: never guess that it holds new
+        lines (a file not read is looked at again when it changes)."""
         if not head:
             return True
-        heads = list(self._heads.get(source.log_key, ()))
-        heads += [e.head for e in self._files.values() if e.read and e.source.log_key == source.log_key]
-        return any(known and head[: len(known)] == known[: len(head)] for known in heads)
+        heads = list(self._heads.get(log_key, ()))
+        heads += [e.head for e in self._files.values() if e.read and e.source.log_key == log_key]
+        return any(_same_start(head, known) for known in heads)
 
     def _remember_head(self, entry: _Entry) -> None:
         if entry.head:
@@ -313,7 +381,9 @@ class Follower:
     def _scan(self) -> dict[Identity, tuple[SourceFile, os.stat_result]]:
         located: dict[Identity, tuple[SourceFile, os.stat_result]] = {}
         watch_dirs: set[str] = set()
-        for source in find_sources(self._paths, strict=False, sniff=False):
+        siblings = self._sibling_paths()
+        self._siblings = set(siblings)
+        for source in find_sources([*self._paths, *map(str, siblings)], strict=False, sniff=False):
             try:
                 info = os.stat(source.path)
             except OSError:
@@ -326,8 +396,27 @@ class Follower:
         self._notifier.watch(sorted(watch_dirs))
         return located
 
+    def _sibling_paths(self) -> list[Path]:
+        """The rotated siblings (``audit.jsonl.1``, ``.2.gz``, ``-20261120``...) of each live file named."""
+        found: list[Path] = []
+        for live in self._named_live:
+            directory = live.parent
+            if live.is_dir():
+                continue
+            try:
+                names = os.listdir(directory)
+            except OSError:
+                continue
+            for name in names:
+                if name == live.name:
+                    continue
+                name_class = classify_name(name)
+                if name_class.rotated and name_class.live_name == live.name:
+                    found.append(directory / name)
+        return found
+
     def _input_dirs(self) -> list[str]:
-        dirs: list[str] = []
+        dirs = [str(live.parent) for live in self._named_live if live.parent.is_dir() and not live.is_dir()]
         if not self._paths:
             for root in default_roots():
                 dirs.append(str(root))
@@ -366,12 +455,18 @@ class Follower:
                 yield FileRotated(entry.source, successor) if successor else FileVanished(entry.source)
             return
         source, info = found
+        changed = (info.st_size, info.st_mtime_ns) != (entry.size, entry.mtime_ns)
         if entry.reader is None and (
-            (source.generation == 0 and not entry.live) or info.st_size < entry.size
+            (source.generation == 0 and not entry.live)
+            or info.st_size < entry.size
+            or (changed and not entry.unreadable and not entry.watched_only)
         ):
-            # A rotated file never becomes the live file again, and never shrinks: this inode number was
-            # reused by a new file after the one we knew was deleted.
+            # A file no longer read (rotated, or a copy) never becomes the live file again and never
+            # changes: its inode number was reused by a new file after the one we knew was deleted, or it was
+            # rewritten in place (``cp audit.jsonl audit.jsonl.1`` over an existing ``.1``). Forgotten here,
+            # it is looked at below as any new sibling: a copy of a file read, or a generation never seen.
             del self._files[entry.identity]
+            self._remember_head(entry)
             if entry.read:
                 yield FileVanished(entry.source)
             return
@@ -396,7 +491,8 @@ class Follower:
         entry.source = source
         if entry.reader is not None:
             entry.reader.source = source
-        yield FileRotated(old, None if entry.unlinked else source)
+        if entry.read:  # a file never read (a copy, a sibling only watched) has nothing to re-point
+            yield FileRotated(old, None if entry.unlinked else source)
 
     def _find_renamed(self, entry: _Entry) -> SourceFile | None:
         """Look for the inode under another name in its directory (a rename the scan does not cover)."""
@@ -447,6 +543,14 @@ class Follower:
                 return
         if not reader.compressed and self._was_truncated(entry, reader, info):
             yield from self._truncated(entry, reader, located)
+            if not entry.live and self._is_copy(entry.source.log_key, _pread_head(reader.fd)):
+                # A rotated file rewritten in place (``cp audit.jsonl audit.jsonl.1`` over it): now a copy, or
+                # empty while the copy starts. Not read again: known, and looked at anew once it changes (a
+                # copy, a candidate for a copytruncate, or else a generation never seen). One truncated while
+                # live and renamed since, holding new lines, is read again from 0 like any truncated file.
+                reader.close()
+                self._files[entry.identity] = _known(entry.identity, entry.source, info, now)
+                return
         before = reader.position
         yield from self._read(reader, entry)
         if reader.hit_limit:
@@ -483,10 +587,18 @@ class Follower:
                 for e in self._files.values()
                 if e.source.log_key == entry.source.log_key and not e.read and e.reader is None and not e.live
             ]
-            for candidate in sorted(candidates, key=lambda e: e.source.generation):
+            # The copy exists now (it was made before the truncation), but this round's scan may have
+            # missed it: a sibling renamed (``.1`` -> ``.2``) between the directory listing and its stat is
+            # in neither name's result. So the siblings not seen this round are looked at too, listed now.
+            ordered = sorted(candidates, key=lambda e: e.source.generation)
+            for candidate in itertools.chain(ordered, self._unseen(entry)):
                 items = self._read_copy(candidate, offset, line, tail)
                 if items is not None:
                     candidate.read = True
+                    with contextlib.suppress(OSError):  # as read: a later change is a rewrite
+                        info = os.stat(candidate.source.path)
+                        candidate.size, candidate.mtime_ns = info.st_size, info.st_mtime_ns
+                    self._files[candidate.identity] = candidate
                     copied_to, recovered = candidate.source, items
                     break
         lost = reader.partial()
@@ -498,22 +610,65 @@ class Follower:
             yield LineRejected(_lost_partial(lost, reader, "its file was truncated"))
         reader.reset()
 
-    def _read_copy(self, candidate: _Entry, offset: int, line: int, tail: bytes) -> list[Item] | None:
-        source = candidate.source
-        if source.compression == "none":
-            source = candidate.source = _sniffed(source)
+    def _unseen(self, entry: _Entry) -> Iterator[_Entry]:
+        """The rotated siblings of ``entry``'s log in its directory now that the follower does not know, as
+        entries not read (a scan that raced with renames missed them)."""
+        log = Path(entry.source.log_key)
         try:
-            if read_span(source, offset - len(tail), len(tail)) != tail:
+            names = os.listdir(log.parent)
+        except OSError:
+            return
+        now = time.monotonic()
+        for name in names:
+            name_class = classify_name(name)
+            if not name_class.rotated or name_class.live_name != log.name:
+                continue
+            path = log.parent / name
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            identity = (info.st_dev, info.st_ino)
+            if identity in self._files or not stat.S_ISREG(info.st_mode):
+                continue
+            generation = -name_class.rank[2] if name_class.rank[0] == 1 else 1
+            yield _known(identity, SourceFile(path, entry.source.log_key, max(generation, 1)), info, now)
+
+    def _read_copy(self, candidate: _Entry, offset: int, line: int, tail: bytes) -> list[Item] | None:
+        """The lines of ``candidate`` from ``offset`` on when the ``tail`` bytes just before it match (it is a
+        copy of what was read up to there); ``None`` otherwise. The inode is checked: a sibling renamed since
+        the scan (``.1`` -> ``.2``) is followed to its new name, never confused with what took its name."""
+        for _ in range(3):
+            source = candidate.source
+            if source.compression == "none":
+                source = candidate.source = _sniffed(source)
+            try:
+                copy = FileReader(source, offset=offset, line=line, chunk_bytes=self.chunk_bytes)
+            except (OSError, ValueError):
                 return None
-            with FileReader(source, offset=offset, line=line, chunk_bytes=self.chunk_bytes) as copy:
-                items = list(self._read(copy))
+            with copy:
+                try:
+                    if copy.identity() != candidate.identity:
+                        renamed = self._find_renamed(candidate)
+                        if renamed is None:
+                            return None
+                        candidate.source = renamed
+                        continue
+                    if copy.compressed:
+                        before = read_span(source, offset - len(tail), len(tail))
+                    else:
+                        before = os.pread(copy.fd, len(tail), offset - len(tail))
+                    if before != tail:
+                        return None
+                    items = list(self._read(copy))
+                except (OSError, ValueError):
+                    return None
                 lost = copy.partial()
                 if lost is not None:
                     why = "the copy ends inside it and the original was truncated"
                     items.append(LineRejected(_lost_partial(lost, copy, why)))
                 return items
-        except (OSError, ValueError):
-            return None
+        return None
 
     def _read(self, reader: FileReader, entry: _Entry | None = None) -> Iterator[Item]:
         for item in reader.read_events(limit=self._limit):
@@ -577,6 +732,9 @@ class Follower:
         if reader.hit_limit:
             self._backlog = True
         elif source.generation > 0 and (initial or reader.compressed):
+            lost = reader.partial()
+            if lost is not None:
+                yield LineRejected(_lost_partial(lost, reader, "its file is a rotated one, read whole"))
             reader.close()  # an older sibling: read once, no longer appended to
             entry.reader = None
 
@@ -627,6 +785,43 @@ class Follower:
 def _sniffed(source: SourceFile) -> SourceFile:
     """``source`` with its compression read from its first bytes."""
     return SourceFile(source.path, source.log_key, source.generation, detect_compression(source.path))
+
+
+def _head(source: SourceFile, identity: Identity) -> bytes | None:
+    """The first ``HEAD_BYTES`` of ``source`` (decompressed); ``None`` when its path names another inode now
+    (renamed since it was found); ``b""`` when it cannot be read."""
+    try:
+        fd = os.open(source.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return None if not os.path.lexists(source.path) else b""
+    try:
+        info = os.fstat(fd)
+        if (info.st_dev, info.st_ino) != identity:
+            return None
+        head = os.pread(fd, HEAD_BYTES, 0)
+        if magic_compression(head[:4]) == "none":
+            return head
+        # Compressed: decompressed by path; the inode is checked again after, so a rename meanwhile is seen.
+        head = read_span(_sniffed(source), 0, HEAD_BYTES)
+        after = os.stat(source.path)
+        return head if (after.st_dev, after.st_ino) == identity else None
+    except (OSError, ValueError):
+        return b""
+    finally:
+        os.close(fd)
+
+
+def _same_start(head: bytes, known: bytes) -> bool:
+    """True when two files' first bytes agree as far as both go (neither empty)."""
+    return bool(known) and head[: len(known)] == known[: len(head)]
+
+
+def _pread_head(fd: int) -> bytes:
+    """The first ``HEAD_BYTES`` of an open plain file (``b""`` when it cannot be read)."""
+    try:
+        return os.pread(fd, HEAD_BYTES, 0)
+    except OSError:
+        return b""
 
 
 def _known(identity: Identity, source: SourceFile, info: os.stat_result, now: float) -> _Entry:

@@ -46,6 +46,7 @@ from auditview.source.events import (
 )
 from auditview.source.follow import Follower
 from auditview.source.read import FileReader
+from auditview.source.tail import CaughtUp, apply_to_index, tail
 from auditview.source.types import Chunk, SourceFile
 from auditview.tui.indexer import COLD_PROCESS_MIN, cache_writable, index_in_child, uncached_bytes
 from auditview.tui.messages import (
@@ -434,6 +435,8 @@ def load_and_follow(options: LoaderOptions, post: Post, cancelled: Cancelled) ->
 def _follow(follower: Follower, index: AuditIndex, post: Post, cancelled: Cancelled, warnings: int) -> None:
     """Add what the follower finds; post the frame and the rows new since the last post (``sequence`` + 1).
 
+    The loop is the shared one (``auditview.source.tail``), and so is what each item does to the index
+    (``apply_to_index``: rows added, rotations re-pointed, truncated rows dropped); this adds the posting.
     ``warnings`` (the index's field warnings so far) grows by those of the added rows; it is counted again
     over the whole frame only when rows were dropped.
     """
@@ -442,25 +445,18 @@ def _follow(follower: Follower, index: AuditIndex, post: Post, cancelled: Cancel
     added: list[pl.DataFrame] = []
     sequence = 0
     last_post = time.monotonic()
-    while not cancelled():
-        follower.wait(FOLLOW_POST_INTERVAL / 2)
-        for item in follower.poll():
-            if isinstance(item, Chunk):
-                chunk_rows = index.add_chunk(item)
-                added.append(chunk_rows)
-                warnings += field_warning_count(chunk_rows)
-                dirty = True
-            elif isinstance(item, LineRejected):
-                index.add_rejects([item.reject])
-                dirty = True
-            else:
-                if isinstance(item, FileRotated):
-                    # Rows read from the old file keep their raw bytes reachable under its new name.
-                    index.file_moved(item.source, item.moved_to)
-                elif isinstance(item, FileTruncated) and index.file_truncated(item.source, item.copied_to):
-                    rebuilt = True  # rows were dropped: the view must be recomputed, not extended
+    for item in tail(follower, initial=False, stop=cancelled, wait=FOLLOW_POST_INTERVAL / 2):
+        if not isinstance(item, CaughtUp):
+            change = apply_to_index(index, item)
+            if change.rows is not None:
+                added.append(change.rows)
+                warnings += field_warning_count(change.rows)
+            elif change.dropped:
+                rebuilt = True  # rows were dropped: the view must be recomputed, not extended
+            if not isinstance(item, (Chunk, LineRejected)):
                 post(SourceEventHappened(describe_event(item)))
-                dirty = True  # the sources count may have changed
+            dirty = True  # (an event: the sources count may have changed)
+            continue
         now = time.monotonic()
         if dirty and now - last_post >= FOLLOW_POST_INTERVAL:
             sequence += 1

@@ -8,8 +8,15 @@ aligned columns, ``-`` for a field the record does not give. Lines are read by t
 seed's hand-written shape, aliases, a logged response's ``meta``) is listed too: a line that is no record (not
 a JSON object, no usable time) is skipped with a ``file:line: skipped: reason`` warning, and a record with an
 unusable field value is kept, the field unknown, with a ``file:line: warning: reason`` line when it is shown.
-Filters match the values the reader contract reads. It never writes the log. ``auditview.timeparse``
-(pendulum) is imported inside functions only, so that ``import auditview.writer`` stays light.
+Filters match the values the reader contract reads; ``--since`` and ``--until`` are both inclusive, as in
+every auditview command. It never writes the log. ``auditview.timeparse`` (pendulum) and the source layer's
+follower are imported inside functions only, so that ``import auditview.writer`` stays light.
+
+``-f`` reads through the source layer's ``Follower`` from the start (the log and its rotated siblings, the
+log itself possibly not there yet) and runs the shared follow loop (``auditview.source.tail``): what is
+printed first is what that follower read, and following continues on the same inodes at the exact byte
+where that read stopped, so nothing appended meanwhile is lost, and rotation by rename, copytruncate and
+truncation are handled as everywhere else.
 """
 
 from __future__ import annotations
@@ -20,7 +27,6 @@ import os
 import re
 import stat
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +39,10 @@ from auditview.reader_contract import ReadRecord, active_field_map, read_line
 from auditview.sanitize import printable, truncate_display
 
 if TYPE_CHECKING:
+    from auditview.source.events import SourceEvent
+    from auditview.source.follow import Follower
+    from auditview.source.tail import CaughtUp
+    from auditview.source.types import Chunk
     from auditview.writer.auditor import Auditor
 
 __all__ = ["LogLine", "build_parser", "log_files", "read_log", "run_audit_log", "warn_fields"]
@@ -259,7 +269,18 @@ def run_audit_log(
     selector = _Filter(bounds["since"], bounds["until"], args.trace_id, args.command)
     with auditor.invocation("audit-log", record=False) as inv:
         path = auditor.log_path
-        lines = [line for line in read_log(path, err) if selector.accepts(line)]
+        following: _Following | None = None
+        try:
+            if args.follow:
+                following = _Following(path)
+                read = following.initial(err)
+            else:
+                read = read_log(path, err)
+        except KeyboardInterrupt:
+            if following is not None:
+                following.close()
+            return 0
+        lines = [line for line in read if selector.accepts(line)]
         lines.sort(key=lambda line: (line.moment, line.file_index, line.line_no))
         if args.lines is not None:
             lines = lines[len(lines) - args.lines :] if args.lines else []
@@ -275,68 +296,72 @@ def run_audit_log(
             else:
                 out.write(_table(lines, header=True).encode())
             out.flush()
-            if args.follow:
-                _follow(path, selector, output, out, err)
+            if following is not None:
+                following.follow(selector, output, out, err)
         except BrokenPipeError:
             _silence_stdout()
         except KeyboardInterrupt:
             return 0
+        finally:
+            if following is not None:
+                following.close()
     return 0
 
 
-def _follow(path: str, selector: _Filter, output: str, out: BinaryIO, err: TextIO) -> None:
-    """Print records appended to the live file from now on (like ``tail -F``).
+class _Following:
+    """``-f``: one ``Follower`` on the log and its rotated siblings, and the shared loop over it.
 
-    The open file is drained before switching to a new file at the path (rotation), so records written just
-    before a rotation are not lost; a file that shrinks (truncated by someone else) is read again from the
-    start.
+    ``initial()`` returns the records there now, as the follower read them; ``follow()`` then prints each
+    record appended later, continuing on the same inodes at the exact byte where that first read stopped
+    (the follower's descriptors stay open), through rotation by rename, copytruncate and truncation.
     """
-    handle, line_no = _open_at_end(path)
-    pending = b""
-    try:
-        while True:
-            if handle is not None:
-                chunk = handle.read()
-                if chunk:
-                    data = pending + chunk
-                    cut = data.rfind(b"\n") + 1
-                    complete, pending = data[:cut], data[cut:]
-                    _print_fresh(complete, path, line_no, selector, output, out, err)
-                    line_no += complete.count(b"\n")
-                    continue  # drain before sleeping
-            time.sleep(_FOLLOW_INTERVAL_S)
-            current = _file_identity(path)
-            if handle is None or (current is not None and current != _handle_identity(handle)):
-                if handle is not None:
-                    rest = handle.read()  # the rotated file's last records
-                    _print_fresh(
-                        pending + rest + b"\n" if pending + rest else b"",
-                        path,
-                        line_no,
-                        selector,
-                        output,
-                        out,
-                        err,
-                    )
-                    handle.close()
-                handle, line_no, pending = (
-                    (_open_regular(path), 1, b"") if current is not None else (None, 1, b"")
-                )
-            elif handle is not None and os.fstat(handle.fileno()).st_size < handle.tell():
-                handle.seek(0)
-                line_no, pending = 1, b""
-    finally:
-        if handle is not None:
-            handle.close()
+
+    def __init__(self, path: str) -> None:
+        from auditview.source.follow import Follower
+        from auditview.source.tail import tail
+
+        # missing_ok: the log may not exist yet (it is followed once it appears); read_siblings: the rotated
+        # siblings are part of this log, read first like read_log() reads them, and watched afterwards.
+        self._follower: Follower = Follower([path], read_siblings=True, missing_ok=True)
+        self._items: Iterator[Chunk | SourceEvent | CaughtUp] = tail(self._follower, wait=_FOLLOW_INTERVAL_S)
+
+    def initial(self, warn: TextIO) -> list[LogLine]:
+        """Every record there now (rotated siblings first, in file order), read through the follower."""
+        from auditview.source.types import Chunk
+
+        lines: list[LogLine] = []
+        files: dict[str, int] = {}
+        for item in self._items:
+            if not isinstance(item, Chunk):
+                break  # CaughtUp(initial=True): the rest comes from follow()
+            display = item.source.display
+            file_index = files.setdefault(display, len(files))
+            lines.extend(_split_lines(item.data, display, file_index, warn, first_line=item.first_line))
+        return lines
+
+    def follow(self, selector: _Filter, output: str, out: BinaryIO, err: TextIO) -> None:
+        """Print the matching records as they are appended (each batch as read), until interrupted."""
+        from auditview.source.events import FileUnreadable, LineRejected
+        from auditview.source.types import Chunk
+
+        for item in self._items:
+            if isinstance(item, Chunk):
+                _print_fresh(item, selector, output, out, err)
+            elif isinstance(item, LineRejected):
+                _warn(err, f"{item.reject.where}: skipped: {item.reject.reason}")
+            elif isinstance(item, FileUnreadable):
+                _warn(err, f"{item.source.display}: skipped: {item.reason}")
+
+    def close(self) -> None:
+        self._follower.close()
 
 
-def _print_fresh(
-    complete: bytes, path: str, line_no: int, selector: _Filter, output: str, out: BinaryIO, err: TextIO
-) -> None:
-    if not complete:
-        return
+def _print_fresh(chunk: Chunk, selector: _Filter, output: str, out: BinaryIO, err: TextIO) -> None:
+    display = chunk.source.display
     fresh = [
-        line for line in _split_lines(complete, path, 0, err, first_line=line_no) if selector.accepts(line)
+        line
+        for line in _split_lines(chunk.data, display, 0, err, first_line=chunk.first_line)
+        if selector.accepts(line)
     ]
     if fresh:
         warn_fields(fresh, err)
@@ -345,41 +370,6 @@ def _print_fresh(
         else:
             out.write(_table(fresh, header=False).encode())
         out.flush()
-
-
-def _open_regular(path: str) -> BinaryIO | None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
-    except OSError:
-        return None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        return None
-    return os.fdopen(fd, "rb")
-
-
-def _open_at_end(path: str) -> tuple[BinaryIO | None, int]:
-    """Open the live file after its last complete line; return the handle and the next line number."""
-    handle = _open_regular(path)
-    if handle is None:
-        return None, 1
-    data = handle.read()
-    complete = data.rfind(b"\n") + 1
-    handle.seek(complete)
-    return handle, data[:complete].count(b"\n") + 1
-
-
-def _handle_identity(handle: BinaryIO) -> tuple[int, int]:
-    st = os.fstat(handle.fileno())
-    return (st.st_dev, st.st_ino)
-
-
-def _file_identity(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
 
 
 _COLUMNS: Final = (

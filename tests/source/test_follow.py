@@ -327,8 +327,10 @@ def test_missing_named_file_raises_but_an_empty_glob_is_allowed(tmp_path: Path) 
         assert [c.data for c in follower.poll() if isinstance(c, Chunk)] == [record("late", 1)]
 
 
-def test_writer_rotating_faster_than_polls_loses_and_repeats_nothing(tmp_path: Path) -> None:
-    """A writer that rotates by rename every few lines, often twice between polls: 0 missing, 0 duplicated."""
+@pytest.mark.parametrize("named", [False, True])
+def test_writer_rotating_faster_than_polls_loses_and_repeats_nothing(tmp_path: Path, named: bool) -> None:
+    """A writer that rotates by rename every few lines, often twice between polls: 0 missing, 0 duplicated —
+    following the directory or only the live file by name (its rotated siblings are watched)."""
     tool = tmp_path / "tool"
     tool.mkdir()
     live = tool / "audit.jsonl"
@@ -352,7 +354,9 @@ def test_writer_rotating_faster_than_polls_loses_and_repeats_nothing(tmp_path: P
         done.set()
 
     seen = Seen()
-    with Follower([str(tmp_path)], rotated_grace=30) as follower:
+    if named:
+        _append(live, b"")
+    with Follower([str(live) if named else str(tmp_path)], rotated_grace=30) as follower:
         seen.take(follower.initial())
         thread = threading.Thread(target=writer)
         thread.start()
@@ -475,3 +479,179 @@ def test_poll_reads_a_burst_in_bounded_steps_and_initial_reads_everything(tmp_pa
             polls += 1
     assert seen.bodies() == Counter(first + burst)
     assert polls > 5
+
+
+# -- a live file followed by name: its rotated siblings are watched ------------------------------------------
+
+
+def _rotate(live: Path) -> None:
+    """Rename rotation as the writer does it: shift audit.jsonl.N to .N+1, then the live file to .1."""
+    for gen in range(8, 0, -1):
+        older = live.with_name(f"{live.name}.{gen}")
+        if older.exists():
+            os.replace(older, live.with_name(f"{live.name}.{gen + 1}"))
+    os.replace(live, live.with_name(f"{live.name}.1"))
+
+
+def test_named_live_file_rotated_twice_between_polls_loses_nothing(tmp_path: Path) -> None:
+    """Following ``audit.jsonl`` by name, a generation that was live only between two polls (rotated away
+    twice) is read from the sibling it became, between the rest of the old file and the new one; the siblings
+    there before following started are not read."""
+    live = tmp_path / "audit.jsonl"
+    (tmp_path / "audit.jsonl.1").write_bytes(record("old", 0))
+    live.write_bytes(record("t", 0))
+    seen = Seen()
+    with Follower([str(live)], rotated_grace=60) as follower:
+        seen.take(follower.initial())
+        _append(live, record("t", 1))
+        _rotate(live)
+        _append(live, record("t", 2))  # a generation never seen live
+        _rotate(live)
+        _append(live, record("t", 3))
+        seen.take(follower.poll())
+        seen.take(follower.poll())
+    assert [b for *_, b in seen.lines] == [record("t", i) for i in range(4)]
+    files = {str(p): p.read_bytes() for p in tmp_path.iterdir()}
+    _check_places(seen.placed(), files)
+    assert [(e.source.path.name, e.moved_to and e.moved_to.path.name) for e in seen.of(FileRotated)] == [
+        ("audit.jsonl", "audit.jsonl.2")
+    ]
+
+
+def test_a_sibling_there_at_the_start_is_not_read_when_it_changes(tmp_path: Path) -> None:
+    """Following ``audit.jsonl`` by name, an ``audit.jsonl.1`` that was there at the start is not an input: a
+    writer still holding it that appends to it does not make the follower print all of it."""
+    live = tmp_path / "audit.jsonl"
+    old = tmp_path / "audit.jsonl.1"
+    old.write_bytes(record("old", 0))
+    live.write_bytes(record("t", 0))
+    seen = Seen()
+    with Follower([str(live)]) as follower:
+        seen.take(follower.initial())
+        _append(old, record("old", 1))
+        _append(live, record("t", 1))
+        seen.take(follower.poll())
+        seen.take(follower.poll())
+    assert [b for *_, b in seen.lines] == [record("t", 0), record("t", 1)]
+
+
+def test_named_live_file_copytruncate_recovers_from_the_copy(tmp_path: Path) -> None:
+    """Following ``audit.jsonl`` by name, copytruncate's copy (a new ``audit.jsonl.1``) is found, and the
+    lines appended between the last poll and the copy are read from it, once."""
+    live = tmp_path / "audit.jsonl"
+    live.write_bytes(b"".join(record("k", i) for i in range(3)))
+    seen = Seen()
+    with Follower([str(live)]) as follower:
+        seen.take(follower.initial())
+        _append(live, record("k", 3) + record("k", 4))  # not polled before the copy
+        shutil.copyfile(live, tmp_path / "audit.jsonl.1")
+        os.truncate(live, 0)
+        _append(live, record("k", 5))
+        seen.take(follower.poll())
+        seen.take(follower.poll())
+    assert [b for *_, b in seen.lines] == [record("k", i) for i in range(6)]
+    truncated = seen.of(FileTruncated)
+    assert [e.copied_to and e.copied_to.path.name for e in truncated] == ["audit.jsonl.1"]
+
+
+def test_read_siblings_reads_a_named_log_and_its_rotated_siblings(tmp_path: Path) -> None:
+    """``read_siblings=True`` (the writer's ``audit-log -f``: this log and its rotated siblings): initial()
+    reads the siblings oldest first, then the live file; ``missing_ok`` lets the live file appear later."""
+    live = tmp_path / "audit.jsonl"
+    (tmp_path / "audit.jsonl.2.gz").write_bytes(gzip.compress(record("s", 0)))
+    (tmp_path / "audit.jsonl.1").write_bytes(record("s", 1))
+    (tmp_path / "other.jsonl").write_bytes(record("other", 0))
+    seen = Seen()
+    with Follower([str(live)], read_siblings=True, missing_ok=True) as follower:
+        seen.take(follower.initial())
+        assert [b for *_, b in seen.lines] == [record("s", 0), record("s", 1)]
+        _append(live, record("s", 2))
+        seen.take(follower.poll())
+    assert [b for *_, b in seen.lines] == [record("s", i) for i in range(3)]
+    with pytest.raises(SourceMissing):
+        Follower([str(tmp_path / "absent.jsonl")], read_siblings=True)
+
+
+def test_a_rotated_sibling_ending_inside_a_line_is_a_reject_not_silence(tmp_path: Path) -> None:
+    """A rotated file read whole at initial() whose last line has no newline can never be completed: it is
+    reported as LineRejected, not dropped."""
+    (tmp_path / "audit.jsonl.1").write_bytes(record("p", 0) + b'{"tag":"p","n":1')
+    (tmp_path / "audit.jsonl").write_bytes(record("p", 2))
+    seen = Seen()
+    with Follower([str(tmp_path)]) as follower:
+        seen.take(follower.initial())
+        seen.take(follower.poll())
+    assert [b for *_, b in seen.lines] == [record("p", 0), record("p", 2)]
+    rejects = [e.reject for e in seen.of(LineRejected)]
+    where = [(Path(r.path).name, r.line, r.raw) for r in rejects]
+    assert where == [("audit.jsonl.1", 2, b'{"tag":"p","n":1')]
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_copy_written_over_a_rotated_file_being_drained_is_a_copy(tmp_path: Path, named: bool) -> None:
+    """``cp audit.jsonl audit.jsonl.1 && truncate audit.jsonl`` where ``.1`` is the previous live file (still
+    held after a rename rotation): the copy is written into that inode in place. It is not read again as new
+    lines (no duplicates), and it serves the live file's copytruncate (nothing lost)."""
+    live = tmp_path / "audit.jsonl"
+    live.write_bytes(b"".join(record("c", i) for i in range(3)))
+    seen = Seen()
+    with Follower([str(live) if named else str(tmp_path)], rotated_grace=60) as follower:
+        seen.take(follower.initial())
+        _rotate(live)
+        _append(live, record("c", 3) + record("c", 4))
+        seen.take(follower.poll())
+        _append(live, record("c", 5) + record("c", 6))  # not polled before the copy
+        with (tmp_path / "audit.jsonl.1").open("r+b") as old:  # cp over an existing file: same inode
+            old.truncate(0)
+            old.write(live.read_bytes())
+        os.truncate(live, 0)
+        _append(live, record("c", 7))
+        seen.take(follower.poll())
+        seen.take(follower.poll())
+    assert sorted(b for *_, b in seen.lines) == sorted(record("c", i) for i in range(8))
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_rename_and_copytruncate_faster_than_polls_lose_nothing(tmp_path: Path, named: bool) -> None:
+    """A writer that rotates every 100 lines, by rename and by copytruncate in turn (shifting the siblings
+    first, keeping all), while the consumer polls late (up to 20 ms after each poll, so several rotations,
+    copies and truncations fall between two polls): 0 missing, 0 duplicated."""
+    live = tmp_path / "audit.jsonl"
+    live.write_bytes(record("m", -1))
+    total = 1500
+    done = threading.Event()
+
+    def writer() -> None:
+        for i in range(total):
+            _append(live, record("m", i, pad=i % 23))
+            if i % 100 == 50:
+                for gen in range(40, 0, -1):
+                    older = tmp_path / f"audit.jsonl.{gen}"
+                    if older.exists():
+                        os.replace(older, tmp_path / f"audit.jsonl.{gen + 1}")
+                if (i // 100) % 2:
+                    shutil.copyfile(live, tmp_path / "audit.jsonl.1")
+                    os.truncate(live, 0)
+                else:
+                    os.replace(live, tmp_path / "audit.jsonl.1")
+            if i % 7 == 0:
+                time.sleep(0.0005)
+        done.set()
+
+    seen = Seen()
+    pauses = iter([0.0, 0.02, 0.005, 0.0, 0.015, 0.01] * 1000)
+    with Follower([str(live) if named else str(tmp_path)], rotated_grace=30) as follower:
+        seen.take(follower.initial())
+        thread = threading.Thread(target=writer)
+        thread.start()
+        while not done.is_set():
+            follower.wait(0.01)
+            seen.take(follower.poll())
+            time.sleep(next(pauses))
+        thread.join()
+        seen.take(follower.poll())
+        seen.take(follower.poll())
+    counts = seen.bodies()
+    expected = Counter(record("m", i, pad=i % 23) for i in range(total)) + Counter([record("m", -1)])
+    assert sorted(counts - expected) == []  # nothing twice
+    assert sorted(expected - counts) == []  # nothing missed

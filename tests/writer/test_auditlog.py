@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -313,3 +314,108 @@ def test_field_warnings_are_reported_for_the_records_shown(auditor: Auditor, log
     assert code == 0
     assert out.count(b"\n") == 1
     assert err.splitlines() == [f"warning: {log_path}:2: skipped: not a JSON object but an array"]
+
+
+# -- -f: following from the exact place the first read stopped ---------------------------------------------
+
+
+class _AppendAfterFirstPrint(io.BytesIO):
+    """A stdout that appends a record to the log right after the first print is flushed, i.e. between the
+    first read and the start of following, and ends the command (Ctrl-C) once that record was printed."""
+
+    def __init__(self, auditor: Auditor) -> None:
+        super().__init__()
+        self.auditor = auditor
+        self.appended = False
+
+    def flush(self) -> None:
+        if not self.appended:
+            self.appended = True
+            with self.auditor.invocation("late"):
+                pass
+
+    def write(self, data: Any) -> int:
+        written = super().write(data)
+        if b'"command":"late"' in self.getvalue():
+            raise KeyboardInterrupt
+        return written
+
+
+def test_follow_loses_no_record_appended_between_the_first_read_and_following(
+    auditor: Auditor, log_path: Path
+) -> None:
+    """``-f`` goes on from the exact byte (and inode) its first read stopped at: a record appended after the
+    first print, before following started, is printed (it used to reopen the log at its end then: lost)."""
+    import _thread
+    import threading
+
+    with auditor.invocation("early"):
+        pass
+    out = _AppendAfterFirstPrint(auditor)
+    give_up = threading.Timer(8.0, _thread.interrupt_main)  # the old code would follow forever
+    give_up.start()
+    try:
+        code = run_audit_log_quietly(auditor, ["-f", "-o", "jsonl"], out)
+    finally:
+        give_up.cancel()
+    assert code == 0
+    assert [orjson.loads(line)["command"] for line in out.getvalue().splitlines()] == ["early", "late"]
+
+
+def run_audit_log_quietly(auditor: Auditor, argv: list[str], out: io.BytesIO) -> int:
+    from auditview.writer.auditlog import run_audit_log
+
+    return run_audit_log(auditor, argv, stdout=out, stderr=io.StringIO())
+
+
+def test_follow_reads_a_log_that_does_not_exist_yet_and_its_rotation(tmp_path: Path) -> None:
+    """``-f`` on a log not created yet prints its records once it appears, then follows a rename rotation;
+    records of a sibling rotated away before following started are printed first."""
+    import _thread
+    import threading
+
+    log = tmp_path / "logs" / "audit.jsonl"
+    writer = Auditor("wtest", "1", log_path=log, rotate_bytes=700)
+    reader = Auditor("wtest", "1", log_path=log)
+    out = io.BytesIO()
+    done = threading.Event()
+
+    def write() -> None:
+        time.sleep(0.3)
+        for i in range(6):  # about three records a file: two rotations
+            with writer.invocation(f"c{i}", {"pad": "p" * 100}):
+                pass
+        deadline = time.monotonic() + 8
+        while out.getvalue().count(b"\n") < 6 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        done.set()
+        _thread.interrupt_main()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        assert run_audit_log_quietly(reader, ["-f", "-o", "jsonl"], out) == 0
+    finally:
+        thread.join()
+    assert done.is_set()
+    assert [orjson.loads(line)["command"] for line in out.getvalue().splitlines()] == [
+        f"c{i}" for i in range(6)
+    ]
+    assert (tmp_path / "logs" / "audit.jsonl.1").exists()
+
+
+# -- --until: inclusive, and said so everywhere ------------------------------------------------------------
+
+
+def test_until_is_documented_as_inclusive_like_it_behaves() -> None:
+    """``--until`` keeps a record that started exactly at WHEN (``test_until_is_inclusive_like_the_engine``),
+    and the README's audit-log section, the writer's ``--help`` and auditview's ``--help`` all say so."""
+    from auditview.cli import build_parser as cli_parser
+    from auditview.writer.auditlog import build_parser
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("### `audit-log`") : readme.index("### The demo tool")]
+    assert "exclusive" not in section
+    assert "`--since` and `--until` are both inclusive" in section
+    for help_text in (build_parser("tool audit-log").format_help(), cli_parser("audit-log").format_help()):
+        assert "only records that started at or before WHEN" in " ".join(help_text.split())
