@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from auditview.index import AuditIndex
     from auditview.pushdown import Prefilter
+    from auditview.source.types import Chunk
     from auditview.writer.context import Invocation
 
 __all__ = ["EXIT_CODES", "SUBCOMMANDS", "CliError", "main"]
@@ -48,9 +49,9 @@ EXIT_NOINPUT: Final = 66
 EXIT_CODES: Final[dict[int, str]] = {
     EXIT_OK: "success (including no matching record)",
     EXIT_FAILURE: "any other failure (e.g. trace not found, --to file exists without --force)",
-    EXIT_USAGE: "usage error: bad option, bad WHEN, bad duration, bad filter",
-    EXIT_DATAERR: "malformed lines present under --strict",
-    EXIT_NOINPUT: "a named input is missing or unreadable",
+    EXIT_USAGE: "usage error: bad option, WHEN, duration, filter or --field; a mistyped command",
+    EXIT_DATAERR: "malformed lines under --strict, or not one line of the inputs is a record",
+    EXIT_NOINPUT: "an input is missing, unreadable, holds no audit log, a device, or a FIFO with no writer",
 }
 
 SUBCOMMANDS: Final = ("export", "traces", "trace", "stats", "rejects", "audit-log", "cache")
@@ -215,7 +216,8 @@ def build_parser(command: str) -> _Parser:
             "  auditview stats     [PATH...] ...   per tool and command: count, error rate, p50/p95/p99/max\n"
             "  auditview rejects   [PATH...] ...   malformed lines and why\n"
             "  auditview audit-log [PATH...] ...   the audit-log contract's subcommand over all sources\n"
-            "  auditview cache     [--warm] ...    prune, clear or warm the index cache\n\n"
+            "  auditview cache     [--warm] ...    prune, clear or warm the index cache\n"
+            "  auditview run [OPTIONS] -- COMMAND [ARGS...]   run any command and write its audit record\n\n"
             "Run 'auditview COMMAND --help' for a command's options.",
         )
         parser.add_argument("--version", action="version", version=f"auditview {__version__}")
@@ -494,9 +496,27 @@ def _report_error(error: CliError, *, output: str | None, command: str, meta: di
         _stderr(error.detail)
 
 
+def _mistyped_command(arg: str) -> str | None:
+    """The subcommand ``arg`` is probably a typo of (``trcaes`` -> ``traces``), or ``None``.
+
+    Only for a first argument that cannot be meant for the app: not an option, not an existing path, no ``/``
+    and no glob character, and close to one command name (``difflib``, ratio >= 0.6).
+    """
+    if not arg or arg.startswith("-") or "/" in arg or any(ch in arg for ch in "*?[") or os.path.lexists(arg):
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(arg.lower(), SUBCOMMANDS, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``auditview`` with ``argv`` (default ``sys.argv[1:]``) and return the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "run":  # the wrapper (auditview.wrap): imports nothing heavy, no self-audit
+        from auditview.wrap import main as run_main
+
+        return run_main(args[1:])
     command = args[0] if args and args[0] in SUBCOMMANDS else "app"
     rest = args[1:] if command != "app" else args
     from auditview.allocator import configure_allocator
@@ -505,6 +525,15 @@ def main(argv: list[str] | None = None) -> int:
     # export of 1M records: peak 272 -> 224 MB in the same time).
     configure_allocator()
     try:
+        suggestion = _mistyped_command(args[0]) if command == "app" and args else None
+        if suggestion is not None:
+            raise CliError(
+                f"unknown command {args[0]!r} (and no such file or directory): did you mean {suggestion!r}?"
+                f" (commands: {', '.join(SUBCOMMANDS)})",
+                exit_code=EXIT_USAGE,
+                error_type="UsageError",
+                extra={"suggestion": suggestion},
+            )
         ns = build_parser(command).parse_args(rest)
     except _HelpShownError as shown:
         return shown.status
@@ -678,12 +707,28 @@ def _compile(run: Run) -> Any:
 
 
 def _discover(run: Run) -> list[Any]:
-    from auditview.source.discover import SourceMissing, discover
+    """The sources of ``PATH...``: a missing or unreadable input, a device, or a named directory without an
+    audit log is exit 66; with no PATH, finding nothing under the XDG roots is noted (exit 0 stays)."""
+    from auditview.source.discover import NoAuditLogs, SourceMissing, default_roots, discover
 
     try:
-        return discover(list(run.ns.paths))
+        sources = discover(list(run.ns.paths), require_logs=True)
+    except NoAuditLogs as exc:
+        example = ""
+        if exc.candidates:
+            example = f", e.g. '{shlex.join(['auditview', run.command, str(exc.candidates[0])])}'"
+        raise CliError(
+            f"{exc}{example}",
+            exit_code=EXIT_NOINPUT,
+            error_type="NoAuditLogs",
+            extra={"candidates": [str(path) for path in exc.candidates]},
+        ) from None
     except SourceMissing as exc:
         raise CliError(str(exc), exit_code=EXIT_NOINPUT, error_type="SourceMissing") from None
+    if not sources and not run.ns.paths:
+        roots = " or ".join(f"{root}/*/" for root in default_roots())
+        run.notes.append(f"auditview: no audit logs under {roots} (name a file or directory to read)")
+    return sources
 
 
 def _load_index(
@@ -712,8 +757,47 @@ def _load_index(
             exit_code=EXIT_NOINPUT,
             error_type="SourceMissing",
         ) from None
+    _check_not_audit_logs(run, index)
     _check_rejects(run, index)
     return index
+
+
+def _check_not_audit_logs(run: Run, index: AuditIndex) -> None:
+    """A file in which not one line is a record (a binary, another program's log) is not an audit log with bad
+    lines: exit 65 when no input holds a record, a note naming it otherwise (``rejects`` lists the lines).
+
+    Undecidable after filter pushdown (lines ruled out unparsed may be records): then nothing is said here.
+    """
+    if run.command in ("rejects", "cache") or index.unchecked or not index.rejects:
+        return
+    from collections import Counter
+
+    rejected = Counter(reject.path for reject in index.rejects)
+    reasons = {reject.path: reject.reason for reject in index.rejects}
+    frame = index.frame
+    with_rows = set(frame.get_column("file_id").unique().to_list()) if frame.height else set()
+    empty = [
+        (source.display, rejected[source.display])
+        for file_id, source in enumerate(index.files)
+        if file_id not in with_rows and rejected[source.display]
+    ]
+    if not empty:
+        return
+
+    def what(path: str, count: int) -> str:
+        if count == 1:  # often the reader's own reject: a compressed stream cut short, say which
+            return f"{path}: not one line is a record (1 malformed line: {reasons[path]})"
+        return f"{path}: not one line is a record ({count} malformed lines) — is it an audit log?"
+
+    if frame.height:
+        run.notes.extend(f"auditview: {_printable(what(path, count))}" for path, count in empty)
+        return
+    hint = shlex.join(["auditview", "rejects", *run.ns.paths])
+    raise CliError(
+        f"{'; '.join(what(path, count) for path, count in empty)} (see '{hint}')",
+        exit_code=EXIT_DATAERR,
+        error_type="NotAuditLog",
+    )
 
 
 def _check_rejects(run: Run, index: AuditIndex) -> None:
@@ -1143,6 +1227,7 @@ def cmd_trace(run: Run) -> int:
     steps = []
     for step in timeline.steps:
         item = asdict(step)
+        item["path"] = loaded.index.files[step.file_id].display
         item.update(details.get((step.file_id, step.offset), {}))
         steps.append(item)
     if run.output == "jsonl":
@@ -1329,18 +1414,46 @@ def _write_raw(run: Run, index: AuditIndex, frame: pl.DataFrame) -> None:
 _FOLLOW_WAIT_S: Final = 0.25
 
 
+class _HeldLines:
+    """The bytes of the chunks read, by ``file_id``: ``-f -o jsonl`` prints each record's stored line from
+    what the follower read, never by reading the file back, which may have been rotated, truncated or
+    replaced meanwhile (and the path would then name other bytes)."""
+
+    def __init__(self) -> None:
+        self._chunks: dict[int, list[Chunk]] = {}
+        self._starts: dict[int, list[int]] = {}
+
+    def add(self, file_id: int, chunk: Chunk) -> None:
+        self._chunks.setdefault(file_id, []).append(chunk)
+        self._starts.setdefault(file_id, []).append(chunk.offset)
+
+    def lines(self, rows: pl.DataFrame) -> Iterator[bytes]:
+        """Each row's line (without ``\\n``), in the rows' order."""
+        from bisect import bisect_right
+
+        for file_id, offset, length in rows.select("file_id", "offset", "length").iter_rows():
+            place = bisect_right(self._starts[file_id], offset) - 1
+            chunk = self._chunks[file_id][place]
+            start = offset - chunk.offset
+            yield chunk.data[start : start + length]
+
+
 def _follow_audit_log(run: Run) -> int:
     """``audit-log -f``: the matching records there now, then every new one as it is appended (Ctrl-C ends).
 
-    The source layer's ``Follower`` handles appends, truncation, rotation and new files; new records are
-    printed in the order they arrive (each batch by start time), as the writer's own ``audit-log -f`` does.
+    It runs the shared follow loop (``auditview.source.tail``, as the app and the writer's own ``audit-log
+    -f`` do) and applies each item to its index as the app does (``apply_to_index``: rotations and
+    truncations re-point or drop rows), so a trace-level filter sees the records as they are now. New
+    records are printed in the order they arrive (each batch by start time); ``-o jsonl`` prints the bytes
+    the follower read, so a rotation, truncation or replacement of the file cannot change what is printed.
     """
 
     from auditview.index import AuditIndex
     from auditview.query import time_range
     from auditview.source.discover import SourceMissing
-    from auditview.source.events import FileUnreadable, LineRejected
+    from auditview.source.events import FileUnreadable
     from auditview.source.follow import Follower
+    from auditview.source.tail import CaughtUp, apply_to_index, tail
     from auditview.source.types import Chunk
 
     compiled = _compile(run)
@@ -1350,6 +1463,7 @@ def _follow_audit_log(run: Run) -> int:
         raise CliError(str(exc), exit_code=EXIT_NOINPUT, error_type="SourceMissing") from None
     needed = None if compiled is not None and compiled.uses_trace else _export_columns(run)
     index = AuditIndex(columns=_projection(compiled, needed))
+    raw = run.output == "jsonl"
 
     def select(rows: pl.DataFrame) -> pl.DataFrame:
         rows = _audit_log_selection(run, time_range(rows, run.since, run.until))
@@ -1361,39 +1475,51 @@ def _follow_audit_log(run: Run) -> int:
         matched = compiled.apply(index.frame).select("file_id", "offset")
         return rows.join(matched, on=["file_id", "offset"], how="semi")
 
-    def emit(rows: pl.DataFrame, *, first: bool) -> None:
-        if run.output == "table":
+    def emit(rows: pl.DataFrame, held: _HeldLines | None, *, first: bool) -> None:
+        if held is not None:
+            if rows.height:
+                out = run.stdout.buffer
+                run.stdout.flush()
+                out.write(b"".join(line + b"\n" for line in held.lines(rows)))
+                out.flush()
+        else:
             lines = _records_table(run, index, rows, fixed=True, header=first)
             if lines:
                 run.emit_lines(lines)
                 run.stdout.flush()
-        elif rows.height:
-            _write_raw(run, index, rows)
 
+    initial: _HeldLines | None = _HeldLines() if raw else None
+    seen_rejects = 0
     try:
-        for chunk in follower.initial():
-            index.add_chunk(chunk)
-        _check_rejects(run, index)
-        for note in run.notes:
-            _stderr(note)
-        run.notes.clear()
-        current = select(index.frame)
-        emit(current.tail(run.ns.last) if run.ns.last is not None else current, first=True)
-        seen_rejects = len(index.rejects)
-        while True:
-            follower.wait(_FOLLOW_WAIT_S)
-            for item in follower.poll():
-                if isinstance(item, Chunk):
-                    emit(select(index.add_chunk(item)), first=False)
-                elif isinstance(item, LineRejected):
-                    index.add_rejects([item.reject])
-                elif isinstance(item, FileUnreadable):
-                    _stderr(
-                        f"auditview: warning: cannot read {_printable(item.source.display)}: {item.reason}"
-                    )
-            for reject in index.rejects[seen_rejects:]:
-                _stderr(f"auditview: malformed line skipped: {_printable(reject.where)}: {reject.reason}")
-            seen_rejects = len(index.rejects)
+        for item in tail(follower, wait=_FOLLOW_WAIT_S):
+            if isinstance(item, CaughtUp):
+                if item.initial:
+                    _check_rejects(run, index)
+                    seen_rejects = len(index.rejects)  # reported just now
+                    for note in run.notes:
+                        _stderr(note)
+                    run.notes.clear()
+                    current = select(index.frame)
+                    last = run.ns.last
+                    emit(current.tail(last) if last is not None else current, initial, first=True)
+                    initial = None  # printed: the bytes read so far are no longer needed
+                for reject in index.rejects[seen_rejects:]:
+                    _stderr(f"auditview: malformed line skipped: {_printable(reject.where)}: {reject.reason}")
+                seen_rejects = len(index.rejects)
+                continue
+            change = apply_to_index(index, item)
+            if isinstance(item, Chunk):
+                if initial is not None:  # the lines there at the start: printed together, sorted, at the end
+                    initial.add(index.file_id(item.source), item)
+                elif change.rows is not None:
+                    held = None
+                    if raw:
+                        held = _HeldLines()
+                        held.add(index.file_id(item.source), item)
+                    emit(select(change.rows), held, first=False)
+            elif isinstance(item, FileUnreadable):
+                _stderr(f"auditview: warning: cannot read {_printable(item.source.display)}: {item.reason}")
+        return EXIT_OK  # (tail without ``stop`` never ends)
     except KeyboardInterrupt:
         return EXIT_OK  # Ctrl-C is how a follow ends
     finally:
