@@ -185,7 +185,9 @@ class Follower:
         missing_ok: bool = False,
     ) -> None:
         self._positions: dict[Identity, tuple[int, int]] = dict(positions or {})
-        self._paths = [p for p in paths if p != "-"]
+        #: Standard input and named pipes (``<(cmd)``, a FIFO): read once as streams, never scanned again.
+        stream_paths = [p for p in paths if p != "-" and _is_stream(p)]
+        self._paths = [p for p in paths if p != "-" and p not in stream_paths]
         for arg in self._paths:
             text = os.path.expanduser(arg)
             if not missing_ok and not _GLOB_CHARS.intersection(text) and not os.path.exists(text):
@@ -208,8 +210,11 @@ class Follower:
         self._logs: set[str] = set()
         self._heads: dict[str, deque[bytes]] = {}
         self._queue: list[Item] = []
-        self._stdin = FileReader(STDIN, chunk_bytes=chunk_bytes) if "-" in paths else None
-        self._stdin_ended = False
+        self._streams = [FileReader(STDIN, chunk_bytes=chunk_bytes)] if "-" in paths else []
+        self._streams += [
+            FileReader(SourceFile(Path(p), p, stream=True), chunk_bytes=chunk_bytes) for p in stream_paths
+        ]
+        self._streams_ended: set[int] = set()
         self._notifier = ChangeNotifier(use_inotify=use_inotify)
         self._lock = threading.RLock()
         self._closed = False
@@ -234,12 +239,16 @@ class Follower:
         with self._lock:
             return [e.source for e in self._ordered() if e.read and not e.unlinked]
 
+    @property
+    def streams(self) -> list[SourceFile]:
+        """The streams read (standard input, named pipes), ended or not."""
+        return [reader.source for reader in self._streams]
+
     def partial_lines(self) -> list[PartialLine]:
         """Trailing lines still being written (not records, not rejects yet)."""
         with self._lock:
             readers = [e.reader for e in self._ordered() if e.reader is not None]
-            if self._stdin is not None:
-                readers.append(self._stdin)
+            readers += self._streams
             return [p for p in (r.partial() for r in readers) if p is not None]
 
     def initial(self) -> Iterator[Chunk]:
@@ -269,7 +278,7 @@ class Follower:
             if self._notifier.uses_inotify
             else self.poll_interval
         )
-        extra = [0] if self._stdin is not None and not self._stdin_ended else []
+        extra = [0] if any(r.source is STDIN for r in self._open_streams()) else []
         self._notifier.wait(min(timeout, cap), extra)
 
     def close(self) -> None:
@@ -340,8 +349,8 @@ class Follower:
                     entry.watched_only = True
                     continue
                 yield from self._admit(identity, source, info, initial=initial, now=now)
-        if self._stdin is not None and not self._stdin_ended:
-            yield from self._advance_stdin()
+        for reader in self._open_streams():
+            yield from self._advance_stream(reader)
 
     def _watched_only(self, identity: Identity, source: SourceFile) -> bool:
         """True for a rotated sibling found only because a live file was named: watched, but not read."""
@@ -768,18 +777,28 @@ class Follower:
         entry.reader = resumed
         return True
 
-    def _advance_stdin(self) -> Iterator[Item]:
-        reader = self._stdin
-        assert reader is not None
+    def _open_streams(self) -> list[FileReader]:
+        """The stream readers that have not ended."""
+        return [r for r in self._streams if id(r) not in self._streams_ended]
+
+    def _advance_stream(self, reader: FileReader) -> Iterator[Item]:
         yield from self._read(reader)
         if reader.hit_limit:
             self._backlog = True
         if reader.eof or reader.broken is not None:
-            self._stdin_ended = True
+            self._streams_ended.add(id(reader))
             lost = reader.partial()
             if lost is not None:
                 yield LineRejected(_lost_partial(lost, reader, "the input ended"))
             yield StreamEnded(reader.source)
+
+
+def _is_stream(arg: str) -> bool:
+    """A named pipe (a FIFO, ``/dev/fd/N`` of ``<(cmd)``): read once, as standard input is."""
+    try:
+        return stat.S_ISFIFO(os.stat(os.path.expanduser(arg)).st_mode)
+    except OSError:
+        return False
 
 
 def _sniffed(source: SourceFile) -> SourceFile:

@@ -62,7 +62,7 @@ def uncached_bytes(sources: Sequence[SourceFile]) -> int:
     directory = cache.cache_dir()
     total = 0
     for source in sources:
-        if str(source.path) == "-":
+        if source.reads_once:
             continue
         try:
             info = os.stat(source.path)

@@ -121,7 +121,7 @@ def read_tail_chunk(source: SourceFile, max_bytes: int) -> Chunk | None:
 
     Line numbers are unknown this way; the chunk says ``first_line=1`` and callers must treat them as pending.
     """
-    if source.compression != "none" or str(source.path) == "-":
+    if source.compression != "none" or source.reads_once:
         return None
     size = os.stat(source.path).st_size
     start = max(size - max_bytes, 0)
@@ -144,7 +144,7 @@ def read_tail_chunk(source: SourceFile, max_bytes: int) -> Chunk | None:
 
 def line_number_at(source: SourceFile, offset: int) -> int | None:
     """The 1-based number of the line starting at ``offset`` of a plain file (counts newlines in blocks)."""
-    if source.compression != "none" or str(source.path) == "-":
+    if source.compression != "none" or source.reads_once:
         return None
     count = 0
     try:
@@ -166,7 +166,7 @@ def _preview(sources: Sequence[SourceFile], options: LoaderOptions) -> AuditInde
         source
         for source in sources
         if source.compression == "none"
-        and str(source.path) != "-"
+        and not source.reads_once
         and source.generation == 0
         and _size(source) >= options.preview_min_file
     ]
@@ -221,7 +221,7 @@ def _identities(sources: Sequence[SourceFile]) -> dict[Path, tuple[Identity, int
     """``(st_dev, st_ino)`` and size of every file source now (stdin has none)."""
     found: dict[Path, tuple[Identity, int]] = {}
     for source in sources:
-        if str(source.path) == "-":
+        if source.reads_once:
             continue
         try:
             info = os.stat(source.path)
@@ -380,7 +380,7 @@ def load_and_follow(options: LoaderOptions, post: Post, cancelled: Cancelled) ->
                 warnings=field_warning_count(frame),
             )
         )
-    stdin = any(str(source.path) == "-" for source in sources)
+    stdin = any(source.reads_once for source in sources)
     loaded = None
     if not stdin:
         if not _index_cold_in_child(sources, options, post, cancelled):
@@ -421,7 +421,7 @@ def load_and_follow(options: LoaderOptions, post: Post, cancelled: Cancelled) ->
                 index,
                 rejects=len(index.rejects),
                 sequence=0,
-                sources=len(follower.files_read),
+                sources=len(follower.files_read) + len(follower.streams),
                 warnings=field_warning_count(frame),
             )
         )
@@ -473,7 +473,7 @@ def _follow(follower: Follower, index: AuditIndex, post: Post, cancelled: Cancel
                     rejects=len(index.rejects),
                     sequence=sequence,
                     added=rows if rows is not None else frame.head(0),
-                    sources=len(follower.files_read),
+                    sources=len(follower.files_read) + len(follower.streams),
                     warnings=warnings,
                 )
             )
