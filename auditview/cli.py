@@ -54,7 +54,17 @@ EXIT_CODES: Final[dict[int, str]] = {
     EXIT_NOINPUT: "an input is missing, unreadable, holds no audit log, a device, or a FIFO with no writer",
 }
 
-SUBCOMMANDS: Final = ("export", "traces", "trace", "stats", "rejects", "audit-log", "cache")
+SUBCOMMANDS: Final = (
+    "export",
+    "traces",
+    "trace",
+    "stats",
+    "rejects",
+    "audit-log",
+    "cache",
+    "check",
+    "schema",
+)
 OUTPUTS: Final = ("table", "json", "jsonl")
 TRACE_SORTS: Final = ("start", "span", "steps", "failed", "slowest")
 DEFAULT_SLOW: Final = "5s"
@@ -217,6 +227,8 @@ def build_parser(command: str) -> _Parser:
             "  auditview rejects   [PATH...] ...   malformed lines and why\n"
             "  auditview audit-log [PATH...] ...   the audit-log contract's subcommand over all sources\n"
             "  auditview cache     [--warm] ...    prune, clear or warm the index cache\n"
+            "  auditview check     -- COMMAND...   grade a tool against the audit contract (score 0-3)\n"
+            "  auditview schema    [writer|reader|meta]   the contracts as JSON Schema\n"
             "  auditview run [OPTIONS] -- COMMAND [ARGS...]   run any command and write its audit record\n\n"
             "Run 'auditview COMMAND --help' for a command's options.",
         )
@@ -355,7 +367,97 @@ def build_parser(command: str) -> _Parser:
         )
         _add_output(parser)
         return parser
+    if command == "check":
+        return _check_parser()
+    if command == "schema":
+        return _schema_parser()
     raise ValueError(f"unknown command {command!r}")
+
+
+def _check_parser() -> _Parser:
+    parser = _new_parser(
+        "auditview check",
+        "Grade any command-line tool against the observability contract (the seed's evaluation table, score\n"
+        "0-3, and its Check): COMMAND runs twice with TOOL_TRACE_ID=test-123; its JSON response's meta, the\n"
+        "records of 'TOOL audit-log --since 1h --output jsonl' after each run and the propagation of the\n"
+        "trace to its child processes are checked. Each condition is shown with its evidence.",
+    )
+    parser.epilog = (
+        "COMMAND runs twice: give it one without lasting effects (a dry run, a status query).\n"
+        "The tool's child probe: the second run has AUDITVIEW_CHILD_PROBE=PATH; a tool shows that its\n"
+        "children see the trace by having one child write its TOOL_TRACE_ID there (auditview's writer\n"
+        "adapters do). Without --child-probe, propagation nobody can observe is 'skip', not 'fail'.\n"
+        "\nexit codes:\n"
+        f"  {EXIT_OK:<3} the score reaches --min-score\n"
+        f"  {EXIT_FAILURE:<3} the score is below --min-score\n"
+        f"  {EXIT_USAGE:<3} usage error, or COMMAND cannot be started\n"
+        f"  ({EXIT_DATAERR} and {EXIT_NOINPUT}, input errors of the commands that read logs, do not occur)"
+    )
+    parser.add_argument(
+        "--min-score",
+        type=int,
+        choices=range(4),
+        default=3,
+        metavar="N",
+        help="exit 0 when the score is at least N, else 1 (0-3, default 3)",
+    )
+    parser.add_argument(
+        "--keep-env",
+        action="store_true",
+        help="run in your environment (your XDG_DATA_HOME, your logs) instead of a temporary XDG_DATA_HOME "
+        "and XDG_STATE_HOME",
+    )
+    parser.add_argument(
+        "--child-probe",
+        action="store_true",
+        help="require that propagation is observed (AUDITVIEW_CHILD_PROBE or a child record in the log)",
+    )
+    parser.add_argument(
+        "--tool",
+        metavar="WORDS",
+        help="the words of COMMAND that run the tool, for 'WORDS audit-log ...' (default: those before "
+        "meta.command, else the program and its script)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, metavar="SECONDS", help="per process (default 60)"
+    )
+    parser.add_argument(
+        "-o", "--output", choices=("table", "json"), default=None, help="table (default) or json"
+    )
+    parser.add_argument(
+        "argv", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS...]", help="the command to grade"
+    )
+    return parser
+
+
+def _schema_parser() -> _Parser:
+    from auditview.schema import SCHEMA_NAMES
+
+    parser = _new_parser(
+        "auditview schema",
+        "Print a contract as a JSON Schema (2020-12) document, as shipped in auditview/schemas/:\n"
+        "  writer  a record as auditview's writer writes it\n"
+        "  reader  a line of any producer's log that auditview reads as a record ($defs/clean: no field\n"
+        "          warning either)\n"
+        "  meta    the meta object of a JSON response ($defs/response: the envelope)\n"
+        "Each document's description says what JSON Schema cannot express of the contract.",
+    )
+    parser.epilog = (
+        "exit codes:\n"
+        f"  {EXIT_OK:<3} the document was printed\n"
+        f"  {EXIT_USAGE:<3} usage error (e.g. an unknown NAME)\n"
+        f"  ({EXIT_DATAERR} and {EXIT_NOINPUT}, input errors of the commands that read logs, do not occur)"
+    )
+    parser.add_argument("name", nargs="?", choices=SCHEMA_NAMES, default="writer", help="default: writer")
+    parser.add_argument("--path", action="store_true", help="print the installed file's path instead")
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("json",),
+        default=None,
+        help="json: the document as data of the envelope {ok, data, meta} (default: the document)",
+    )
+    return parser
 
 
 def _size(text: str) -> int:
@@ -1684,6 +1786,56 @@ def _mib(size: int) -> str:
     return f"{size / (1 << 20):.1f} MiB"
 
 
+def cmd_check(run: Run) -> int:
+    """``auditview check [OPTIONS] -- COMMAND [ARGS...]``: grade a tool (``auditview.grade``)."""
+    from auditview import grade
+
+    argv = list(run.ns.argv)
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    if not argv:
+        raise CliError(
+            "no COMMAND to check: auditview check [OPTIONS] -- COMMAND [ARGS...]",
+            exit_code=EXIT_USAGE,
+            error_type="UsageError",
+        )
+    if run.ns.timeout <= 0:
+        raise CliError("--timeout must be more than 0", exit_code=EXIT_USAGE, error_type="UsageError")
+    try:
+        report = grade.check(
+            argv,
+            min_score=run.ns.min_score,
+            keep_env=run.ns.keep_env,
+            child_probe=run.ns.child_probe,
+            tool=shlex.split(run.ns.tool) if run.ns.tool else None,
+            timeout=run.ns.timeout,
+        )
+    except grade.CheckError as exc:
+        raise CliError(str(exc), exit_code=EXIT_USAGE, error_type=exc.error_type) from None
+    if run.ns.output == "json":
+        envelope = {"ok": report.passed, "data": report.to_json(), "meta": run.meta()}
+        run.write_bytes(_dumps(envelope) + b"\n")
+    else:
+        run.emit_lines(grade.render(report))
+    return EXIT_OK if report.passed else EXIT_FAILURE
+
+
+def cmd_schema(run: Run) -> int:
+    """``auditview schema [writer|reader|meta]``: print a shipped JSON Schema (``auditview.schema``)."""
+    from auditview import schema
+
+    source = schema.schema_file(run.ns.name)
+    if run.ns.output == "json":
+        run.emit_json(
+            {"name": run.ns.name, "path": str(source)} if run.ns.path else schema.load_schema(run.ns.name)
+        )
+    elif run.ns.path:
+        run.emit_lines([str(source)])
+    else:
+        run.write_bytes(source.read_bytes())
+    return EXIT_OK
+
+
 _COMMANDS: Final[dict[str, Callable[[Run], int]]] = {
     "app": cmd_app,
     "export": cmd_export,
@@ -1693,4 +1845,6 @@ _COMMANDS: Final[dict[str, Callable[[Run], int]]] = {
     "rejects": cmd_rejects,
     "audit-log": cmd_audit_log,
     "cache": cmd_cache,
+    "check": cmd_check,
+    "schema": cmd_schema,
 }
