@@ -37,7 +37,12 @@ from auditview.contract import (
 )
 from auditview.sanitize import printable
 from auditview.writer import Auditor, Invocation, new_trace_id
-from auditview.writer.argparse_support import add_audit_log_command, add_trace_id_option, run_command
+from auditview.writer.argparse_support import (
+    add_audit_log_command,
+    add_trace_id_option,
+    parse_args,
+    run_command,
+)
 
 __all__ = ["AUDITOR", "TOOL", "build_parser", "main"]
 
@@ -190,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] == "generate":
         return _generate(args_list[1:])
-    args = build_parser().parse_args(args_list)
+    args = parse_args(AUDITOR, build_parser(), args_list)  # a rejected call is recorded too
     if args.speed is None:
         args.speed = _speed_default()
     if args.command == "agent":
