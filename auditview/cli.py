@@ -58,6 +58,7 @@ SUBCOMMANDS: Final = (
     "export",
     "traces",
     "trace",
+    "diff",
     "stats",
     "rejects",
     "audit-log",
@@ -223,6 +224,7 @@ def build_parser(command: str) -> _Parser:
             "  auditview export    [PATH...] ...   matching records as JSONL, byte for byte\n"
             "  auditview traces    [PATH...] ...   trace summaries (sortable)\n"
             "  auditview trace ID  [PATH...] ...   the timeline of one trace (a waterfall)\n"
+            "  auditview diff A B  [PATH...] ...   compare two runs (traces) step by step; B --previous\n"
             "  auditview stats     [PATH...] ...   per tool and command: count, error rate, p50/p95/p99/max\n"
             "  auditview rejects   [PATH...] ...   malformed lines and why\n"
             "  auditview audit-log [PATH...] ...   the audit-log contract's subcommand over all sources\n"
@@ -256,9 +258,28 @@ def build_parser(command: str) -> _Parser:
         parser.add_argument(
             "--manifest", metavar="FILE", help="also write a manifest (sources, counts, sha256)"
         )
+        parser.add_argument(
+            "--format",
+            choices=("jsonl", "otlp-json"),
+            help="jsonl (default): the source lines byte for byte; otlp-json: one OpenTelemetry span per"
+            " record, as OTLP/JSON ExportTraceServiceRequest lines (Jaeger, Tempo, otel-tui, a collector)",
+        )
+        parser.add_argument(
+            "--semconv",
+            choices=("cli", "genai"),
+            help="with otlp-json: cli (default): the CLI-program conventions; genai: also an agent's tool"
+            " calls (gen_ai.operation.name=execute_tool, the trace as the agent's conversation)",
+        )
+        parser.add_argument(
+            "--otlp-endpoint",
+            metavar="URL",
+            help="send the OTLP/JSON to a collector over OTLP/HTTP (POST; /v1/traces is appended to a URL"
+            " without a path; implies --format otlp-json)",
+        )
         _add_output(
             parser,
-            help_text="jsonl (default): the source lines; json: the parsed records in an envelope; table",
+            help_text="jsonl (default): the source lines; json: the parsed records in an envelope; table"
+            " (with --format otlp-json: the summary of --to or --otlp-endpoint)",
         )
         _add_strict(parser)
         _add_check_all(parser)
@@ -298,6 +319,8 @@ def build_parser(command: str) -> _Parser:
         _add_output(parser)
         _add_strict(parser)
         return parser
+    if command == "diff":
+        return _diff_parser()
     if command == "stats":
         parser = _new_parser(
             "auditview stats", "Per tool and command: count, errors, error rate and p50/p95/p99/max duration."
@@ -427,6 +450,51 @@ def _check_parser() -> _Parser:
     parser.add_argument(
         "argv", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS...]", help="the command to grade"
     )
+    return parser
+
+
+class _IntermixedParser(_Parser):
+    """Positionals may come after options (``diff B --previous PATH``): optional positionals would
+    otherwise be taken as empty before the first option."""
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        return self.parse_intermixed_args(args, namespace)
+
+
+def _diff_parser() -> _Parser:
+    parser = _IntermixedParser(
+        prog="auditview diff",
+        usage="auditview diff A B [PATH...] [options]\n"
+        "       auditview diff B --previous [PATH...] [options]   (or: auditview diff prev B [PATH...])",
+        description="Compare two runs: the steps of trace A (then) and trace B (now), each ordered by\n"
+        "start, aligned by (tool, command) so that an inserted retry or a missing step shows as an\n"
+        "insertion (+) or a deletion (-); paired steps (= alike, ~ changed) show the duration then and\n"
+        "now, its change (delta and ratio), exit codes, changed params (by key), version, operator and\n"
+        "host, and the gap before the step (think time). Then the span, the failures and the step that\n"
+        "contributes most to the difference. A and B may be unique prefixes. --previous (or A given as\n"
+        "'prev') compares B with its previous similar run: the latest trace that started before B with\n"
+        "the same first step (tool, command) and the same operator, else the same first step, else the\n"
+        "same operator.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    parser.add_argument(
+        "a", metavar="A", help="the trace id (or a unique prefix) of the run to compare with (then)"
+    )
+    parser.add_argument(
+        "b", metavar="B", nargs="?", help="the trace id (or a unique prefix) of the run compared (now)"
+    )
+    _add_paths(parser)
+    parser.add_argument(
+        "--previous",
+        action="store_true",
+        help="compare the one trace given (B) with its previous similar run (same as A = prev)",
+    )
+    _add_time(parser)
+    _add_filter(parser)
+    _add_output(parser)
+    _add_strict(parser)
     return parser
 
 
@@ -1111,23 +1179,32 @@ def _write_errors(target: str) -> Iterator[None]:
 
 
 def cmd_export(run: Run) -> int:
-    """``auditview export``: matching records, byte-identical, to stdout or atomically to ``--to``."""
+    """``auditview export``: matching records, byte-identical, to stdout or atomically to ``--to``; with
+    ``--format otlp-json`` as OpenTelemetry spans (``_export_otlp``)."""
     ns = run.ns
     if ns.manifest and not ns.to:
         raise CliError("--manifest needs --to FILE", exit_code=EXIT_USAGE, error_type="UsageError")
     if ns.force and not ns.to:
         raise CliError("--force needs --to FILE", exit_code=EXIT_USAGE, error_type="UsageError")
+    otlp = _otlp_options(run)
     if ns.to:
         from auditview.export import check_targets
 
         with _write_errors(ns.to):  # before the load: a bad target fails at once
             check_targets(Path(ns.to), Path(ns.manifest) if ns.manifest else None, force=ns.force)
-    loaded = _load(run, _export_columns(run), selectors={} if ns.trace is None else {"trace_id": ns.trace})
+    columns = _export_columns(run)
+    if otlp:
+        from auditview.otlp import OTLP_COLUMNS
+
+        columns = columns | OTLP_COLUMNS
+    loaded = _load(run, columns, selectors={} if ns.trace is None else {"trace_id": ns.trace})
     frame = loaded.frame
     if ns.trace is not None:
         import polars as pl
 
         frame = frame.filter(pl.col("trace_id").cast(pl.String) == ns.trace)
+    if otlp:
+        return _export_otlp(run, loaded.index, frame)
     if ns.to:
         from auditview.export import export_to_file
 
@@ -1178,6 +1255,125 @@ def cmd_export(run: Run) -> int:
     return EXIT_OK
 
 
+def _otlp_options(run: Run) -> bool:
+    """Check the OTLP options of ``export`` (exit 2 on a bad combination); True when the export is OTLP."""
+    ns = run.ns
+    if ns.otlp_endpoint is not None and ns.format == "jsonl":
+        raise CliError(
+            "--otlp-endpoint sends OTLP: it needs --format otlp-json (or no --format)",
+            exit_code=EXIT_USAGE,
+            error_type="UsageError",
+        )
+    otlp = ns.format == "otlp-json" or ns.otlp_endpoint is not None
+    if ns.semconv is not None and not otlp:
+        raise CliError("--semconv needs --format otlp-json", exit_code=EXIT_USAGE, error_type="UsageError")
+    if not otlp:
+        return False
+    if ns.otlp_endpoint is not None:
+        from auditview.otlp import traces_url
+
+        try:
+            traces_url(ns.otlp_endpoint)
+        except ValueError as exc:
+            raise CliError(str(exc), exit_code=EXIT_USAGE, error_type="UsageError") from None
+    elif not ns.to and ns.output in ("json", "table"):
+        raise CliError(
+            f"-o {ns.output} with --format otlp-json needs --to FILE or --otlp-endpoint URL (the OTLP/JSON"
+            " itself goes to stdout as JSON lines)",
+            exit_code=EXIT_USAGE,
+            error_type="UsageError",
+        )
+    return True
+
+
+def _export_otlp(run: Run, index: AuditIndex, frame: pl.DataFrame) -> int:
+    """``export --format otlp-json``: the spans as OTLP/JSON lines to stdout, ``--to`` (atomically) and/or
+    ``--otlp-endpoint``; a summary of what was written or sent when not on stdout."""
+    from auditview.otlp import (
+        OtlpSendError,
+        Semconv,
+        build_requests,
+        counted_lines,
+        send_otlp,
+        write_otlp,
+    )
+
+    ns = run.ns
+    semconv: Semconv = "genai" if ns.semconv == "genai" else "cli"
+    places = [os.path.abspath(source.path) for source in index.files]
+
+    def lines() -> Iterator[tuple[bytes, int]]:
+        return counted_lines(build_requests(frame, semconv=semconv, places=places))
+
+    summary: dict[str, Any] = {"format": "otlp-json", "semconv": semconv}
+    if not ns.to and ns.otlp_endpoint is None:
+        run.stdout.flush()
+        write_otlp(lines(), run.stdout.buffer)
+        run.stdout.buffer.flush()
+        return EXIT_OK
+    if ns.to:
+        from auditview.export import ExportResult, _atomic_write, build_manifest
+
+        with _write_errors(ns.to):
+            written = _atomic_write(Path(ns.to), lambda out: write_otlp(lines(), out), force=ns.force)
+            if ns.manifest:
+                result = ExportResult(written.spans, written.bytes, written.sha256, Path(ns.to))
+                document = build_manifest(
+                    index,
+                    frame,
+                    result,
+                    filter_text=_selection_text(ns.filter, ns.trace),
+                    since=run.since,
+                    until=run.until,
+                )
+                manifest = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+                _atomic_write(Path(ns.manifest), lambda out: out.write(manifest), force=ns.force)
+        summary.update(
+            count=written.spans,
+            requests=written.requests,
+            bytes=written.bytes,
+            sha256=written.sha256,
+            path=ns.to,
+            manifest=ns.manifest,
+        )
+    if ns.otlp_endpoint is not None:
+        try:
+            sent = send_otlp(ns.otlp_endpoint, lines())
+        except OtlpSendError as exc:
+            raise CliError(str(exc), exit_code=EXIT_FAILURE, error_type="OtlpSendError") from None
+        summary.update(
+            count=sent.spans,
+            endpoint=sent.url,
+            sent_requests=sent.requests,
+            sent_bytes=sent.bytes,
+            retries=sent.retries,
+        )
+    if run.output == "json":
+        run.emit_json(summary)
+    elif run.output == "jsonl":
+        run.emit_jsonl([summary])
+    else:
+        from auditview.sanitize import printable
+
+        spans = summary["count"]
+        noun = f"{spans} span{'s' if spans != 1 else ''}"
+        text: list[str] = []
+        if ns.to:
+            text.append(f"exported {noun} ({summary['bytes']} bytes, OTLP/JSON) to {printable(ns.to)}")
+            text.append(f"sha256 {summary['sha256']}")
+            if ns.manifest:
+                text.append(f"manifest {printable(ns.manifest)}")
+        if ns.otlp_endpoint is not None:
+            retries = summary["retries"]
+            again = f", {retries} retr{'ies' if retries != 1 else 'y'}" if retries else ""
+            text.append(
+                f"sent {noun} in {summary['sent_requests']} request"
+                f"{'s' if summary['sent_requests'] != 1 else ''} to {printable(summary['endpoint'])}{again}"
+            )
+        run.emit_lines(text)
+    return EXIT_OK
+
+
 def _sorted_traces(run: Run, summary: pl.DataFrame) -> pl.DataFrame:
     key = {
         "start": "start",
@@ -1194,25 +1390,53 @@ def _sorted_traces(run: Run, summary: pl.DataFrame) -> pl.DataFrame:
     return summary
 
 
+def _trace_findings(run: Run, loaded: Loaded, trace_ids: Sequence[str] | None = None) -> pl.DataFrame:
+    """The findings of each trace with any (``auditview.findings.group_findings``: ``trace_id``, ``findings``;
+    steps with their ``path``), detected over the loaded records in --since/--until (the frame ``--filter``
+    runs on, so they agree with ``trace.finding``), whatever the filter left; only ``trace_ids`` when given.
+    """
+    from auditview.findings import detect_findings, group_findings
+    from auditview.query import time_range
+
+    frame = time_range(loaded.index.frame, run.since, run.until)
+    findings = detect_findings(frame, trace_ids=trace_ids)
+    return group_findings(findings, [source.display for source in loaded.index.files])
+
+
 def cmd_traces(run: Run) -> int:
-    """``auditview traces``: one row per trace, sorted and limited."""
+    """``auditview traces``: one row per trace, sorted and limited, with its findings."""
+    import polars as pl
+
+    from auditview.findings import FINDING_COLUMNS
     from auditview.traces import orphans, summarize_traces
 
-    loaded = _load(run, TRACE_SUMMARY_COLUMNS)
+    loaded = _load(run, TRACE_SUMMARY_COLUMNS | FINDING_COLUMNS)
     rule = _slow_rule(run)
     frame = loaded.frame
     if loaded.narrowed:
         # "Usually" means in all the loaded data, not in the slice the filter left.
         frame = rule.annotate(frame, reference=loaded.index.frame)
     summary = _sorted_traces(run, summarize_traces(frame, rule))
+    selected = loaded.narrowed or run.ns.limit is not None
+    grouped = _trace_findings(run, loaded, summary.get_column("trace_id").to_list() if selected else None)
+    summary = summary.join(grouped, on="trace_id", how="left", maintain_order="left").with_columns(
+        pl.col("findings").fill_null(pl.lit([], dtype=grouped.schema["findings"]))
+    )
     run.fields["orphans"] = orphans(loaded.frame).height
     if run.output == "json":
         run.emit_json(_frame_json(summary))
     elif run.output == "jsonl":
         run.write_bytes(_frame_ndjson(summary))
     else:
-        from auditview.cli_render import Column, format_duration_ms, format_local_time, render_table
+        from auditview.cli_render import (
+            Column,
+            findings_cell,
+            format_duration_ms,
+            format_local_time,
+            render_table,
+        )
 
+        palette = run.palette()
         columns = [
             Column("trace", min_width=12, max_width=40),
             Column("start", min_width=10, max_width=23),
@@ -1220,6 +1444,7 @@ def cmd_traces(run: Run) -> int:
             Column("steps", align="right"),
             Column("failed", align="right"),
             Column("slow", align="right"),
+            Column("findings", min_width=8, max_width=32),
             Column("slowest step", min_width=8, max_width=40, flex=True),
             Column("tools", min_width=8, max_width=60, flex=True),
             Column("operators", min_width=8, max_width=40, flex=True),
@@ -1236,12 +1461,13 @@ def cmd_traces(run: Run) -> int:
                     str(t["steps"]),
                     (str(failed), "red" if failed else None),
                     (str(slow), "yellow" if slow else None),
+                    findings_cell(t.get("findings") or [], palette),
                     f"{t.get('slowest_command') or '-'} {format_duration_ms(t.get('slowest_ms'))}",
                     ",".join(str(x) for x in (t.get("tools") or [])),
                     ",".join(str(x) for x in (t.get("operators") or [])),
                 ]
             )
-        lines = render_table(columns, rows, width=run.width(), palette=run.palette())
+        lines = render_table(columns, rows, width=run.width(), palette=palette)
         total = summary.height
         lines.append(f"{total} trace{'s' if total != 1 else ''}, {run.fields['orphans']} orphan records")
         run.emit_lines(lines)
@@ -1302,7 +1528,7 @@ def _step_details(frame: pl.DataFrame, trace_id: str) -> dict[tuple[int, int], d
 
 
 def cmd_trace(run: Run) -> int:
-    """``auditview trace ID``: the timeline as a text waterfall, or as JSON."""
+    """``auditview trace ID``: the timeline as a text waterfall, or as JSON; with the trace's findings."""
     import polars as pl
 
     from auditview.timeline import TraceNotFoundError, build_timeline
@@ -1320,24 +1546,102 @@ def cmd_trace(run: Run) -> int:
         raise CliError(
             f"no usable trace {trace_id!r}", exit_code=EXIT_FAILURE, error_type="TraceNotFound"
         ) from None
+    grouped = _trace_findings(run, loaded, [trace_id])
+    findings: list[dict[str, Any]] = grouped.get_column("findings")[0].to_list() if grouped.height else []
     if run.output == "table":
-        from auditview.cli_render import render_waterfall
+        from auditview.cli_render import render_findings, render_waterfall
 
-        run.emit_lines(render_waterfall(timeline, width=run.width(), palette=run.palette()))
+        palette = run.palette()
+        lines = render_waterfall(timeline, width=run.width(), palette=palette)
+        # the findings go above the legend, which stays the last line
+        lines[-1:-1] = render_findings(findings, width=run.width(), palette=palette)
+        run.emit_lines(lines)
         return EXIT_OK
+    involved: dict[tuple[int, int], list[str]] = {}
+    for finding in findings:
+        for place in finding["steps"]:
+            names = involved.setdefault((place["file_id"], place["offset"]), [])
+            if finding["name"] not in names:
+                names.append(finding["name"])
     details = _step_details(loaded.frame, trace_id)
     steps = []
     for step in timeline.steps:
         item = asdict(step)
         item["path"] = loaded.index.files[step.file_id].display
         item.update(details.get((step.file_id, step.offset), {}))
+        item["findings"] = involved.get((step.file_id, step.offset), [])
         steps.append(item)
     if run.output == "jsonl":
         run.emit_jsonl(steps)
     else:
         data = asdict(timeline)
         data["steps"] = steps
+        data["findings"] = findings
         run.emit_json(data)
+    return EXIT_OK
+
+
+def _diff_trace(frame: pl.DataFrame, wanted: str, side: str) -> str:
+    """``_find_trace_id`` for one side of a diff, its message naming the side."""
+    try:
+        return _find_trace_id(frame, wanted)
+    except CliError as error:
+        raise CliError(
+            f"{side}: {error.message}", exit_code=error.exit_code, error_type=error.error_type
+        ) from None
+
+
+def cmd_diff(run: Run) -> int:
+    """``auditview diff A B``: two runs aligned step by step (``auditview.diff``)."""
+    ns = run.ns
+    previous_wanted = ns.previous or ns.a == "prev"
+    if ns.previous:
+        if ns.a == "prev":
+            raise CliError("give either 'prev' or --previous", exit_code=EXIT_USAGE, error_type="UsageError")
+        b_text = ns.a
+        if ns.b is not None:  # with --previous the second word is the first PATH
+            ns.paths = [ns.b, *ns.paths]
+    else:
+        b_text = ns.b
+    if b_text is None:
+        raise CliError(
+            "two trace ids are needed: auditview diff A B [PATH...] (or: auditview diff B --previous)",
+            exit_code=EXIT_USAGE,
+            error_type="UsageError",
+        )
+    from auditview.diff import DIFF_COLUMNS, diff_runs, previous_run
+    from auditview.timeline import TraceNotFoundError
+
+    loaded = _load(run, DIFF_COLUMNS)
+    frame = loaded.frame
+    previous = None
+    if previous_wanted:
+        b_id = _diff_trace(frame, b_text, "B")
+        previous = previous_run(frame, b_id)
+        if previous is None:
+            raise CliError(
+                f"no earlier trace with the same first step or operator as {b_id!r} in the selected records",
+                exit_code=EXIT_FAILURE,
+                error_type="TraceNotFound",
+            )
+        a_id = previous.trace_id
+    else:
+        a_id = _diff_trace(frame, ns.a, "A")
+        b_id = _diff_trace(frame, b_text, "B")
+    try:
+        diff = diff_runs(frame, a_id, b_id, previous=previous)
+    except TraceNotFoundError as exc:
+        raise CliError(
+            f"no usable trace {exc.args[0]!r}", exit_code=EXIT_FAILURE, error_type="TraceNotFound"
+        ) from None
+    if run.output == "json":
+        run.emit_json(diff.to_json())
+    elif run.output == "jsonl":
+        run.emit_jsonl(pair.to_json() for pair in diff.pairs)
+    else:
+        from auditview.cli_render import render_diff
+
+        run.emit_lines(render_diff(diff, width=run.width(), palette=run.palette()))
     return EXIT_OK
 
 
@@ -1841,6 +2145,7 @@ _COMMANDS: Final[dict[str, Callable[[Run], int]]] = {
     "export": cmd_export,
     "traces": cmd_traces,
     "trace": cmd_trace,
+    "diff": cmd_diff,
     "stats": cmd_stats,
     "rejects": cmd_rejects,
     "audit-log": cmd_audit_log,

@@ -12,12 +12,15 @@ from __future__ import annotations
 import math
 import os
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TextIO
 
 from auditview.sanitize import printable
+
+if TYPE_CHECKING:
+    from auditview.diff import DiffPair, RunDiff
 
 __all__ = [
     "Cell",
@@ -26,9 +29,13 @@ __all__ = [
     "Palette",
     "StepLike",
     "TimelineLike",
+    "diff_summary_line",
     "display_width",
+    "findings_cell",
     "format_duration_ms",
     "format_local_time",
+    "render_diff",
+    "render_findings",
     "render_table",
     "render_waterfall",
     "terminal_palette",
@@ -433,3 +440,256 @@ def _bar_cells(start_ms: float, end_ms: float, span_ms: float, cells: int) -> tu
     first = min(max(int(start_ms / span_ms * cells), 0), cells - 1)
     last = min(max(math.ceil(end_ms / span_ms * cells), first + 1), cells)
     return first, last
+
+
+# ----------------------------------------------------------------------------------------------------
+# auditview diff
+
+#: A pair's duration counts as notably slower (faster) at this ratio (its inverse) or beyond.
+_NOTABLE_RATIO: Final = 1.5
+_DIFF_VALUE_W: Final = 32
+
+
+def _signed_ms(ms: float | None) -> str:
+    """A duration change with its sign: ``+1.20s``, ``-300ms``, ``0ms``."""
+    if ms is None:
+        return "-"
+    return ("+" if ms > 0 else "") + format_duration_ms(ms)
+
+
+def _ratio_text(ratio: float | None, palette: Palette) -> str:
+    if ratio is None:
+        return ""
+    digits = 2 if ratio < 10 else (1 if ratio < 100 else 0)
+    return f"{palette.glyph('×', 'x')}{ratio:.{digits}f}"
+
+
+def _value_text(value: Any) -> str:
+    """A params value for a table cell: strings bare, anything else as compact JSON, cut short."""
+    import json
+
+    text = value if isinstance(value, str) and value else json.dumps(value, ensure_ascii=False)
+    return truncate_width(text.replace("\n", " "), _DIFF_VALUE_W)
+
+
+#: How the record fields a diff compares are named in the changes column.
+_FIELD_LABELS: Final = {"version": "tool version", "host": "host", "operator": "operator"}
+
+
+def _field_change(name: str, then: Any, now: Any, arrow: str) -> str:
+    old = "?" if then is None else then
+    new = "?" if now is None else now
+    return f"{_FIELD_LABELS.get(name, name)} {old}{arrow}{new}"
+
+
+def _diff_changes(pair: DiffPair, arrow: str, shared: set[str]) -> str:
+    """Tool version, params (``key: then→now``, ``+key=value``, ``-key=value``), host, operator; the fields in
+    ``shared`` (changed alike in every pair, said once above the table) are left out."""
+    parts: list[str] = []
+    if "version" in pair.fields and "version" not in shared:
+        change = pair.fields["version"]
+        parts.append(_field_change("version", change.then, change.now, arrow))
+    for key, value in pair.params.changed.items():
+        parts.append(f"{key}: {_value_text(value.then)}{arrow}{_value_text(value.now)}")
+    parts.extend(f"+{key}={_value_text(value)}" for key, value in pair.params.added.items())
+    parts.extend(f"-{key}={_value_text(value)}" for key, value in pair.params.removed.items())
+    for name in ("host", "operator"):
+        if name in pair.fields and name not in shared:
+            change = pair.fields[name]
+            parts.append(_field_change(name, change.then, change.now, arrow))
+    return "; ".join(parts)
+
+
+def _shared_field_changes(diff: RunDiff) -> dict[str, tuple[Any, Any]]:
+    """The fields (version, operator, host) changed the same way in every pair, when there are two or more
+    pairs: ``{name: (then, now)}``."""
+    matched = [pair for pair in diff.pairs if pair.op == "match"]
+    if len(matched) < 2:
+        return {}
+    shared: dict[str, tuple[Any, Any]] = {}
+    for name in _FIELD_LABELS:
+        changes = {(p.fields[name].then, p.fields[name].now) if name in p.fields else None for p in matched}
+        if len(changes) == 1:
+            (change,) = changes
+            if change is not None:
+                shared[name] = change
+    return shared
+
+
+def _diff_gap(then: float | None, now: float | None, arrow: str) -> str:
+    if then is None and now is None:
+        return "-"
+    a, b = format_duration_ms(then), format_duration_ms(now)
+    return a if a == b else f"{a} {arrow} {b}"
+
+
+def _exit_text(code: int | None) -> str:
+    return "?" if code is None else str(code)
+
+
+def render_diff(diff: RunDiff, *, width: int, palette: Palette) -> list[str]:
+    """Render ``auditview diff``: the two runs, one row per aligned pair, and a summary line.
+
+    Marks: ``=`` paired and alike, ``~`` paired with a changed exit code, params, version, operator or host,
+    ``+`` only in B (now), ``-`` only in A (then). Timing is in the then / now / Δ / × columns. A field
+    changed the same way in every pair (another operator or host ran B) is said once above the table and
+    left out of the rows (``-o json`` keeps it in every pair).
+    """
+    arrow = palette.glyph("→", "->")
+    lines: list[str] = []
+    id_w = min(max(display_width(printable(side.trace_id)) for side in (diff.a, diff.b)), 60)
+    for label, side in (("then", diff.a), ("now", diff.b)):
+        steps = len(side.steps)
+        text = (
+            f"{label:<4}  {_pad(truncate_width(printable(side.trace_id), id_w), id_w, 'left')}  "
+            f"{format_local_time(side.start)}  span {format_duration_ms(side.span_ms)}  "
+            f"{steps} step{'s' if steps != 1 else ''}"
+        )
+        if side.failed:
+            text += f"  {side.failed} failed"
+        lines.append(palette.paint(truncate_width(text, width), "bold"))
+    if diff.previous is not None:
+        lines.append(
+            palette.paint(
+                truncate_width(f"then = the previous similar run of now ({diff.previous.rule})", width), "dim"
+            )
+        )
+    shared = _shared_field_changes(diff)
+    if shared:
+        said = ", ".join(_field_change(name, then, now, arrow) for name, (then, now) in shared.items())
+        lines.append(truncate_width(printable(f"in every paired step: {said}"), width))
+    columns = [
+        Column("", min_width=1, max_width=1),
+        Column("step", min_width=8, max_width=40, flex=True),
+        Column("then", align="right", min_width=6),
+        Column("now", align="right", min_width=6),
+        Column(palette.glyph("Δ", "delta"), align="right", min_width=7),
+        Column(palette.glyph("×", "x"), align="right", min_width=6),
+        Column("exit", min_width=4, max_width=12),
+        Column("gap before", align="right", min_width=6, max_width=24),
+        Column("changes", min_width=8, max_width=100, flex=True),
+    ]
+    marks = {"insert": ("+", "green"), "delete": ("-", "red")}
+    rows: list[list[Cell]] = []
+    for pair in diff.pairs:
+        a, b = pair.a, pair.b
+        step = b if b is not None else a
+        assert step is not None
+        label = "  " * max(step.depth, 0) + f"{step.tool or '?'} {step.command or '?'}"
+        if a is not None and b is not None:
+            mark: tuple[str, str | None] = ("~", "yellow") if _row_changed(pair, shared) else ("=", "dim")
+            exit_text = (
+                _exit_text(b.exit_code)
+                if not pair.exit_changed
+                else f"{_exit_text(a.exit_code)} {arrow} {_exit_text(b.exit_code)}"
+            )
+            exit_style = "red" if b.failed else ("green" if a.failed else None)
+            gap = _diff_gap(a.gap_before_ms, b.gap_before_ms, arrow)
+        else:
+            mark = marks[pair.op]
+            exit_text = _exit_text(step.exit_code)
+            exit_style = "red" if step.failed else None
+            gap = _diff_gap(step.gap_before_ms, step.gap_before_ms, arrow)
+        delta_style = None
+        if pair.ratio is not None and pair.ratio >= _NOTABLE_RATIO:
+            delta_style = "yellow"
+        elif pair.ratio is not None and pair.ratio <= 1 / _NOTABLE_RATIO:
+            delta_style = "green"
+        rows.append(
+            [
+                mark,
+                label,
+                format_duration_ms(a.duration_ms) if a is not None else "-",
+                format_duration_ms(b.duration_ms) if b is not None else "-",
+                (_signed_ms(pair.delta_ms), delta_style),
+                _ratio_text(pair.ratio, palette),
+                (exit_text, exit_style),
+                gap,
+                _diff_changes(pair, arrow, set(shared)),
+            ]
+        )
+    lines.extend(render_table(columns, rows, width=width, palette=palette))
+    lines.append(diff_summary_line(diff, palette=palette))
+    return lines
+
+
+def _row_changed(pair: DiffPair, shared: Mapping[str, Any]) -> bool:
+    """A pair's row is marked changed: exit code, params, or a field not changed alike in every pair."""
+    return pair.exit_changed or bool(pair.params) or bool(set(pair.fields) - set(shared))
+
+
+def diff_summary_line(diff: RunDiff, *, palette: Palette) -> str:
+    """``span 2m21s → 32.0s (-1m49s, ×0.23); failed 2 → 0; steps 7 → 20: ...; most: deployctl deploy ...``.
+
+    The changed pairs are counted as the table marks them (``~``).
+    """
+    arrow = palette.glyph("→", "->")
+    s = diff.summary
+    shared = _shared_field_changes(diff)
+    changed = sum(1 for pair in diff.pairs if pair.op == "match" and _row_changed(pair, shared))
+    change = _signed_ms(s.delta_ms)
+    if s.ratio is not None:
+        change += f", {_ratio_text(s.ratio, palette)}"
+    parts = [
+        f"span {format_duration_ms(s.span_then_ms)} {arrow} {format_duration_ms(s.span_now_ms)} ({change})",
+        palette.paint(
+            f"failed {s.failed_then} {arrow} {s.failed_now}",
+            "red" if s.failed_now > s.failed_then else ("green" if s.failed_now < s.failed_then else None),
+        ),
+        f"steps {s.steps_then} {arrow} {s.steps_now}: {s.matched} paired ({changed} changed), "
+        f"{s.inserted} added, {s.deleted} removed",
+    ]
+    if s.biggest is not None:
+        what = "duration" if s.biggest.what == "duration" else "gap before"
+        name = printable(f"{s.biggest.tool or '?'} {s.biggest.command or '?'}")
+        parts.append(f"most: {name} {_signed_ms(s.biggest.delta_ms)} ({what})")
+    return "; ".join(parts)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Findings about agent behaviour (``auditview.findings``): plain dicts with name, severity, reason, steps
+
+_SEVERITY_STYLE: Final[dict[str, str | None]] = {"error": "red", "warning": "yellow", "info": "dim"}
+_SEVERITY_RANK: Final[dict[str, int]] = {"error": 0, "warning": 1, "info": 2}
+
+
+def _worst_style(findings: Sequence[Mapping[str, Any]]) -> str | None:
+    severities = [str(f.get("severity")) for f in findings]
+    worst = min(severities, key=lambda s: _SEVERITY_RANK.get(s, 3), default=None)
+    return _SEVERITY_STYLE.get(worst) if worst is not None else None
+
+
+def findings_cell(findings: Sequence[Mapping[str, Any]], palette: Palette) -> Cell:
+    """The findings of a trace as a table cell: their names in order, once each with a count when repeated
+    (``retry-loop,new-error-code×2``), in the colour of the most severe; ``-`` for none."""
+    if not findings:
+        return "-"
+    counts: dict[str, int] = {}
+    for finding in findings:
+        name = str(finding.get("name"))
+        counts[name] = counts.get(name, 0) + 1
+    times = palette.glyph("×", "x")
+    text = ",".join(name if n == 1 else f"{name}{times}{n}" for name, n in counts.items())
+    return (text, _worst_style(findings))
+
+
+def render_findings(findings: Sequence[Mapping[str, Any]], *, width: int, palette: Palette) -> list[str]:
+    """The findings of one trace: a heading line, then one line per finding (mark, name, severity and the
+    reason, cut to ``width``); the single line ``findings: none`` when there are none."""
+    if not findings:
+        return [palette.paint("findings: none", "dim")]
+    marks = {"error": palette.glyph("✗", "x"), "warning": "!", "info": palette.glyph("·", ".")}
+    by_severity = dict.fromkeys(_SEVERITY_RANK, 0)
+    for finding in findings:
+        severity = str(finding.get("severity"))
+        by_severity[severity] = by_severity.get(severity, 0) + 1
+    counted = ", ".join(f"{n} {severity}" for severity, n in by_severity.items() if n)
+    lines = [palette.paint(f"findings: {len(findings)} ({counted})", "bold")]
+    name_w = min(max(display_width(printable(str(f.get("name")))) for f in findings), 24)
+    for finding in findings:
+        severity = str(finding.get("severity"))
+        mark = marks.get(severity, "?")
+        name = _pad(truncate_width(printable(str(finding.get("name"))), name_w), name_w, "left")
+        text = truncate_width(f"{mark} {name}  {printable(str(finding.get('reason') or ''))}", width - 2)
+        lines.append("  " + palette.paint(text, _SEVERITY_STYLE.get(severity)))
+    return lines

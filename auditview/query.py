@@ -17,7 +17,10 @@ evaluation" below), ``CompiledFilter.columns`` (the index columns a filter reads
 - ``trace.duration``, ``trace.steps``, ``trace.failed``, ``trace.failures``, ``trace.slow``,
   ``trace.slow_steps``, ``trace.tools``, ``trace.start``, ``trace.end``, ``trace.has(FILTER)``,
   ``trace.all(FILTER)``: properties of the whole trace a record belongs to, computed over the frame given to
-  ``apply`` (before filtering); an orphan record forms a trace of its own.
+  ``apply`` (before filtering); an orphan record forms a trace of its own;
+- ``trace.finding`` (bare: the trace has a finding), ``trace.finding=NAME`` (``!=``, ``~``, ``in (...)``;
+  ``=null``: no finding): the findings of ``auditview.findings`` (``retry-loop``, ``flapping``...), detected
+  over the frame given to ``apply`` with the filter's ``FindingThresholds``; an orphan has none.
 
 Comparisons on a missing value (null column, absent JSON key) are false; ``a != v`` is exactly ``not a = v``.
 
@@ -39,6 +42,7 @@ from typing import Final, Literal, TypeAlias
 import orjson
 import polars as pl
 
+from auditview.findings import DETECTORS, FINDING_COLUMNS, FindingThresholds, detect_findings
 from auditview.slow import SlowStepRule
 from auditview.timeparse import TimeParseError, parse_duration_ms, parse_when
 from auditview.traces import end_expr, failed_expr, has_trace_id
@@ -59,7 +63,9 @@ __all__ = [
 # ----------------------------------------------------------------------------------------------------
 # Fields
 
-Kind: TypeAlias = Literal["string", "number", "duration", "time", "bool", "json", "status", "derived_bool"]
+Kind: TypeAlias = Literal[
+    "string", "number", "duration", "time", "bool", "json", "status", "derived_bool", "finding"
+]
 
 #: Index columns the language knows, and how their values are read.
 _COLUMNS: Final[dict[str, Kind]] = {
@@ -115,6 +121,7 @@ _TRACE_FIELDS: Final[dict[str, Kind]] = {
     "trace.slow": "derived_bool",
     "trace.start": "time",
     "trace.end": "time",
+    "trace.finding": "finding",
 }
 _TRACE_FUNCTIONS: Final = ("trace.has", "trace.all")
 
@@ -518,7 +525,7 @@ class _Parser:
             self.advance()
             in_token = self.advance()
             return self.parse_in(word, in_token, negate=True)
-        if lowered in ("failed", "slow", "trace.failed", "trace.slow"):
+        if lowered in ("failed", "slow", "trace.failed", "trace.slow", "trace.finding"):
             return _Flag(self.resolve_field(word))
         if lowered.startswith("trace."):
             field_ref = self.resolve_field(word)
@@ -713,6 +720,23 @@ class _Parser:
                 return "failed"
             raise FilterError(
                 f"expected ok or failed{where} but found '{raw}'", value.start, "ok or failed", end=value.end
+            )
+        if kind == "finding":
+            if ordering:
+                raise FilterError(
+                    f"'{op}' does not apply to '{field_ref.raw}'", after.start, "'=' or '!='", end=after.end
+                )
+            name = raw.lower()
+            if name in DETECTORS:
+                return name
+            close = difflib.get_close_matches(name, DETECTORS, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise FilterError(
+                f"unknown finding '{raw}'{where}{hint}",
+                value.start,
+                "one of " + ", ".join(DETECTORS),
+                end=value.end,
+                suggestion=close[0] if close else None,
             )
         if kind == "number":
             if _NUMBER_RE.match(raw.strip()):
@@ -993,6 +1017,9 @@ def _compile(node: _Node, ctx: _Context) -> pl.Expr:
     if isinstance(node, _FreeText):
         return _compile_free_text(node, ctx)
     if isinstance(node, _Flag):
+        staged = ctx.staged.get(node)
+        if staged is not None:
+            return pl.col(staged)
         member = ctx.trace_members.get(node)
         if member is not None:
             singleton = _trace_parts(node.field.name)[1].fill_null(False)
@@ -1025,12 +1052,68 @@ def _trace_nodes(node: _Node) -> list[_TraceFunction | _Compare | _Flag]:
     if isinstance(node, _TraceFunction):
         return [node]
     if isinstance(node, _Compare | _Flag):
-        return [node] if node.field.is_trace else []
+        return [node] if node.field.is_trace and node.field.name != _FINDING else []
     if isinstance(node, _Not):
         return _trace_nodes(node.inner)
     if isinstance(node, _And | _Or):
         return [found for item in node.items for found in _trace_nodes(item)]
     return []
+
+
+# ----------------------------------------------------------------------------------------------------
+# trace.finding: decided per trace from the findings of ``auditview.findings`` (no polars expression gives
+# them), as staged columns (``__av_finding<i>``, the positive test: for ``!=`` / ``not in`` the compiled
+# predicate negates it as for any staged comparison).
+
+_FINDING: Final = "trace.finding"
+
+
+def _finding_nodes(node: _Node) -> list[_Compare | _InList | _Flag]:
+    """The ``trace.finding`` tests of the filter, each once, in order."""
+    if isinstance(node, _Compare | _InList | _Flag):
+        return [node] if node.field.name == _FINDING else []
+    if isinstance(node, _Not | _TraceFunction):
+        return _finding_nodes(node.inner)
+    if isinstance(node, _And | _Or):
+        found: list[_Compare | _InList | _Flag] = []
+        for item in node.items:
+            found += [each for each in _finding_nodes(item) if each not in found]
+        return found
+    return []
+
+
+def _finding_columns(node: _Node) -> list[tuple[_Compare | _InList | _Flag, str]]:
+    """Each ``trace.finding`` test with its staged column."""
+    return [(found, f"__av_finding{i}") for i, found in enumerate(_finding_nodes(node))]
+
+
+def _trace_findings(frame: pl.DataFrame, thresholds: FindingThresholds) -> pl.DataFrame:
+    """The distinct (``trace_id``, ``name``) pairs of the findings in ``frame``."""
+    return detect_findings(frame, thresholds).select("trace_id", "name").unique()
+
+
+def _finding_match(node: _Compare | _InList | _Flag, findings: pl.DataFrame) -> pl.Expr:
+    """True where the record's trace passes the positive ``trace.finding`` test (no finding: an orphan)."""
+
+    def in_traces(names: pl.Expr | None) -> pl.Expr:
+        ids = findings if names is None else findings.filter(names)
+        wanted = ids.get_column("trace_id").unique()
+        return pl.col("trace_id").cast(pl.String).is_in(wanted.implode()).fill_null(False)
+
+    name = pl.col("name")
+    if isinstance(node, _Flag):
+        return in_traces(None)
+    if isinstance(node, _Compare):
+        if node.op in ("~", "!~"):
+            return in_traces(name.str.contains(str(node.literal)))
+        if node.literal is None:
+            return ~in_traces(None)
+        return in_traces(name == str(node.literal))
+    wanted = [str(value) for value in node.literals if value is not None]
+    parts = [in_traces(name.is_in(pl.Series(wanted, dtype=pl.String).implode()))] if wanted else []
+    if any(value is None for value in node.literals):
+        parts.append(~in_traces(None))
+    return pl.any_horizontal(parts) if parts else pl.lit(False)
 
 
 def _mentions_failed(node: _Node) -> bool:
@@ -1384,6 +1467,7 @@ class _FrameHelpers:
         self._orphan: pl.Series | None = None
         self._slow: dict[SlowStepRule, pl.Series] = {}
         self._per_trace: dict[tuple[str, SlowStepRule | None], pl.Series] = {}
+        self._findings: dict[FindingThresholds, pl.DataFrame] = {}
 
     def fits(self, frame: pl.DataFrame) -> bool:
         """True when these helpers were built from ``frame`` as it is now."""
@@ -1451,6 +1535,15 @@ class _FrameHelpers:
             if mask is None:
                 mask = self._slow[rule] = rule.slow_mask(self._frame()).alias(_SLOW)
             return mask
+
+    def findings(self, thresholds: FindingThresholds) -> pl.DataFrame:
+        """The (``trace_id``, ``name``) pairs of the frame's findings (``trace.finding``; the same for every
+        filter with these thresholds)."""
+        with self._lock:
+            found = self._findings.get(thresholds)
+            if found is None:
+                found = self._findings[thresholds] = _trace_findings(self._frame(), thresholds)
+            return found
 
     def per_trace(self, key: tuple[str, SlowStepRule | None], lazy: pl.LazyFrame) -> pl.Series:
         """The value of trace field ``key[0]`` per trace code (null for the codes of orphan ids).
@@ -1558,6 +1651,8 @@ def _field_columns(ref: _Field) -> frozenset[str]:
             needed |= _SLOW_COLUMNS
         if name == "trace.tools":
             needed.add("tool")
+        if name == _FINDING:
+            needed |= FINDING_COLUMNS
         return frozenset(needed)
     return frozenset({name})
 
@@ -1589,6 +1684,8 @@ class CompiledFilter:
     uses_trace: bool
     uses_slow: bool
     _node: _Node = field(repr=False)
+    #: The thresholds of the findings ``trace.finding`` tests.
+    findings: FindingThresholds = field(default_factory=FindingThresholds)
 
     @property
     def columns(self) -> frozenset[str]:
@@ -1596,7 +1693,8 @@ class CompiledFilter:
 
         Fields name their column; ``params.X`` / ``extra.X`` / unknown names their JSON column; free text
         every column of ``TEXT_COLUMNS``; ``failed``/``status`` ``exit_code``; ``slow`` ``tool``, ``command``,
-        ``duration_ms``; trace predicates also ``trace_id``, ``ts``, ``duration_ms``, ``exit_code``.
+        ``duration_ms``; trace predicates also ``trace_id``, ``ts``, ``duration_ms``, ``exit_code``;
+        ``trace.finding`` also ``auditview.findings.FINDING_COLUMNS``.
         """
         return _node_columns(self._node)
 
@@ -1607,10 +1705,23 @@ class CompiledFilter:
 
     def predicate(self, schema: Mapping[str, pl.DataType]) -> pl.Expr:
         """The Boolean expression for a frame with ``schema``; it reads the helper columns of ``prepare``."""
-        return _compile(self._node, _Context(dict(schema)))
+        staged: dict[object, str] = {}
+        for node, name in _finding_columns(self._node):
+            staged[node] = name
+        return _compile(self._node, _Context(dict(schema), staged))
 
     def prepare(self, frame: pl.LazyFrame, schema: Mapping[str, pl.DataType]) -> pl.LazyFrame:
-        """Add the helper columns (``__av_*``) the predicate reads: failed, slow, trace keys, start/end."""
+        """Add the helper columns (``__av_*``) the predicate reads: failed, slow, trace keys, start/end.
+
+        ``trace.finding`` tests need the findings of the whole frame: with them, ``frame`` is collected here.
+        """
+        columns = _finding_columns(self._node)
+        if columns:
+            collected = frame.collect()
+            findings = _trace_findings(collected, self.findings)
+            frame = collected.lazy().with_columns(
+                _finding_match(node, findings).alias(name) for node, name in columns
+            )
         return self._prepare(frame, schema, slow_ready=False)
 
     def _prepare(
@@ -1658,6 +1769,16 @@ class CompiledFilter:
                 continue
             staged[node] = f"__av_staged{len(staged)}"
             computed.append(series.alias(staged[node]))
+        finding_columns = _finding_columns(self._node)
+        if finding_columns:
+            if helpers is None:
+                findings = _trace_findings(frame, self.findings)
+            else:
+                findings = helpers.findings(self.findings)
+            tests = frame.select(_finding_match(node, findings).alias(name) for node, name in finding_columns)
+            computed += tests.get_columns()
+            for test, name in finding_columns:
+                staged[test] = name
         slow_ready = False
         if self.uses_slow and "slow" not in frame.columns:
             slow = self.slow_rule.slow_mask(frame) if helpers is None else helpers.slow(self.slow_rule)
@@ -1756,11 +1877,14 @@ class CompiledFilter:
         return lazy.filter(predicate).select(frame.columns).collect()
 
 
-def compile_filter(text: str, *, slow_rule: SlowStepRule | None = None) -> CompiledFilter:
+def compile_filter(
+    text: str, *, slow_rule: SlowStepRule | None = None, findings: FindingThresholds | None = None
+) -> CompiledFilter:
     """Parse and validate ``text``; raise ``FilterError`` (with ``text`` set) when it is not a valid filter.
 
     ``slow_rule`` decides ``slow`` / ``trace.slow`` when the frame has no ``slow`` column (default
-    ``SlowStepRule()``). Relative times (``time>1h``) are resolved now, at compile time.
+    ``SlowStepRule()``); ``findings`` the thresholds of ``trace.finding`` (default ``FindingThresholds()``).
+    Relative times (``time>1h``) are resolved now, at compile time.
     """
     try:
         parser = _Parser(text)
@@ -1774,6 +1898,7 @@ def compile_filter(text: str, *, slow_rule: SlowStepRule | None = None) -> Compi
         uses_trace=parser.uses_trace,
         uses_slow=parser.uses_slow,
         _node=node,
+        findings=findings or FindingThresholds(),
     )
 
 
@@ -1822,6 +1947,8 @@ def _value_candidates(ref: _Field, prefix: str, frame: pl.DataFrame) -> list[str
         options = ["true", "false"]
     elif ref.kind == "status":
         options = ["ok", "failed"]
+    elif ref.kind == "finding":
+        options = list(DETECTORS)
     elif ref.kind in ("time", "duration") or ref.is_trace:
         return []
     else:

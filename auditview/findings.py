@@ -1,0 +1,716 @@
+"""Findings about agent behaviour: detectors over each trace and over all the loaded records.
+
+Owns ``detect_findings`` (one row per finding: ``FINDINGS_SCHEMA``), ``FindingThresholds`` (every threshold
+and word list, with defaults), ``group_findings`` (the findings of each trace as one list, for the CLI) and
+the detector names (``DETECTORS``) with their severity. A finding has a ``name``, a ``severity``
+(``error`` > ``warning`` > ``info``), the ``steps`` involved (request id and place: ``file_id``, byte
+``offset``) and a one-line ``reason``. The detectors (also in the README, "Findings about agent behaviour"):
+
+- **retry-loop** (error): the same tool, command and params (the JSON text as logged) run ``retry_runs``
+  (3) or more times in a trace, each run but the last having failed: among the runs of that exact call, in
+  start order, a chain of failures, ended by a success or not (other steps may run in between).
+- **flapping** (error): deploy → rollback → deploy of the same target in a trace: two deploys with the same
+  tool, command and target, and between them (by start) a rollback whose target covers theirs. A step's
+  *target* is its params minus the keys of ``target_ignore_keys`` (versions, reasons, replica counts...);
+  a rollback's target covers a deploy's when each of its keys has the same value in the deploy's (so
+  ``{"env": "prod", "service": "api"}`` covers ``{"env": "prod", "service": "api", "region": "eu-1"}``).
+  The rollback may come from another tool. All the cycles of one target make one finding.
+- **rollback-after-verify** (warning): a rollback right after a successful verify: of the deploy, verify
+  and rollback steps of the trace that ended by the time the rollback started, the last to end is a verify
+  with exit code 0, and no step of the trace failed between that verify's end and the rollback's start.
+- **deploy-without-verify** (warning): a deploy that succeeded (exit code 0) with no verify step starting
+  at or after its start in the trace (its own children count: a deploy that runs its verify is verified).
+- **long-think-gap** (info): a gap of the trace's timeline (``auditview.timeline``: time when no step was
+  running) longer than ``max(gap_min_ms, gap_median_factor × the median of the trace's gaps)`` (30 s,
+  5×); with the median over all its gaps, a trace needs three gaps or more for one to stand out.
+- **duplicate-request-id** (warning): a request id that more than one loaded record carries (a re-run that
+  reused an id, or a cached or earlier result logged again); one finding per trace and id, listing the
+  trace's records with it.
+- **new-error-code** (warning): a failed step whose exit code differs from the one of the latest earlier
+  failure of the same tool and command across all the loaded records (orphans included). Comparing with
+  the last run whatever its outcome would report nearly every failure; the first failure of a tool and
+  command has nothing to compare with and is not reported.
+
+Deploy, verify and rollback steps are told by the words of their command (split at anything but letters
+and digits, lower-cased): a rollback word wins over a verify word, which wins over a deploy word. Records
+without a usable trace id (orphans) carry no findings. The trace-level detectors see the whole of each
+trace in the frame given; the cross-record ones (duplicate-request-id, new-error-code) see all of it.
+
+Everything but flapping and rollback-after-verify is vectorised with polars; those two walk, in Python,
+only the deploy, verify, rollback (and failed) steps of the traces where they can hold (a rollback between
+two deploys; a rollback after a successful verify). This module must not import a UI library and never
+reads files.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Collection, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Final, NamedTuple
+
+import orjson
+import polars as pl
+
+from auditview.slow import format_ms
+from auditview.traces import failed_expr, has_trace_id
+
+__all__ = [
+    "DETECTORS",
+    "FINDINGS_SCHEMA",
+    "FINDING_COLUMNS",
+    "SEVERITIES",
+    "SEVERITY",
+    "STEP_DTYPE",
+    "FindingThresholds",
+    "detect_findings",
+    "empty_findings",
+    "group_findings",
+    "step_kind",
+]
+
+#: The detectors, in the order their findings are listed for a step at the same time.
+DETECTORS: Final = (
+    "retry-loop",
+    "flapping",
+    "rollback-after-verify",
+    "deploy-without-verify",
+    "long-think-gap",
+    "duplicate-request-id",
+    "new-error-code",
+)
+#: Severities, most severe first.
+SEVERITIES: Final = ("error", "warning", "info")
+SEVERITY: Final[dict[str, str]] = {
+    "retry-loop": "error",
+    "flapping": "error",
+    "rollback-after-verify": "warning",
+    "deploy-without-verify": "warning",
+    "long-think-gap": "info",
+    "duplicate-request-id": "warning",
+    "new-error-code": "warning",
+}
+
+#: A step involved in a finding: its request id and its place.
+STEP_DTYPE: Final = pl.Struct({"request_id": pl.String(), "file_id": pl.UInt32(), "offset": pl.Int64()})
+FINDINGS_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "trace_id": pl.String(),
+    "name": pl.String(),
+    "severity": pl.String(),
+    #: The start of the first step involved (findings are listed by it).
+    "ts": pl.Datetime("us", "UTC"),
+    "reason": pl.String(),
+    "steps": pl.List(STEP_DTYPE),
+}
+#: Index columns the detectors read (plus the location columns ``file_id`` and ``offset``).
+FINDING_COLUMNS: Final = frozenset(
+    {"trace_id", "ts", "duration_ms", "exit_code", "tool", "command", "params", "request_id"}
+)
+
+_WORD_SPLIT: Final = re.compile(r"[^0-9a-z]+")
+
+
+@dataclass(frozen=True)
+class FindingThresholds:
+    """Thresholds and word lists of the detectors (see the module docstring for what each one means)."""
+
+    #: retry-loop: runs of the same call (each but the last failed) that make a loop; at least 2.
+    retry_runs: int = 3
+    #: long-think-gap: a gap is long when over ``max(gap_min_ms, gap_median_factor * median gap)``.
+    gap_min_ms: float = 30_000.0
+    gap_median_factor: float = 5.0
+    #: Command words that make a step a deploy, a verify, a rollback.
+    deploy_words: tuple[str, ...] = ("deploy", "release", "rollout", "promote")
+    verify_words: tuple[str, ...] = ("verify", "check", "healthcheck", "health", "smoke", "test", "validate")
+    rollback_words: tuple[str, ...] = ("rollback", "revert", "undo", "downgrade")
+    #: Params keys that are not part of a step's target (flapping).
+    target_ignore_keys: tuple[str, ...] = (
+        "version", "to_version", "from_version", "previous_version", "target_version", "image", "tag",
+        "sha", "commit", "revision", "build", "artifact", "reason", "message", "replicas", "strategy",
+        "dry_run", "force", "timeout", "wait",
+    )  # fmt: skip
+    #: The detectors to run.
+    detectors: tuple[str, ...] = DETECTORS
+
+    def __post_init__(self) -> None:
+        if self.retry_runs < 2:
+            raise ValueError(f"retry_runs must be at least 2, not {self.retry_runs}")
+        if self.gap_min_ms < 0 or self.gap_median_factor < 0:
+            raise ValueError("gap_min_ms and gap_median_factor must not be negative")
+        unknown = sorted(set(self.detectors) - set(DETECTORS))
+        if unknown:
+            raise ValueError(f"unknown detector(s): {', '.join(unknown)}; known: {', '.join(DETECTORS)}")
+
+    def target(self, params: str | None) -> dict[str, Any] | str | None:
+        """The target of a step with ``params`` (JSON text): the object minus ``target_ignore_keys``; a
+        params text that is not an object is its own (opaque) target; ``None`` when there are no params."""
+        if params is None:
+            return None
+        try:
+            decoded = orjson.loads(params)
+        except orjson.JSONDecodeError:
+            return params
+        if not isinstance(decoded, dict):
+            return params
+        ignored = set(self.target_ignore_keys)
+        return {key: value for key, value in decoded.items() if key not in ignored}
+
+
+def step_kind(command: str | None, thresholds: FindingThresholds | None = None) -> str | None:
+    """``"rollback"``, ``"verify"``, ``"deploy"`` or ``None`` for a command, by its words (rollback words
+    win over verify words, which win over deploy words)."""
+    if not command:
+        return None
+    th = thresholds or FindingThresholds()
+    words = set(_WORD_SPLIT.split(command.lower()))
+    for kind, vocabulary in (
+        ("rollback", th.rollback_words),
+        ("verify", th.verify_words),
+        ("deploy", th.deploy_words),
+    ):
+        if words & {word.lower() for word in vocabulary}:
+            return kind
+    return None
+
+
+# ----------------------------------------------------------------------------------------------------
+# The detectors
+
+#: The step of a row of ``_base``, as a ``STEP_DTYPE`` value.
+_STEP: Final = pl.struct(pl.col("request_id"), pl.col("file_id"), pl.col("offset"))
+_OUT: Final = ("trace_id", "name", "ts", "reason", "steps")
+
+
+def _column(frame: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
+    if name in frame.columns:
+        return pl.col(name).cast(dtype)
+    return pl.lit(None, dtype=dtype)
+
+
+def _base(frame: pl.DataFrame, thresholds: FindingThresholds) -> pl.DataFrame:
+    """The columns the detectors read, one row per record (``row``: its place in ``frame``) with ``kind``,
+    ``usable`` (a usable trace id) and ``failed``, in start order (ties: frame order)."""
+    start_us = pl.col("ts").dt.epoch("us")
+    duration_us = (_column(frame, "duration_ms", pl.Float64()).fill_null(0.0) * 1000.0).round(0)
+    base = frame.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
+        _column(frame, "trace_id", pl.String()).alias("trace_id"),
+        pl.col("ts"),
+        start_us.alias("start_us"),
+        (start_us + duration_us.cast(pl.Int64)).alias("end_us"),
+        _column(frame, "tool", pl.String()).alias("tool"),
+        _column(frame, "command", pl.String()).alias("command"),
+        _column(frame, "params", pl.String()).alias("params"),
+        _column(frame, "exit_code", pl.Int64()).alias("exit_code"),
+        _column(frame, "request_id", pl.String()).alias("request_id"),
+        _column(frame, "file_id", pl.UInt32()).alias("file_id"),
+        _column(frame, "offset", pl.Int64()).alias("offset"),
+    )
+    if not base.get_column("start_us").is_sorted():
+        # The index frame is in time order already; windows over a trace then see its steps by start.
+        base = base.sort("start_us", "row")
+    commands = base.get_column("command").unique().drop_nulls().to_list()
+    kinds = {command: step_kind(command, thresholds) for command in commands}
+    kinds = {command: kind for command, kind in kinds.items() if kind is not None}
+    kind = (
+        pl.col("command").replace_strict(kinds, default=None, return_dtype=pl.String())
+        if kinds
+        else pl.lit(None, dtype=pl.String())
+    )
+    return base.with_columns(
+        has_trace_id().alias("usable"),
+        failed_expr().alias("failed"),
+        kind.alias("kind"),
+    )
+
+
+def _named(frame: pl.LazyFrame, name: str) -> pl.LazyFrame:
+    return frame.with_columns(pl.lit(name).alias("name")).select(_OUT)
+
+
+def _label(prefix: str = "") -> pl.Expr:
+    """``tool command`` of a step, ``?`` for what the record does not say."""
+    return pl.format(
+        "{} {}", pl.col(prefix + "tool").fill_null("?"), pl.col(prefix + "command").fill_null("?")
+    )
+
+
+def _format_ms(expr: pl.Expr) -> pl.Expr:
+    return expr.map_elements(format_ms, return_dtype=pl.String())
+
+
+# Windows (``over``) below run over steps in start order (``_base``) and are never nested: a window inside
+# another one's expression is evaluated group by group, hundreds of times slower.
+
+
+def _retry_loop(base: pl.LazyFrame, th: FindingThresholds) -> pl.LazyFrame:
+    key = ["trace_id", "tool", "command", "params"]
+    needed = th.retry_runs - 1
+    failed = pl.col("failed")
+    # only the traces with enough failures (found among the few failed steps) can hold a loop
+    failing = (
+        base.filter(pl.col("usable") & failed)
+        .group_by("trace_id")
+        .agg(pl.len().alias("failures"))
+        .filter(pl.col("failures") >= needed)
+    )
+    calls = (
+        base.join(failing, on="trace_id", how="semi")
+        .with_columns(pl.len().over(key).alias("calls"), failed.sum().over(key).alias("call_failures"))
+        .filter((pl.col("calls") >= th.retry_runs) & (pl.col("call_failures") >= needed))
+        # a chain ends with the first run that did not fail: the next run of the call starts a new one
+        .with_columns((~failed).shift(1, fill_value=False).cum_sum().over(key).alias("chain"))
+    )
+    chains = (
+        calls.group_by([*key, "chain"])
+        .agg(
+            pl.len().alias("runs"),
+            pl.col("exit_code").filter(failed).alias("codes"),
+            (~failed.last()).alias("recovered"),
+            pl.col("ts").first(),
+            _STEP.alias("steps"),
+        )
+        .filter(pl.col("runs") >= th.retry_runs)
+    )
+    reason = pl.format(
+        "{} ran {} times with the same params, each run after a failed one (exit {}); {}",
+        _label(),
+        pl.col("runs"),
+        pl.col("codes").list.eval(pl.element().cast(pl.String())).list.join(", "),
+        pl.when(pl.col("recovered"))
+        .then(pl.lit("the last run succeeded"))
+        .otherwise(pl.lit("none succeeded")),
+    )
+    return _named(chains.with_columns(reason.alias("reason")), "retry-loop")
+
+
+def _deploy_without_verify(base: pl.LazyFrame) -> pl.LazyFrame:
+    kind = pl.col("kind")
+    last_verify = pl.when(kind == "verify").then(pl.col("start_us")).max().over("trace_id")
+    unverified = (
+        base.filter(pl.col("usable") & kind.is_not_null())
+        .with_columns(last_verify.alias("last_verify"))
+        .filter(
+            (kind == "deploy")
+            & (pl.col("exit_code") == 0)
+            & (pl.col("last_verify").is_null() | (pl.col("last_verify") < pl.col("start_us")))
+        )
+    )
+    reason = pl.format("{} succeeded, but no verify step started after it in this trace", _label())
+    steps = pl.concat_list(_STEP)
+    return _named(
+        unverified.with_columns(reason.alias("reason"), steps.alias("steps")), "deploy-without-verify"
+    )
+
+
+def _long_think_gap(base: pl.LazyFrame, th: FindingThresholds) -> pl.LazyFrame:
+    # The gaps of ``auditview.timeline``: per trace, by start, the time from the latest end so far to a
+    # step's start when the step starts after it; the step that set that end (the last one to reach it)
+    # opened the gap.
+    trace = "trace_id"
+    covered = pl.col("covered")
+    steps = (
+        base.filter(pl.col("usable"))
+        .with_columns(pl.col("end_us").cum_max().shift(1).over(trace).alias("covered"))
+        .with_columns(
+            pl.when(covered.is_null() | (pl.col("end_us") >= covered)).then(pl.col("row")).alias("ender"),
+            (pl.col("start_us") - covered).alias("gap_us"),
+        )
+        .with_columns(pl.col("ender").forward_fill().shift(1).over(trace).alias("opener"))
+    )
+    gaps = steps.filter(pl.col("gap_us") > 0).with_columns(
+        pl.col("gap_us").median().over(trace).alias("median_us")
+    )
+    limit = pl.max_horizontal(
+        pl.lit(th.gap_min_ms * 1000.0), pl.col("median_us") * pl.lit(float(th.gap_median_factor))
+    )
+    openers = base.select(
+        pl.col("row").alias("opener"),
+        pl.col("tool").alias("opener_tool"),
+        pl.col("command").alias("opener_command"),
+        pl.col("ts").alias("opener_ts"),
+        _STEP.alias("opener_step"),
+    )
+    long = gaps.filter(pl.col("gap_us") > limit).join(openers, on="opener", how="left")
+    reason = pl.format(
+        "{} idle between {} and {}, {}× the trace's median gap of {}",
+        _format_ms(pl.col("gap_us") / 1000.0),
+        _label("opener_"),
+        _label(),
+        (pl.col("gap_us") / pl.col("median_us")).round(1),
+        _format_ms(pl.col("median_us") / 1000.0),
+    )
+    return _named(
+        long.with_columns(
+            reason.alias("reason"),
+            pl.concat_list(pl.col("opener_step"), _STEP).alias("steps"),
+            pl.col("opener_ts").alias("ts"),
+        ),
+        "long-think-gap",
+    )
+
+
+def _duplicate_request_id(base: pl.LazyFrame) -> pl.LazyFrame:
+    rid = pl.col("request_id")
+    usable = rid.str.strip_chars().str.len_bytes().fill_null(0) > 0
+    # Equal ids have equal hashes: the exact test runs on the (few) rows whose hash repeats.
+    repeated = (
+        base.filter(usable & rid.hash().is_duplicated())
+        .filter(rid.is_duplicated())
+        .with_columns(pl.len().over("request_id").alias("total"))
+        .filter(pl.col("usable"))
+        .group_by("trace_id", "request_id")
+        .agg(pl.len().alias("here"), pl.col("total").first(), pl.col("ts").first(), _STEP.alias("steps"))
+    )
+    reason = pl.format(
+        "request id {} is on {} records of the loaded logs ({} in this trace): a re-run that reused it, "
+        "or a cached or earlier result logged again",
+        rid,
+        pl.col("total"),
+        pl.col("here"),
+    )
+    return _named(repeated.with_columns(reason.alias("reason")), "duplicate-request-id")
+
+
+def _new_error_code(base: pl.LazyFrame) -> pl.LazyFrame:
+    pair = ["tool", "command"]
+    failures = (
+        base.filter(pl.col("exit_code").is_not_null() & (pl.col("exit_code") != 0))
+        .with_columns(
+            pl.col("exit_code").shift(1).over(pair).alias("previous_code"),
+            pl.col("request_id").shift(1).over(pair).alias("previous_request_id"),
+            pl.col("ts").shift(1).over(pair).alias("previous_ts"),
+        )
+        .filter(
+            pl.col("usable")
+            & pl.col("previous_code").is_not_null()
+            & (pl.col("previous_code") != pl.col("exit_code"))
+        )
+    )
+    reason = pl.format(
+        "{} failed with exit {}; its previous failure (request {}, {}) exited {}",
+        _label(),
+        pl.col("exit_code"),
+        pl.col("previous_request_id").fill_null("?"),
+        pl.col("previous_ts").dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"),
+        pl.col("previous_code"),
+    )
+    steps = pl.concat_list(_STEP)
+    return _named(failures.with_columns(reason.alias("reason"), steps.alias("steps")), "new-error-code")
+
+
+# -- flapping and rollback-after-verify: Python over the few traces where they can hold ------------------
+
+
+class _Step(NamedTuple):
+    row: int
+    kind: str | None
+    tool: str | None
+    command: str | None
+    params: str | None
+    exit_code: int | None
+    failed: bool
+    start_us: int
+    end_us: int
+
+
+#: A finding of the Python detectors: name, reason (``{0}``, ``{1}``... stand for the ``tool command`` of
+#: the steps with those indices) and the steps, by start.
+_Found = tuple[str, str, list[_Step]]
+_Target = dict[str, Any] | str | None
+
+
+def _traces(rows: pl.DataFrame, fields: Collection[str]) -> Iterator[tuple[str, list[_Step]]]:
+    """The steps of ``rows`` (in start order) trace by trace, with only ``fields`` (besides ``row``,
+    ``kind`` and the times) read; the others are None."""
+    rows = rows.sort("trace_id", maintain_order=True)  # stable: each trace's steps stay by start
+    wanted = {"row", "kind", "exit_code", "failed", "start_us", "end_us", *fields}
+    columns = [
+        rows.get_column(name).to_list() if name in wanted else itertools.repeat(None)
+        for name in _Step._fields
+    ]
+    steps = list(map(_Step, *columns))
+    position = 0
+    for trace_id, group in itertools.groupby(rows.get_column("trace_id").to_list()):
+        count = sum(1 for _ in group)
+        yield trace_id, steps[position : position + count]
+        position += count
+
+
+def _flapping_rows(base: pl.LazyFrame) -> pl.LazyFrame:
+    """The deploys and rollbacks of the traces where a rollback started between two deploys."""
+    kind = pl.col("kind")
+    start = pl.col("start_us")
+    deploy_start = pl.when(kind == "deploy").then(start)
+    return (
+        base.filter(pl.col("usable") & kind.is_in(["deploy", "rollback"]))
+        .with_columns(
+            deploy_start.min().over("trace_id").alias("first_deploy"),
+            deploy_start.max().over("trace_id").alias("last_deploy"),
+        )
+        .with_columns(
+            ((kind == "rollback") & (start > pl.col("first_deploy")) & (start < pl.col("last_deploy")))
+            .any()
+            .over("trace_id")
+            .alias("candidate")
+        )
+        .filter(pl.col("candidate"))
+    )
+
+
+def _flapping(steps: Sequence[_Step], targets: _Targets) -> list[_Found]:
+    # per deploy (tool, command, target): the last such deploy, and the rollback that covered it since
+    cycles: dict[str, list[tuple[_Step, _Step, _Step]]] = {}
+    last_deploy: dict[str, tuple[_Step, _Target]] = {}
+    rolled_back: dict[str, tuple[_Step, _Step]] = {}
+    for step in steps:
+        target = targets.of(step.params)
+        if step.kind == "deploy":
+            key = orjson.dumps([step.tool, step.command, target], option=orjson.OPT_SORT_KEYS).decode()
+            if key in rolled_back:
+                first, rollback = rolled_back.pop(key)
+                cycles.setdefault(key, []).append((first, rollback, step))
+            last_deploy[key] = (step, target)
+        elif step.kind == "rollback":
+            for key, (deploy, deployed) in last_deploy.items():
+                if key not in rolled_back and _covers(target, deployed):
+                    rolled_back[key] = (deploy, step)
+    found: list[_Found] = []
+    for found_cycles in cycles.values():
+        first, rollback, _ = found_cycles[0]
+        involved = sorted(
+            {step.row: step for cycle in found_cycles for step in cycle}.values(),
+            key=lambda step: (step.start_us, step.row),
+        )
+        times = f" ({len(found_cycles)} times)" if len(found_cycles) > 1 else ""
+        target = _target_text(targets.of(first.params)).replace("{", "{{").replace("}", "}}")
+        deploy_at, rollback_at = involved.index(first), involved.index(rollback)
+        cycle = f"deployed, rolled back ({{{rollback_at}}}) and deployed again{times}"
+        reason = f"{{{deploy_at}}} of {target}: {cycle}"
+        found.append(("flapping", reason, involved))
+    return found
+
+
+def _rollback_after_verify_rows(base: pl.LazyFrame) -> pl.LazyFrame:
+    """The deploy, verify, rollback and failed steps of the traces where a rollback started after a
+    successful verify ended."""
+    kind = pl.col("kind")
+    verified = pl.when((kind == "verify") & (pl.col("exit_code") == 0)).then(pl.col("end_us"))
+    return (
+        base.filter(pl.col("usable") & (kind.is_not_null() | pl.col("failed")))
+        .with_columns(verified.min().over("trace_id").alias("first_verified"))
+        .with_columns(
+            ((kind == "rollback") & (pl.col("start_us") >= pl.col("first_verified")))
+            .any()
+            .over("trace_id")
+            .alias("candidate")
+        )
+        .filter(pl.col("candidate"))
+    )
+
+
+def _rollback_after_verify(steps: Sequence[_Step]) -> list[_Found]:
+    found: list[_Found] = []
+    classified = [step for step in steps if step.kind is not None]
+    failures = [step for step in steps if step.failed]
+    for rollback in classified:
+        if rollback.kind != "rollback":
+            continue
+        # the last to end by the rollback's start (ties: the later start, then the later in start order)
+        before = [
+            (step.end_us, step.start_us, i, step)
+            for i, step in enumerate(classified)
+            if step.row != rollback.row and step.end_us <= rollback.start_us
+        ]
+        if not before:
+            continue
+        last = max(before, key=lambda item: item[:3])[3]
+        if last.kind != "verify" or last.exit_code != 0:
+            continue
+        if any(
+            last.end_us < step.end_us <= rollback.start_us for step in failures if step.row != rollback.row
+        ):
+            continue
+        after = format_ms((rollback.start_us - last.end_us) / 1000.0)
+        reason = f"{{1}} started {after} after {{0}} succeeded, with no failure in between"
+        found.append(("rollback-after-verify", reason, [last, rollback]))
+    return found
+
+
+class _Targets:
+    """``FindingThresholds.target`` of params texts, each decoded once."""
+
+    def __init__(self, thresholds: FindingThresholds) -> None:
+        self._thresholds = thresholds
+        self._known: dict[str | None, _Target] = {}
+
+    def of(self, params: str | None) -> _Target:
+        if params not in self._known:
+            self._known[params] = self._thresholds.target(params)
+        return self._known[params]
+
+
+def _covers(outer: _Target, inner: _Target) -> bool:
+    """Whether a rollback's target ``outer`` covers a deploy's ``inner`` (each key of outer, same value)."""
+    if isinstance(outer, dict) and isinstance(inner, dict):
+        return all(key in inner and inner[key] == value for key, value in outer.items())
+    return outer == inner
+
+
+def _target_text(target: _Target) -> str:
+    if isinstance(target, dict):
+        if not target:
+            return "(no params)"
+        return ", ".join(
+            f"{key}={value if isinstance(value, str) else orjson.dumps(value).decode()}"
+            for key, value in target.items()
+        )
+    return "(no params)" if target is None else target
+
+
+def _walked(base: pl.DataFrame, own: pl.LazyFrame, th: FindingThresholds) -> pl.DataFrame | None:
+    """The findings of the Python detectors (flapping, rollback-after-verify) as ``_OUT`` columns."""
+    found: list[tuple[str, _Found]] = []
+    enabled = set(th.detectors)
+    if "flapping" in enabled:
+        targets = _Targets(th)
+        for trace_id, steps in _traces(_flapping_rows(own).collect(), ("tool", "command", "params")):
+            found += [(trace_id, item) for item in _flapping(steps, targets)]
+    if "rollback-after-verify" in enabled:
+        for trace_id, steps in _traces(_rollback_after_verify_rows(own).collect(), ()):
+            found += [(trace_id, item) for item in _rollback_after_verify(steps)]
+    if not found:
+        return None
+    rows = sorted({step.row for _, (_, _, steps) in found for step in steps})
+    looked_up = base.filter(pl.col("row").is_in(pl.Series(rows, dtype=pl.UInt32).implode()))
+    places: dict[int, tuple[str, dict[str, Any]]] = {
+        row: (f"{tool or '?'} {command or '?'}", {"request_id": rid, "file_id": fid, "offset": offset})
+        for row, tool, command, rid, fid, offset in looked_up.select(
+            "row", "tool", "command", "request_id", "file_id", "offset"
+        ).iter_rows()
+    }
+    return pl.DataFrame(
+        {
+            "trace_id": [trace_id for trace_id, _ in found],
+            "name": [name for _, (name, _, _) in found],
+            "ts_us": [steps[0].start_us for _, (_, _, steps) in found],
+            "reason": [
+                reason.format(*(places[step.row][0] for step in steps)) for _, (_, reason, steps) in found
+            ],
+            "steps": [[places[step.row][1] for step in steps] for _, (_, _, steps) in found],
+        },
+        schema={
+            "trace_id": pl.String(),
+            "name": pl.String(),
+            "ts_us": pl.Int64(),
+            "reason": pl.String(),
+            "steps": pl.List(STEP_DTYPE),
+        },
+    ).select(
+        "trace_id",
+        "name",
+        pl.col("ts_us").cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias("ts"),
+        "reason",
+        "steps",
+    )
+
+
+# ----------------------------------------------------------------------------------------------------
+# Entry points
+
+
+def empty_findings() -> pl.DataFrame:
+    """A findings frame without rows."""
+    return pl.DataFrame(schema=FINDINGS_SCHEMA)
+
+
+def detect_findings(
+    frame: pl.DataFrame,
+    thresholds: FindingThresholds | None = None,
+    *,
+    trace_ids: Collection[str] | None = None,
+) -> pl.DataFrame:
+    """Every finding in ``frame`` (an index frame, possibly projected: it needs ``ts`` and reads
+    ``FINDING_COLUMNS`` and the location columns where present), one row each (``FINDINGS_SCHEMA``), by
+    trace id, then the start of the first step involved, then ``DETECTORS`` order.
+
+    ``trace_ids``: report the findings of these traces only (the cross-record detectors still look at every
+    record, so each trace gets what the whole run gives it, only cheaper).
+    """
+    th = thresholds or FindingThresholds()
+    if frame.height == 0 or "trace_id" not in frame.columns or not th.detectors:
+        return empty_findings()
+    base = _base(frame, th)
+    every = base.lazy()
+    own = every
+    if trace_ids is not None:
+        own = every.filter(pl.col("trace_id").is_in(pl.Series(list(trace_ids), dtype=pl.String).implode()))
+    enabled = set(th.detectors)
+    parts: list[pl.LazyFrame] = []
+    if "retry-loop" in enabled:
+        parts.append(_retry_loop(own, th))
+    if "deploy-without-verify" in enabled:
+        parts.append(_deploy_without_verify(own))
+    if "long-think-gap" in enabled:
+        parts.append(_long_think_gap(own, th))
+    cross: list[pl.LazyFrame] = []
+    if "duplicate-request-id" in enabled:
+        cross.append(_duplicate_request_id(every))
+    if "new-error-code" in enabled:
+        cross.append(_new_error_code(every))
+    if trace_ids is not None:
+        ids = pl.Series(list(trace_ids), dtype=pl.String).implode()
+        cross = [part.filter(pl.col("trace_id").is_in(ids)) for part in cross]
+    schema = {name: FINDINGS_SCHEMA[name] for name in _OUT}
+    lazy = [part.cast(schema) for part in (*parts, *cross)]  # type: ignore[arg-type]
+    # polars computes the vectorised detectors (without the GIL) while Python walks the few traces left
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        vectorised = pool.submit(pl.collect_all, lazy) if lazy else None
+        walked = _walked(base, own, th)
+        frames = vectorised.result() if vectorised is not None else []
+    if walked is not None:
+        frames.append(walked.cast(schema))  # type: ignore[arg-type]
+    if not frames:
+        return empty_findings()
+    order = {name: i for i, name in enumerate(DETECTORS)}
+    result = (
+        pl.concat(frames, how="vertical")
+        .lazy()
+        .with_columns(
+            pl.col("name").replace_strict(SEVERITY, return_dtype=pl.String()).alias("severity"),
+            pl.col("name").replace_strict(order, return_dtype=pl.UInt8()).alias("order"),
+        )
+        .sort("trace_id", "ts", "order", maintain_order=True)
+        .select(list(FINDINGS_SCHEMA))
+        .collect()
+    )
+    return result.cast(FINDINGS_SCHEMA)  # type: ignore[arg-type]
+
+
+#: The element of ``group_findings``' ``findings`` lists (``path`` in each step when paths are given).
+GROUPED_FIELDS: Final = ("name", "severity", "reason", "steps")
+
+
+def group_findings(findings: pl.DataFrame, paths: Sequence[str] | None = None) -> pl.DataFrame:
+    """One row per trace with findings: ``trace_id`` and ``findings``, a list of ``{name, severity, reason,
+    steps}`` in ``findings``' order; ``paths`` (by ``file_id``) adds each step's ``path``."""
+    if paths is not None and findings.height:
+        names = pl.Series("path", list(paths), dtype=pl.String)
+        places = (
+            findings.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("finding"), "steps")
+            .explode("steps")
+            .unnest("steps")
+            .with_columns(
+                pl.col("file_id")
+                .replace_strict(list(range(len(names))), names, default=None, return_dtype=pl.String())
+                .alias("path")
+            )
+            .group_by("finding", maintain_order=True)
+            .agg(pl.struct("request_id", "file_id", "offset", "path").alias("steps"))
+        )
+        findings = findings.with_columns(places.get_column("steps"))
+    return findings.group_by("trace_id", maintain_order=True).agg(
+        pl.struct(*GROUPED_FIELDS).alias("findings")
+    )
