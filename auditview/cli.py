@@ -59,6 +59,7 @@ SUBCOMMANDS: Final = (
     "traces",
     "trace",
     "diff",
+    "report",
     "stats",
     "rejects",
     "audit-log",
@@ -225,6 +226,7 @@ def build_parser(command: str) -> _Parser:
             "  auditview traces    [PATH...] ...   trace summaries (sortable)\n"
             "  auditview trace ID  [PATH...] ...   the timeline of one trace (a waterfall)\n"
             "  auditview diff A B  [PATH...] ...   compare two runs (traces) step by step; B --previous\n"
+            "  auditview report ID [PATH...] ...   one trace as a Markdown/HTML report (--export DIR)\n"
             "  auditview stats     [PATH...] ...   per tool and command: count, error rate, p50/p95/p99/max\n"
             "  auditview rejects   [PATH...] ...   malformed lines and why\n"
             "  auditview audit-log [PATH...] ...   the audit-log contract's subcommand over all sources\n"
@@ -321,6 +323,33 @@ def build_parser(command: str) -> _Parser:
         return parser
     if command == "diff":
         return _diff_parser()
+    if command == "report":
+        parser = _new_parser(
+            "auditview report",
+            "One trace as a report to attach to a ticket: header, waterfall, failed and slow steps with\n"
+            "params and errors, long gaps, the diff against the previous similar run, findings, and the\n"
+            "manifest (sources, byte ranges, sha256) of its records. ID may be a unique prefix.",
+        )
+        parser.add_argument("trace_id", metavar="ID", help="the trace id (or a unique prefix of it)")
+        _add_paths(parser)
+        _add_time(parser)
+        _add_filter(parser)
+        _add_slow(parser)
+        parser.add_argument(
+            "--format", choices=("md", "html"), default="md", help="md (default): Markdown; html: one file"
+        )
+        parser.add_argument(
+            "--gap", metavar="DURATION", default="30s", help="list idle gaps at least this long (default 30s)"
+        )
+        parser.add_argument(
+            "--export",
+            metavar="DIR",
+            help="write report.md/report.html, trace.jsonl (the records byte for byte) and manifest.json"
+            " into DIR instead of printing the report",
+        )
+        parser.add_argument("--force", action="store_true", help="write into a non-empty --export DIR")
+        _add_strict(parser)
+        return parser
     if command == "stats":
         parser = _new_parser(
             "auditview stats", "Per tool and command: count, errors, error rate and p50/p95/p99/max duration."
@@ -1645,6 +1674,92 @@ def cmd_diff(run: Run) -> int:
     return EXIT_OK
 
 
+def cmd_report(run: Run) -> int:
+    """``auditview report ID``: one trace as Markdown or HTML (``auditview.report``), or ``--export DIR``."""
+    import io
+
+    import polars as pl
+
+    from auditview.diff import diff_runs, previous_run
+    from auditview.export import build_manifest, export_lines
+    from auditview.report import TraceReport, check_export_dir, render, write_export_dir
+    from auditview.timeline import TraceNotFoundError, build_timeline
+    from auditview.timeparse import TimeParseError, parse_duration_ms
+
+    ns = run.ns
+    try:
+        gap_ms = parse_duration_ms(ns.gap, default_unit="ms")
+    except TimeParseError as exc:
+        raise CliError(str(exc), exit_code=EXIT_USAGE, error_type="TimeParseError") from None
+    if ns.force and not ns.export:
+        raise CliError("--force needs --export DIR", exit_code=EXIT_USAGE, error_type="UsageError")
+    target = Path(ns.export) if ns.export else None
+    if target is not None:
+        with _write_errors(ns.export):  # before the load: a bad target fails at once
+            check_export_dir(target, force=ns.force)
+    loaded = _load(run)
+    trace_id = _find_trace_id(loaded.frame, ns.trace_id)
+    rule = _slow_rule(run)
+    rows = loaded.frame.filter(pl.col("trace_id").cast(pl.String) == trace_id)
+    try:
+        timeline = build_timeline(rule.annotate(rows, reference=loaded.index.frame), trace_id, rule)
+    except TraceNotFoundError:
+        raise CliError(
+            f"no usable trace {trace_id!r}", exit_code=EXIT_FAILURE, error_type="TraceNotFound"
+        ) from None
+    grouped = _trace_findings(run, loaded, [trace_id])
+    findings: list[dict[str, Any]] = grouped.get_column("findings")[0].to_list() if grouped.height else []
+    diff = None
+    previous = previous_run(loaded.frame, trace_id)
+    if previous is not None:
+        with contextlib.suppress(TraceNotFoundError):
+            diff = diff_runs(loaded.frame, previous.trace_id, trace_id, previous=previous)
+    buffer = io.BytesIO()
+    result = export_lines(loaded.index, rows, buffer)
+    if target is not None:
+        from auditview.export import ExportResult
+
+        result = ExportResult(result.count, result.bytes, result.sha256, target / "trace.jsonl")
+    manifest = build_manifest(
+        loaded.index,
+        rows,
+        result,
+        filter_text=_selection_text(ns.filter, trace_id),
+        since=run.since,
+        until=run.until,
+    )
+    report = TraceReport(
+        timeline=timeline,
+        details=_step_details(loaded.frame, trace_id),
+        paths=[source.display for source in loaded.index.files],
+        findings=findings,
+        diff=diff,
+        manifest=manifest,
+        gap_threshold_ms=gap_ms,
+    )
+    text = render(report, ns.format)
+    if target is None:
+        run.emit_lines(text.rstrip("\n").split("\n"))
+        return EXIT_OK
+    with _write_errors(ns.export):
+        written = write_export_dir(
+            target,
+            report_text=text,
+            fmt=ns.format,
+            jsonl=buffer.getvalue(),
+            manifest=manifest,
+            force=ns.force,
+        )
+    from auditview.sanitize import printable
+
+    run.emit_lines(
+        [f"wrote {printable(str(path))}" for path in written]
+        + [f"{result.count} record{'s' if result.count != 1 else ''}, {result.bytes} bytes"]
+        + [f"sha256 {result.sha256}"]
+    )
+    return EXIT_OK
+
+
 def cmd_stats(run: Run) -> int:
     """``auditview stats``: per tool and command: count, errors, error rate and duration percentiles."""
     from auditview.stats import command_stats
@@ -2146,6 +2261,7 @@ _COMMANDS: Final[dict[str, Callable[[Run], int]]] = {
     "traces": cmd_traces,
     "trace": cmd_trace,
     "diff": cmd_diff,
+    "report": cmd_report,
     "stats": cmd_stats,
     "rejects": cmd_rejects,
     "audit-log": cmd_audit_log,
