@@ -304,6 +304,11 @@ def build_parser(command: str) -> _Parser:
             "--limit", type=_positive_int, metavar="N", help="show only the first N after sorting"
         )
         parser.add_argument("--reverse", action="store_true", help="reverse the sort order")
+        parser.add_argument(
+            "--no-findings",
+            action="store_true",
+            help="skip the findings (about 1 s at 1M records; their column and JSON key are then absent)",
+        )
         _add_output(parser)
         _add_strict(parser)
         return parser
@@ -1439,18 +1444,21 @@ def cmd_traces(run: Run) -> int:
     from auditview.findings import FINDING_COLUMNS
     from auditview.traces import orphans, summarize_traces
 
-    loaded = _load(run, TRACE_SUMMARY_COLUMNS | FINDING_COLUMNS)
+    with_findings = not run.ns.no_findings
+    loaded = _load(run, TRACE_SUMMARY_COLUMNS | (FINDING_COLUMNS if with_findings else frozenset()))
     rule = _slow_rule(run)
     frame = loaded.frame
     if loaded.narrowed:
         # "Usually" means in all the loaded data, not in the slice the filter left.
         frame = rule.annotate(frame, reference=loaded.index.frame)
     summary = _sorted_traces(run, summarize_traces(frame, rule))
-    selected = loaded.narrowed or run.ns.limit is not None
-    grouped = _trace_findings(run, loaded, summary.get_column("trace_id").to_list() if selected else None)
-    summary = summary.join(grouped, on="trace_id", how="left", maintain_order="left").with_columns(
-        pl.col("findings").fill_null(pl.lit([], dtype=grouped.schema["findings"]))
-    )
+    if with_findings:
+        selected = loaded.narrowed or run.ns.limit is not None
+        wanted = summary.get_column("trace_id").to_list() if selected else None
+        grouped = _trace_findings(run, loaded, wanted)
+        summary = summary.join(grouped, on="trace_id", how="left", maintain_order="left").with_columns(
+            pl.col("findings").fill_null(pl.lit([], dtype=grouped.schema["findings"]))
+        )
     run.fields["orphans"] = orphans(loaded.frame).height
     if run.output == "json":
         run.emit_json(_frame_json(summary))
@@ -1473,7 +1481,7 @@ def cmd_traces(run: Run) -> int:
             Column("steps", align="right"),
             Column("failed", align="right"),
             Column("slow", align="right"),
-            Column("findings", min_width=8, max_width=32),
+            *([Column("findings", min_width=8, max_width=32)] if with_findings else []),
             Column("slowest step", min_width=8, max_width=40, flex=True),
             Column("tools", min_width=8, max_width=60, flex=True),
             Column("operators", min_width=8, max_width=40, flex=True),
@@ -1490,7 +1498,7 @@ def cmd_traces(run: Run) -> int:
                     str(t["steps"]),
                     (str(failed), "red" if failed else None),
                     (str(slow), "yellow" if slow else None),
-                    findings_cell(t.get("findings") or [], palette),
+                    *([findings_cell(t.get("findings") or [], palette)] if with_findings else []),
                     f"{t.get('slowest_command') or '-'} {format_duration_ms(t.get('slowest_ms'))}",
                     ",".join(str(x) for x in (t.get("tools") or [])),
                     ",".join(str(x) for x in (t.get("operators") or [])),

@@ -137,3 +137,15 @@ def test_a_hostile_name_in_a_finding_is_inert(logs: Path, capsys: pytest.Capture
     assert "✗ retry-loop  deployctl \\x1b[31mred" in out
     assert main(["traces", str(logs), "-o", "table"]) == 0
     assert "\x1b" not in capsys.readouterr().out
+
+
+def test_no_findings_skips_them_and_says_nothing_about_them(
+    logs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``traces --no-findings`` has no ``findings`` key and no findings column (absent, not an empty list)."""
+    assert main(["traces", str(logs), "-o", "json", "--no-findings"]) == 0
+    data = json.loads(capsys.readouterr().out)["data"]
+    assert {t["trace_id"] for t in data} == {"t-loop", "t-ok", "t-hostile"}
+    assert all("findings" not in t for t in data)
+    assert main(["traces", str(logs), "-o", "table", "--no-findings"]) == 0
+    assert "findings" not in capsys.readouterr().out.splitlines()[0]
