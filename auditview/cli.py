@@ -1475,7 +1475,7 @@ def cmd_traces(run: Run) -> int:
 
         palette = run.palette()
         columns = [
-            Column("trace", min_width=12, max_width=40),
+            Column("trace", min_width=23, max_width=40, keep_end=True),
             Column("start", min_width=10, max_width=23),
             Column("span", align="right"),
             Column("steps", align="right"),
