@@ -28,6 +28,7 @@ __all__ = [
     "ContractError",
     "check_record",
     "format_timestamp",
+    "json_type_name",
     "meta_of",
     "parse_line",
     "parse_timestamp",
@@ -140,7 +141,7 @@ def check_record(record: Any) -> None:
     Unknown fields are allowed and left alone.
     """
     if not isinstance(record, dict):
-        raise ContractError(f"not a JSON object but {_json_type(record)}")
+        raise ContractError(f"not a JSON object but {json_type_name(record)}")
     for name, types in REQUIRED_FIELDS.items():
         if name not in record:
             raise ContractError(f"required field {name!r} is missing")
@@ -183,7 +184,7 @@ def _check_type(name: str, value: Any, types: tuple[type, ...]) -> None:
     if isinstance(value, bool) and bool not in types:
         raise ContractError(f"field {name!r} must be {_type_names(types)}, not boolean")
     if not isinstance(value, types):
-        raise ContractError(f"field {name!r} must be {_type_names(types)}, not {_json_type(value)}")
+        raise ContractError(f"field {name!r} must be {_type_names(types)}, not {json_type_name(value)}")
 
 
 def _type_names(types: tuple[type, ...]) -> str:
@@ -193,7 +194,8 @@ def _type_names(types: tuple[type, ...]) -> str:
     return " or ".join(names.get(t, t.__name__) for t in types)
 
 
-def _json_type(value: Any) -> str:
+def json_type_name(value: Any) -> str:
+    """How a reason names a decoded JSON value's type: ``a string``, ``a number``, ``null``..."""
     if value is None:
         return "null"
     if isinstance(value, bool):

@@ -29,7 +29,7 @@ from typing import Any, Final
 
 import orjson
 
-from auditview.contract import MAX_LINE_BYTES, META_FIELDS, ContractError
+from auditview.contract import MAX_LINE_BYTES, META_FIELDS, ContractError, json_type_name
 
 __all__ = [
     "BUILTIN_ALIASES",
@@ -291,7 +291,7 @@ def _time_of(value: Any) -> tuple[datetime, bool]:
             return epoch_to_datetime(value), True
         except OverflowError:
             raise ContractError(f"epoch time out of range: {_shown(value)}") from None
-    raise ContractError(f"timestamp must be a string or an epoch number, not {_json_type(value)}")
+    raise ContractError(f"timestamp must be a string or an epoch number, not {json_type_name(value)}")
 
 
 @dataclass(slots=True)
@@ -306,22 +306,6 @@ class ReadRecord:
     warnings: list[str]
     #: Top-level keys that are neither known fields nor aliases the record was read from.
     extra: dict[str, Any]
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
 
 
 def _shown(value: Any) -> str:
@@ -361,7 +345,7 @@ def _typed(name: str, kind: str, value: Any) -> tuple[Any, str | None]:
     if kind == "string":
         if isinstance(value, str):
             return value, None
-        return None, f"{name} must be a string, not {_json_type(value)} {_shown(value)}"
+        return None, f"{name} must be a string, not {json_type_name(value)} {_shown(value)}"
     if kind == "integer":
         if isinstance(value, float) and value.is_integer():  # 1.0 (a decoder cannot tell it from 1 either)
             value = int(value)
@@ -369,17 +353,17 @@ def _typed(name: str, kind: str, value: Any) -> tuple[Any, str | None]:
             if _INT64_MIN <= value <= _INT64_MAX:
                 return value, None
             return None, f"{name} is outside the signed 64-bit range"
-        return None, f"{name} must be an integer, not {_json_type(value)} {_shown(value)}"
+        return None, f"{name} must be an integer, not {json_type_name(value)} {_shown(value)}"
     if kind == "duration":
         if isinstance(value, int | float) and not isinstance(value, bool):
             if (isinstance(value, float) and not math.isfinite(value)) or value < 0 or value > _DURATION_MAX:
                 return None, f"{name} must be a finite number of milliseconds >= 0, not {_shown(value)}"
             return float(value), None
-        return None, f"{name} must be a number, not {_json_type(value)} {_shown(value)}"
+        return None, f"{name} must be a number, not {json_type_name(value)} {_shown(value)}"
     if kind == "boolean":
         if isinstance(value, bool):
             return value, None
-        return None, f"{name} must be a boolean, not {_json_type(value)} {_shown(value)}"
+        return None, f"{name} must be a boolean, not {json_type_name(value)} {_shown(value)}"
     raise AssertionError(kind)
 
 
@@ -395,7 +379,7 @@ def read_record(
     ``path`` is the line's file, whose name gives ``tool`` when the record does not (``derived_tool``).
     """
     if not isinstance(record, dict):
-        raise ContractError(f"not a JSON object but {_json_type(record)}")
+        raise ContractError(f"not a JSON object but {json_type_name(record)}")
     field_map = fields or active_field_map()
     keys = field_map.keys
     meta = record.get("meta")
@@ -455,7 +439,7 @@ def read_record(
                 values["error"] = {"message": value}
             else:
                 warnings.append(
-                    f"error must be an object or a string, not {_json_type(value)} {_shown(value)}"
+                    f"error must be an object or a string, not {json_type_name(value)} {_shown(value)}"
                 )
                 values["error"] = None
         else:
