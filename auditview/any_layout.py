@@ -36,7 +36,7 @@ from auditview import layout
 from auditview.contract import MAX_LINE_BYTES
 from auditview.reader_contract import FIELDS, FieldMap
 
-__all__ = ["PARAMS_ANY_RE", "decide_any", "source_schema"]
+__all__ = ["PARAMS_ANY_RE", "PARAMS_SOURCE_RE", "decide_any", "source_schema"]
 
 _WS: Final = "[ \\t\\r\\n]*"
 _STR: Final = r'"[^"]*"'
@@ -44,8 +44,12 @@ _OBJ0: Final = rf"\{{(?:[^{{}}\[\]\"]|{_STR})*\}}|\[(?:[^{{}}\[\]\"]|{_STR})*\]"
 _OBJ1: Final = rf"\{{(?:[^{{}}\[\]\"]|{_STR}|{_OBJ0})*\}}|\[(?:[^{{}}\[\]\"]|{_STR}|{_OBJ0})*\]"
 #: The first ``"params": {...}`` of a line (blanks allowed around the colon), nested up to three levels deep;
 #: the reference (``parse._params_source``) keeps this text as ``params`` when it decodes to the record's.
-PARAMS_ANY_RE: Final = rf'"params"{_WS}:{_WS}\{{(?:[^{{}}\[\]\"]|{_STR}|{_OBJ1})*\}}'
-_PARAMS_PREFIX: Final = rf'^"params"{_WS}:{_WS}'
+_PARAMS_KEY: Final = rf'"params"{_WS}:{_WS}'
+_PARAMS_OBJECT: Final = rf"\{{(?:[^{{}}\[\]\"]|{_STR}|{_OBJ1})*\}}"
+PARAMS_ANY_RE: Final = _PARAMS_KEY + _PARAMS_OBJECT
+#: The same, with the object's text as its one capture group (for a per-line search).
+PARAMS_SOURCE_RE: Final = f"{_PARAMS_KEY}({_PARAMS_OBJECT})"
+_PARAMS_PREFIX: Final = "^" + _PARAMS_KEY
 #: What polars renders for a value that is not a JSON string (decimal numbers without exponent, booleans,
 #: objects, arrays): a string field holding such text may have been a non-string, which the contract warns of.
 _RENDERED_NON_STRING: Final = r"^(?:-?[0-9]+(?:\.[0-9]+)?|true|false|[\[{].*)$"
@@ -182,7 +186,6 @@ def _time(text: pl.Series) -> tuple[pl.Series, pl.Series]:
 
 
 def decide_any(
-    data: bytes,
     table: pl.DataFrame,
     decoded: pl.DataFrame,
     columns: Collection[str],
@@ -193,10 +196,9 @@ def decide_any(
     """The rows of ``table``'s lines that the checks prove (the wanted index ``columns`` and ``i``, in line
     order) and the indices of the lines left to the reference.
 
-    ``decoded`` is ``read_ndjson`` of ``data`` (those lines) with ``source_schema(fields)``, one row per line
-    with its ``i``; ``tool_from_path``: the tool the file's name gives a record without one.
+    ``decoded`` is ``read_ndjson`` of those lines with ``source_schema(fields)``, one row per line with its
+    ``i``; ``tool_from_path``: the tool the file's name gives a record without one.
     """
-    del data
     all_keys = [name for name in decoded.columns if name != "i"]
     keys = {name: tuple(key for key in names if key in all_keys) for name, names in fields.keys.items()}
     frame = decoded.join(table.select("i", __av_line="line", __av_length="length"), on="i", how="inner")

@@ -12,7 +12,7 @@ any other producer's line is read by the reference. Must not: read files, sort o
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
@@ -276,9 +276,7 @@ _ERROR_RE: Final = rf'"error":(\{{(?:[^{{}}\[\]\"]|{_STR})*\}})'
 _PARAMS_RE: Final = rf'"params":\{{(?:[^{{}}\[\]\"]|{_STR}|{_OBJ1})*\}}'
 _PARAMS_KEY_BYTES: Final = len('"params":')
 #: The reference's pattern for the text of ``params`` (blanks allowed around the colon), the text captured.
-_PARAMS_SOURCE: Final = re.compile(
-    any_layout.PARAMS_ANY_RE.replace(r"\{", r"(\{", 1).removesuffix(r"\}") + r"\})"
-)
+_PARAMS_SOURCE: Final = re.compile(any_layout.PARAMS_SOURCE_RE)
 _TIMESTAMP_RE: Final = layout.UTC_TIMESTAMP_RE
 #: polars' NDJSON reader nests a little deeper than orjson: long lines with many brackets are decided exactly.
 _DEEP_LINE_BYTES: Final = 2048
@@ -665,15 +663,27 @@ def _parse_subset(
 ) -> tuple[list[pl.DataFrame], list[int]]:
     """``_parse_table`` of some lines of ``table`` (``rest``, with their ``i``), joined again into one block;
     the results' ``i`` map back to ``table``. ``layout_tried``: the layout already failed them."""
+
+    def decide(sub_data: bytes, sub_table: pl.DataFrame) -> tuple[list[pl.DataFrame], list[int]]:
+        if layout_tried:
+            decided, doubtful = _decide(sub_data, sub_table, columns, tool_path)
+            return [decided], doubtful
+        return _parse_table(sub_data, sub_table, columns, tool_path)
+
+    return _in_block(rest, decide)
+
+
+def _in_block(
+    rest: pl.DataFrame, decide: Callable[[bytes, pl.DataFrame], tuple[list[pl.DataFrame], list[int]]]
+) -> tuple[list[pl.DataFrame], list[int]]:
+    """``decide`` over some lines of a table (``rest``: their ``i`` and ``line``) joined into a block of
+    their own; the parts' ``i`` and the doubtful indices map back to the table (all doubtful when the block
+    cannot be split the same way)."""
     sub_data = (rest["line"].str.join("\n").item() + "\n").encode()
     sub_table = _line_table(sub_data)
     if sub_table is None or sub_table.height != rest.height:
         return [], rest["i"].to_list()
-    if layout_tried:
-        decided, doubtful = _decide(sub_data, sub_table, columns, tool_path)
-        found = [decided]
-    else:
-        found, doubtful = _parse_table(sub_data, sub_table, columns, tool_path)
+    found, doubtful = decide(sub_data, sub_table)
     back = rest["i"]
     parts = [part.with_columns(back.gather(part["i"]).alias("i")) for part in found if part.height]
     return parts, back.gather(doubtful).to_list()
@@ -778,28 +788,15 @@ def _decide(
     if len(doubtful) <= _SUBSET_EXACT_LINES:
         return good, doubtful
     rest = table.select("i", "line").filter(pl.col("i").is_in(doubtful))
-    subset, still = _any_subset(rest, columns, tool_path)
-    if subset is None:
-        return good, doubtful
-    if not subset.height:
+
+    def decide_rest(sub_data: bytes, sub_table: pl.DataFrame) -> tuple[list[pl.DataFrame], list[int]]:
+        decided, left = _decide_any(sub_data, sub_table, columns, tool_path)
+        return [decided], left
+
+    subset, still = _in_block(rest, decide_rest)
+    if not subset:
         return good, still
-    return good.merge_sorted(subset.select(good.columns).cast(good.schema), key="i"), still
-
-
-def _any_subset(
-    rest: pl.DataFrame, columns: Collection[str] | None, tool_path: str | None
-) -> tuple[pl.DataFrame | None, list[int]]:
-    """``_decide_any`` over some lines of a table (``rest``: their ``i`` and ``line``), joined into a block of
-    their own; the results' ``i`` map back. ``None`` when the block cannot be split the same way."""
-    sub_data = (rest["line"].str.join("\n").item() + "\n").encode()
-    sub_table = _line_table(sub_data)
-    if sub_table is None or sub_table.height != rest.height:
-        return None, rest["i"].to_list()
-    decided, doubtful = _decide_any(sub_data, sub_table, columns, tool_path)
-    back = rest["i"]
-    if decided.height:
-        decided = decided.with_columns(back.gather(decided["i"]).alias("i"))
-    return decided, back.gather(doubtful).to_list()
+    return good.merge_sorted(subset[0].select(good.columns).cast(good.schema), key="i"), still
 
 
 def _decide_any(
@@ -817,7 +814,6 @@ def _decide_any(
         return pl.DataFrame(), exact_lines
     wanted = [name for name in _project(SCHEMA, columns) if name not in LOCATION_COLUMNS]
     rows, doubtful = any_layout.decide_any(
-        data,
         table,
         pl.concat(decoded, how="vertical"),
         wanted,
