@@ -33,6 +33,7 @@ __all__ = [
     "parse_line",
     "parse_timestamp",
     "tool_env_prefix",
+    "utc_moment",
 ]
 
 SCHEMA_VERSION: Final = 1
@@ -113,23 +114,41 @@ def parse_timestamp(text: str) -> datetime:
     match = _TIMESTAMP_RE.match(text)
     if match is None:
         raise ContractError(f"timestamp is not RFC 3339 with an offset: {text[:64]!r}")
-    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    return utc_moment(text, *match.groups())
+
+
+def utc_moment(
+    text: str,
+    year: str,
+    month: str,
+    day: str,
+    hour: str,
+    minute: str,
+    second: str | None,
+    fraction: str | None,
+    offset: str | None,
+) -> datetime:
+    """The UTC instant of a matched time's parts (no offset: UTC); ``text`` only names it in errors.
+
+    Fractions beyond microseconds are truncated; an offset past ``±23:59`` (RFC 3339's time-numoffset) and a
+    date that does not exist or leaves years 1-9999 raise ``ContractError``. Shared by the writer contract
+    (``parse_timestamp``) and the reader contract's wider forms.
+    """
     micro = int((fraction or "0")[:6].ljust(6, "0"))
     try:
         moment = datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=UTC
+            int(year), int(month), int(day), int(hour), int(minute), int(second or 0), micro, tzinfo=UTC
         )
     except ValueError as exc:
         raise ContractError(f"timestamp out of range: {text[:64]!r}") from exc
-    if offset not in ("Z", "z"):
+    if offset and offset not in ("Z", "z"):
         sign = 1 if offset[0] == "+" else -1
-        digits = offset[1:].replace(":", "")
+        digits = offset[1:].replace(":", "").ljust(4, "0")
         hours, minutes = int(digits[:2]), int(digits[2:])
-        if hours > 23 or minutes > 59:  # RFC 3339's time-numoffset (the reader contract's rule too)
+        if hours > 23 or minutes > 59:
             raise ContractError(f"timestamp offset out of range: {text[:64]!r}")
-        delta_minutes = sign * (hours * 60 + minutes)
         try:
-            moment = moment - timedelta(minutes=delta_minutes)
+            moment = moment - timedelta(minutes=sign * (hours * 60 + minutes))
         except OverflowError:
             raise ContractError(f"timestamp out of range: {text[:64]!r}") from None
     return moment

@@ -61,6 +61,8 @@ import orjson
 import polars as pl
 
 from auditview import __version__
+from auditview.timeline import accepted_parents
+from auditview.traces import has_trace_id
 
 __all__ = [
     "ATTRIBUTE_PREFIX",
@@ -361,14 +363,13 @@ def _prepared(frame: pl.DataFrame) -> pl.DataFrame:
         for name in ("file_id", "offset")
     ]
     duration_ns = (pl.col("duration_ms").clip(lower_bound=0.0).fill_null(0.0) * 1_000_000.0).round(0)
-    usable = pl.col("trace_id").str.strip_chars().str.len_bytes().fill_null(0) > 0
     row = pl.int_range(pl.len(), dtype=pl.UInt32)
     return (
         frame.lazy()
         .select(pl.col("ts"), *strings, *typed, *locations, row.alias("__av_row"))
         .with_columns(
             (pl.col("ts").dt.epoch("us") * 1000).alias("__av_start_ns"),
-            usable.alias("__av_usable"),
+            has_trace_id().alias("__av_usable"),
         )
         .with_columns(
             (pl.col("__av_start_ns") + duration_ns.cast(pl.Int64)).alias("__av_end_ns"),
@@ -413,25 +414,21 @@ def _first_spans(prepared: pl.DataFrame, places: Sequence[str] | None) -> dict[s
 
 
 def _link_parents(trace: list[_Step], first_spans: dict[str, tuple[str, str]]) -> None:
-    """Set ``parent_hex`` / ``link`` of one trace's steps (in start order); never forms a cycle."""
-    own: dict[str, int] = {}
-    for i, step in enumerate(trace):
-        request_id = step.row["request_id"]
-        if request_id is not None:
-            own.setdefault(request_id, i)
-    accepted: list[int | None] = [None] * len(trace)
-    for i, step in enumerate(trace):
-        parent_id: str | None = step.row["parent_request_id"]
-        if parent_id is None or parent_id == step.row["request_id"]:
-            continue
-        parent = own.get(parent_id)
+    """Set ``parent_hex`` / ``link`` of one trace's steps (in start order); never forms a cycle.
+
+    A parent in the trace is the timeline's (``auditview.timeline``: the first step with that request id,
+    links accepted in start order unless they close a cycle); a record naming its own request id has none."""
+    request_ids: list[str | None] = [step.row["request_id"] for step in trace]
+    parent_ids: list[str | None] = [step.row["parent_request_id"] for step in trace]
+    own = {request_id for request_id in request_ids if request_id is not None}
+    accepted = accepted_parents(
+        request_ids, [None if p == r else p for p, r in zip(parent_ids, request_ids, strict=True)]
+    )
+    for step, request_id, parent_id, parent in zip(trace, request_ids, parent_ids, accepted, strict=True):
         if parent is not None:
-            ancestor: int | None = parent
-            while ancestor is not None and ancestor != i:  # accepted links form a forest: the walk ends
-                ancestor = accepted[ancestor]
-            if ancestor is None:
-                accepted[i] = parent
-                step.parent_hex = trace[parent].span_hex
+            step.parent_hex = trace[parent].span_hex
+            continue
+        if parent_id is None or parent_id == request_id or parent_id in own:
             continue
         elsewhere = first_spans.get(parent_id)
         if elsewhere is not None:  # the parent is in another trace of this export: a link, not a parent

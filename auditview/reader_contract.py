@@ -29,7 +29,7 @@ from typing import Any, Final
 
 import orjson
 
-from auditview.contract import MAX_LINE_BYTES, META_FIELDS, ContractError, json_type_name
+from auditview.contract import MAX_LINE_BYTES, META_FIELDS, ContractError, json_type_name, utc_moment
 
 __all__ = [
     "BUILTIN_ALIASES",
@@ -255,23 +255,8 @@ def parse_time_text(text: str) -> tuple[datetime, bool]:
     match = _TIME_RE.fullmatch(text.strip())
     if match is None:
         raise ContractError(f"timestamp is not ISO 8601 / RFC 3339: {text[:64]!r}")
-    year, month, day, hour, minute, second, fraction, offset = match.groups()
-    micro = int((fraction or "0")[:6].ljust(6, "0"))
-    try:
-        moment = datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second or 0), micro, tzinfo=UTC
-        )
-        if offset and offset not in ("Z", "z"):
-            sign = 1 if offset[0] == "+" else -1
-            digits = offset[1:].replace(":", "").ljust(4, "0")
-            hours, minutes = int(digits[:2]), int(digits[2:])
-            if hours > 23 or minutes > 59:
-                raise ContractError(f"timestamp offset out of range: {text[:64]!r}")
-            moment = moment - timedelta(minutes=sign * (hours * 60 + minutes))
-    except (ValueError, OverflowError) as exc:
-        if isinstance(exc, ContractError):
-            raise
-        raise ContractError(f"timestamp out of range: {text[:64]!r}") from None
+    offset = match.group(8)
+    moment = utc_moment(text, *match.groups())
     return moment, offset is not None
 
 
@@ -314,13 +299,6 @@ def _shown(value: Any) -> str:
     except TypeError:  # an integer past 64 bits (a dict from another decoder): its digits
         text = repr(value)
     return text if len(text) <= 40 else text[:39] + "…"
-
-
-def _json_text(value: Any) -> str | None:
-    """A string stays itself; any other JSON value becomes its compact JSON text; ``None`` stays null."""
-    if value is None or isinstance(value, str):
-        return value
-    return orjson.dumps(value).decode()
 
 
 _INTEGER_TEXT: Final = re.compile(r"-?(?:0|[1-9][0-9]*)", re.ASCII)

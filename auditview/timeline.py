@@ -35,7 +35,15 @@ import polars as pl
 from auditview.slow import SlowBaseline, SlowStepRule
 from auditview.traces import has_trace_id
 
-__all__ = ["Gap", "Timeline", "TimelineStep", "TraceNotFoundError", "build_timeline", "critical_path_indices"]
+__all__ = [
+    "Gap",
+    "Timeline",
+    "TimelineStep",
+    "TraceNotFoundError",
+    "accepted_parents",
+    "build_timeline",
+    "critical_path_indices",
+]
 
 
 class TraceNotFoundError(KeyError):
@@ -142,7 +150,7 @@ def build_timeline(
     # Derived times to 3 decimals (whole microseconds, the index resolution): no 15516.943000000001.
     starts = [round(float(r["start_ms"]), 3) for r in records]
     ends = [round(float(r["start_ms"]) + float(r["duration_ms"] or 0.0), 3) for r in records]
-    parents = _accepted_parents([r["request_id"] for r in records], [r["parent_request_id"] for r in records])
+    parents = accepted_parents([r["request_id"] for r in records], [r["parent_request_id"] for r in records])
     depths = _depths(parents)
     critical = critical_path_indices(starts, ends, parents)
     span_ms = max(ends)
@@ -189,7 +197,7 @@ def build_timeline(
     )
 
 
-def _accepted_parents(request_ids: list[str | None], parent_ids: list[str | None]) -> list[int | None]:
+def accepted_parents(request_ids: list[str | None], parent_ids: list[str | None]) -> list[int | None]:
     """Index of each step's parent within the trace (steps in start order), or None; never forms a cycle.
 
     A step without a request id can be no step's parent."""
