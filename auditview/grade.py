@@ -362,13 +362,10 @@ def _listing(execution: Execution) -> _Listing:
 
 
 def _shown(value: Any) -> str:
-    if isinstance(value, str):
+    try:
         text = orjson.dumps(value).decode()
-    else:
-        try:
-            text = orjson.dumps(value).decode()
-        except TypeError:
-            text = repr(value)
+    except TypeError:
+        text = repr(value)
     text = printable(text)
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
 

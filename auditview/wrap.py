@@ -582,24 +582,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_audited(auditor: Auditor, opts: RunOptions, mask: Iterable[int]) -> Outcome:
-    from auditview.contract import ENV_TRACE_ID, ENV_TRACEPARENT, tool_env_prefix
     from auditview.writer import AuditWriteError
-    from auditview.writer.trace import parse_traceparent
 
     args = opts.argv[1:]
     redacted = auditor.redactor(redact_secret_opts(args, opts.secret_opts))
     command = opts.command or command_name(args, redacted, auditor.tool)
-    inherited = {
-        os.environ.get(f"{tool_env_prefix(auditor.tool)}_TRACE_ID"),
-        os.environ.get(ENV_TRACE_ID),
-        parse_traceparent(os.environ.get(ENV_TRACEPARENT, "")),
-        opts.trace_id,
-    }
+    source = "new"
+    if opts.verbose:  # the writer's own resolution, before the invocation sets the propagation variables
+        from auditview.writer.trace import resolve_trace_id
+
+        if resolve_trace_id(auditor.tool, opts.trace_id).source != "generated":
+            source = "inherited"
     outcome = Outcome(0)
     try:
         with auditor.invocation(command, {"argv": redacted}, trace_id=opts.trace_id) as inv:
             if opts.verbose:
-                source = "inherited" if inv.trace_id in inherited else "new"
                 _stderr(
                     f"trace_id={inv.trace_id} ({source}) request_id={inv.request_id} log={auditor.log_path}"
                 )
