@@ -61,6 +61,8 @@ __all__ = [
     "discover",
     "is_audit_log_name",
     "json_lines_candidates",
+    "log_sources",
+    "rotated_siblings",
 ]
 
 #: The ``SourceFile`` that stands for standard input.
@@ -224,6 +226,33 @@ def find_sources(
     if stdin:
         sources.append(STDIN)
     return sources
+
+
+def rotated_siblings(live: Path) -> list[Path]:
+    """The rotated siblings of the live file ``live`` in its directory (``audit.jsonl.1``, ``.2.gz``,
+    ``-20261120``...: every name ``classify_name`` files under it), in directory order; none if unlistable."""
+    try:
+        names = os.listdir(live.parent)
+    except OSError:
+        return []
+    found: list[Path] = []
+    for name in names:
+        if name == live.name:
+            continue
+        name_class = classify_name(name)
+        if name_class.rotated and name_class.live_name == live.name:
+            found.append(live.parent / name)
+    return found
+
+
+def log_sources(live: Path) -> list[SourceFile]:
+    """One log: ``live`` (when it exists) and its ``rotated_siblings``, ordered and sniffed like
+    ``discover()`` lists them. Nothing is refused here: the reader names what it cannot read."""
+    paths = rotated_siblings(live)
+    if os.path.lexists(live):
+        paths.append(live)
+    unique, streams = _unique(paths)
+    return _group(unique, sniff=True, streams=streams)
 
 
 def json_lines_candidates(root: Path) -> list[Path]:

@@ -106,6 +106,7 @@ from auditview.source.discover import (
     detect_compression,
     find_sources,
     magic_compression,
+    rotated_siblings,
 )
 from auditview.source.events import (
     FileAppeared,
@@ -407,22 +408,7 @@ class Follower:
 
     def _sibling_paths(self) -> list[Path]:
         """The rotated siblings (``audit.jsonl.1``, ``.2.gz``, ``-20261120``...) of each live file named."""
-        found: list[Path] = []
-        for live in self._named_live:
-            directory = live.parent
-            if live.is_dir():
-                continue
-            try:
-                names = os.listdir(directory)
-            except OSError:
-                continue
-            for name in names:
-                if name == live.name:
-                    continue
-                name_class = classify_name(name)
-                if name_class.rotated and name_class.live_name == live.name:
-                    found.append(directory / name)
-        return found
+        return [path for live in self._named_live if not live.is_dir() for path in rotated_siblings(live)]
 
     def _input_dirs(self) -> list[str]:
         dirs = [str(live.parent) for live in self._named_live if live.parent.is_dir() and not live.is_dir()]

@@ -22,14 +22,12 @@ truncation are handled as everywhere else.
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
-import re
-import stat
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Final, NoReturn, TextIO
 
 import orjson
@@ -126,47 +124,11 @@ def _non_negative(text: str) -> int:
 
 
 def log_files(path: str) -> list[str]:
-    """The live log and its rotated siblings (``path.N``, ``.N.gz``, ``.N.zst``), oldest first, live last."""
-    directory = os.path.dirname(path) or "."
-    base = os.path.basename(path)
-    pattern = re.compile(rf"^{re.escape(base)}\.(\d+)(\.gz|\.zst)?$")
-    rotated: list[tuple[int, str]] = []
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        names = []
-    for name in names:
-        match = pattern.match(name)
-        if match is not None:
-            rotated.append((int(match.group(1)), os.path.join(directory, name)))
-    files = [p for _, p in sorted(rotated, key=lambda item: (-item[0], item[1]))]
-    if base in names or os.path.lexists(path):
-        files.append(path)
-    return files
+    """The live log and its rotated siblings (``path.N``, ``path-YYYYMMDD``..., compressed or not), oldest
+    first, live last (``auditview.source.discover.log_sources``)."""
+    from auditview.source.discover import log_sources
 
-
-def _read_bytes(path: str) -> bytes:
-    """Read a regular file without ever blocking on a FIFO; gzip and zstd siblings are decompressed."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path}: not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read()
-    finally:
-        os.close(fd)
-    if path.endswith(".gz"):
-        return gzip.decompress(data)
-    if path.endswith(".zst"):
-        try:
-            import zstandard
-        except ImportError:
-            raise OSError("reading .zst needs the zstandard package") from None
-        try:
-            return bytes(zstandard.ZstdDecompressor().decompressobj().decompress(data))
-        except zstandard.ZstdError as exc:
-            raise OSError(f"bad zstd data: {exc}") from None
-    return data
+    return [str(source.path) for source in log_sources(Path(path))]
 
 
 def _split_lines(
@@ -193,15 +155,35 @@ def _split_lines(
 
 def read_log(path: str, warn: TextIO) -> list[LogLine]:
     """All records of the log at ``path`` and its rotated siblings, in file order (``warn`` gets a line per
-    skipped line; the field warnings of the records a caller shows are for it to report, ``warn_fields``)."""
+    skipped line; the field warnings of the records a caller shows are for it to report, ``warn_fields``).
+
+    Read through the source layer (``log_sources``, ``FileReader``): gzip and zstd by their bytes, a pipe or
+    FIFO never opened; a last line without ``\\n`` is read as a line too (nobody is appending meanwhile)."""
+    from auditview.source.discover import log_sources
+    from auditview.source.read import FileReader
+    from auditview.source.types import Chunk
+
     result: list[LogLine] = []
-    for index, file_path in enumerate(log_files(path)):
-        try:
-            data = _read_bytes(file_path)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            _warn(warn, f"{file_path}: skipped: {exc}")
+    for index, source in enumerate(log_sources(Path(path))):
+        display = str(source.path)
+        if source.stream:
+            _warn(warn, f"{display}: skipped: not a regular file")
             continue
-        result.extend(_split_lines(data, file_path, index, warn))
+        try:
+            with FileReader(source) as reader:
+                for item in reader.read_events(block=True):
+                    if isinstance(item, Chunk):
+                        result.extend(
+                            _split_lines(item.data, display, index, warn, first_line=item.first_line)
+                        )
+                    else:
+                        _warn(warn, f"{item.where}: skipped: {item.reason}")
+                if reader.partial() is not None:
+                    result.extend(_split_lines(reader.pending, display, index, warn, first_line=reader.line))
+        except ImportError:
+            _warn(warn, f"{display}: skipped: reading zstd needs the zstandard package")
+        except OSError as exc:
+            _warn(warn, f"{display}: skipped: {exc}")
     return result
 
 
