@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from auditview.cache import CacheEntry, Fingerprint
     from auditview.pushdown import Prefilter
 
-__all__ = ["SORT_KEYS", "AuditIndex", "RawLineChanged"]
+__all__ = ["SORT_KEYS", "AuditIndex", "RawLineChanged", "field_warning_count"]
 
 #: The frame's order: time, then the stable tie-break of file and byte offset.
 SORT_KEYS: Final = ("ts", "file_id", "offset")
@@ -58,6 +58,18 @@ _RAW_BATCH: Final = 16384
 #: The bytes kept of a stream (stdin, a pipe, a FIFO) stay in memory up to this size; past it they move to an
 #: unlinked temporary file (``$TMPDIR``), read back with ``pread`` like a plain file.
 _KEEP_IN_MEMORY = 64 << 20
+
+
+def field_warning_count(frame: pl.DataFrame) -> int:
+    """The field warnings of ``frame``'s records: one per unusable field value (the ``warnings`` column holds
+    them newline-separated, null for a record without any). Only the records that have some are read."""
+    if "warnings" not in frame.columns:
+        return 0
+    column = frame.get_column("warnings")
+    if column.null_count() == column.len():
+        return 0
+    texts = column.drop_nulls()
+    return texts.len() + int(texts.str.count_matches("\n", literal=True).sum())
 
 
 class RawLineChanged(OSError):  # noqa: N818 - reads better at the call site
@@ -394,13 +406,7 @@ class AuditIndex:
     def warning_count(self) -> int:
         """How many field warnings the records have (each an unusable value read as unknown; a record may
         have several, one per field, as ``field_warnings`` lists them)."""
-        frame = self.frame
-        if "warnings" not in frame.columns:
-            return 0
-        warned = frame["warnings"].drop_nulls()
-        return (
-            0 if warned.is_empty() else int(warned.str.count_matches("\n", literal=True).sum()) + warned.len()
-        )
+        return field_warning_count(self.frame)
 
     def field_warnings(self) -> list[FieldWarning]:
         """Every field warning of the loaded records with its file and line, in file then line order."""

@@ -105,15 +105,10 @@ class LoaderOptions:
 
 
 def field_warning_count(frame: pl.DataFrame) -> int:
-    """The field warnings of ``frame``'s records: one per unusable field value (the ``warnings`` column holds
-    them newline-separated, null for a record without any). Only the records that have some are read."""
-    if "warnings" not in frame.columns:
-        return 0
-    column = frame.get_column("warnings")
-    if column.null_count() == column.len():
-        return 0
-    texts = column.drop_nulls()
-    return texts.len() + int(texts.str.count_matches("\n", literal=True).sum())
+    """``index.field_warning_count`` (imported when first needed, as the index is: it brings the parser)."""
+    from auditview.index import field_warning_count as count
+
+    return count(frame)
 
 
 def read_tail_chunk(source: SourceFile, max_bytes: int) -> Chunk | None:
