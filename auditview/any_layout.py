@@ -36,19 +36,29 @@ from auditview import layout
 from auditview.contract import MAX_LINE_BYTES
 from auditview.reader_contract import FIELDS, FieldMap
 
-__all__ = ["PARAMS_ANY_RE", "PARAMS_SOURCE_RE", "decide_any", "source_schema"]
+__all__ = [
+    "PARAMS_ANY_RE",
+    "PARAMS_OBJECT_RE",
+    "PARAMS_SOURCE_RE",
+    "PLAIN_STRING_RE",
+    "decide_any",
+    "source_schema",
+]
 
 _WS: Final = "[ \\t\\r\\n]*"
-_STR: Final = r'"[^"]*"'
+#: A JSON string in a line without backslashes (every ``"`` delimits one).
+PLAIN_STRING_RE: Final = r'"[^"]*"'
+_STR: Final = PLAIN_STRING_RE
 _OBJ0: Final = rf"\{{(?:[^{{}}\[\]\"]|{_STR})*\}}|\[(?:[^{{}}\[\]\"]|{_STR})*\]"
 _OBJ1: Final = rf"\{{(?:[^{{}}\[\]\"]|{_STR}|{_OBJ0})*\}}|\[(?:[^{{}}\[\]\"]|{_STR}|{_OBJ0})*\]"
 #: The first ``"params": {...}`` of a line (blanks allowed around the colon), nested up to three levels deep;
 #: the reference (``parse._params_source``) keeps this text as ``params`` when it decodes to the record's.
 _PARAMS_KEY: Final = rf'"params"{_WS}:{_WS}'
-_PARAMS_OBJECT: Final = rf"\{{(?:[^{{}}\[\]\"]|{_STR}|{_OBJ1})*\}}"
-PARAMS_ANY_RE: Final = _PARAMS_KEY + _PARAMS_OBJECT
+#: An object nested at most three levels deep, strings read whole (deeper ones are left to the reference).
+PARAMS_OBJECT_RE: Final = rf"\{{(?:[^{{}}\[\]\"]|{_STR}|{_OBJ1})*\}}"
+PARAMS_ANY_RE: Final = _PARAMS_KEY + PARAMS_OBJECT_RE
 #: The same, with the object's text as its one capture group (for a per-line search).
-PARAMS_SOURCE_RE: Final = f"{_PARAMS_KEY}({_PARAMS_OBJECT})"
+PARAMS_SOURCE_RE: Final = f"{_PARAMS_KEY}({PARAMS_OBJECT_RE})"
 _PARAMS_PREFIX: Final = "^" + _PARAMS_KEY
 #: What polars renders for a value that is not a JSON string (decimal numbers without exponent, booleans,
 #: objects, arrays): a string field holding such text may have been a non-string, which the contract warns of.

@@ -267,13 +267,11 @@ _COERCIBLE: Final = ("request_id", "trace_id", "parent_request_id")
 #: one more).
 _KEY_END: Final = '":'
 _ERROR_KEY: Final = '"error":'
-_STR: Final = r'"[^"]*"'
-_OBJ0: Final = rf"\{{(?:[^{{}}\[\]\"]|{_STR})*\}}|\[(?:[^{{}}\[\]\"]|{_STR})*\]"
-_OBJ1: Final = rf"\{{(?:[^{{}}\[\]\"]|{_STR}|{_OBJ0})*\}}|\[(?:[^{{}}\[\]\"]|{_STR}|{_OBJ0})*\]"
+_STR: Final = any_layout.PLAIN_STRING_RE
 #: A flat ``error`` object (anything nested in it is decided exactly).
 _ERROR_RE: Final = rf'"error":(\{{(?:[^{{}}\[\]\"]|{_STR})*\}})'
 #: The first ``"params":`` and its object, nested up to three levels deep (deeper ones are decided exactly).
-_PARAMS_RE: Final = rf'"params":\{{(?:[^{{}}\[\]\"]|{_STR}|{_OBJ1})*\}}'
+_PARAMS_RE: Final = '"params":' + any_layout.PARAMS_OBJECT_RE
 _PARAMS_KEY_BYTES: Final = len('"params":')
 #: The reference's pattern for the text of ``params`` (blanks allowed around the colon), the text captured.
 _PARAMS_SOURCE: Final = re.compile(any_layout.PARAMS_SOURCE_RE)

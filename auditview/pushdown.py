@@ -77,7 +77,7 @@ from auditview.query import (
     _Or,
     renders_like_other_json,
 )
-from auditview.reader_contract import _DURATION_MAX
+from auditview.reader_contract import DURATION_MAX
 from auditview.traces import failed_expr
 
 __all__ = ["Prefilter", "line_prefilter"]
@@ -225,7 +225,7 @@ def _top_level(key: str, *, early: bool) -> pl.Expr:
 def _trusted(kind: str, value: pl.Expr) -> pl.Expr:
     """Where ``value`` (read as ``kind`` by ``_value``) is one the reader keeps as it is (never null)."""
     if kind == "number":  # (not infinite: polars reads a number too large for a float so, orjson refuses it)
-        return (value <= _DURATION_MAX).fill_null(False)
+        return (value <= DURATION_MAX).fill_null(False)
     return value.is_not_null()
 
 

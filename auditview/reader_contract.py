@@ -33,6 +33,7 @@ from auditview.contract import MAX_LINE_BYTES, META_FIELDS, ContractError, json_
 
 __all__ = [
     "BUILTIN_ALIASES",
+    "DURATION_MAX",
     "ENV_FIELDS",
     "FIELDS",
     "TIME_KEYS",
@@ -96,7 +97,7 @@ ENV_FIELDS: Final = "AUDITVIEW_FIELDS"
 _CONFIG_NAME: Final = "fields.toml"
 
 #: The largest duration a float holds (any finite number the writer contract takes is kept).
-_DURATION_MAX: Final = 1.7976931348623157e308
+DURATION_MAX: Final = 1.7976931348623157e308
 _INT64_MIN: Final = -(1 << 63)
 _INT64_MAX: Final = (1 << 63) - 1
 #: ISO 8601 / RFC 3339: ``T`` or a blank between date and time, seconds optional, any fraction (``.`` or
@@ -334,7 +335,7 @@ def _typed(name: str, kind: str, value: Any) -> tuple[Any, str | None]:
         return None, f"{name} must be an integer, not {json_type_name(value)} {_shown(value)}"
     if kind == "duration":
         if isinstance(value, int | float) and not isinstance(value, bool):
-            if (isinstance(value, float) and not math.isfinite(value)) or value < 0 or value > _DURATION_MAX:
+            if (isinstance(value, float) and not math.isfinite(value)) or value < 0 or value > DURATION_MAX:
                 return None, f"{name} must be a finite number of milliseconds >= 0, not {_shown(value)}"
             return float(value), None
         return None, f"{name} must be a number, not {json_type_name(value)} {_shown(value)}"
