@@ -1827,62 +1827,51 @@ def _reject_item(reject: Any) -> dict[str, Any]:
 
 
 def cmd_rejects(run: Run) -> int:
-    """``auditview rejects``: the malformed lines, where they are and why."""
+    """``auditview rejects``: the malformed lines, where they are and why (``--warnings``: the field
+    warnings)."""
     index = _load_index(run, frozenset({"ts"}))
     if run.ns.warnings:
-        return _field_warnings(run, index)
+        warnings = index.field_warnings()
+        items = [{"path": w.path, "line": w.line, "offset": w.offset, "reason": w.reason} for w in warnings]
+        _emit_places(run, items, ("warning", 100), None, f"{len(items)} field warning")
+        return EXIT_OK
     rejects = sorted(index.rejects, key=lambda r: (str(r.path), r.offset))
-    if run.ns.limit is not None:
-        rejects = rejects[: run.ns.limit]
     items = [_reject_item(r) for r in rejects]
-    if run.output == "json":
-        run.emit_json(items)
-    elif run.output == "jsonl":
-        run.emit_jsonl(items)
-    else:
-        from auditview.cli_render import Column, render_table
-
-        columns = [
-            Column("where", min_width=20, max_width=60, keep_end=True),
-            Column("offset", align="right"),
-            Column("reason", max_width=60, flex=True),
-            Column("excerpt", max_width=80, flex=True),
-        ]
-        rows: list[list[Any]] = [
-            [f"{i['path']}:{i['line']}", str(i["offset"]), i["reason"], i["excerpt"]] for i in items
-        ]
-        lines = render_table(columns, rows, width=run.width(), palette=run.palette())
-        lines.append(f"{len(index.rejects)} malformed line{'s' if len(index.rejects) != 1 else ''}")
-        run.emit_lines(lines)
+    _emit_places(run, items, ("reason", 60), "excerpt", f"{len(items)} malformed line")
     if index.rejects and run.ns.strict:
         return EXIT_DATAERR
     return EXIT_OK
 
 
-def _field_warnings(run: Run, index: AuditIndex) -> int:
-    """``auditview rejects --warnings``: each unusable field value, where it is and why."""
-    warnings = index.field_warnings()
-    total = len(warnings)
+def _emit_places(
+    run: Run, items: list[dict[str, Any]], reason: tuple[str, int], extra: str | None, total: str
+) -> None:
+    """Rejects or field warnings (``path``, ``line``, ``offset``, ``reason``...), the first ``--limit`` of
+    them, as JSON, JSON lines or a table whose last line is ``total`` (pluralised by its count)."""
+    count = len(items)
     if run.ns.limit is not None:
-        warnings = warnings[: run.ns.limit]
-    items = [{"path": w.path, "line": w.line, "offset": w.offset, "reason": w.reason} for w in warnings]
+        items = items[: run.ns.limit]
     if run.output == "json":
         run.emit_json(items)
-    elif run.output == "jsonl":
+        return
+    if run.output == "jsonl":
         run.emit_jsonl(items)
-    else:
-        from auditview.cli_render import Column, render_table
+        return
+    from auditview.cli_render import Column, render_table
 
-        columns = [
-            Column("where", min_width=20, max_width=60, keep_end=True),
-            Column("offset", align="right"),
-            Column("warning", max_width=100, flex=True),
-        ]
-        rows: list[list[Any]] = [[f"{i['path']}:{i['line']}", str(i["offset"]), i["reason"]] for i in items]
-        lines = render_table(columns, rows, width=run.width(), palette=run.palette())
-        lines.append(f"{total} field warning{'s' if total != 1 else ''}")
-        run.emit_lines(lines)
-    return EXIT_OK
+    columns = [
+        Column("where", min_width=20, max_width=60, keep_end=True),
+        Column("offset", align="right"),
+        Column(reason[0], max_width=reason[1], flex=True),
+        *([Column(extra, max_width=80, flex=True)] if extra else []),
+    ]
+    rows: list[list[Any]] = [
+        [f"{i['path']}:{i['line']}", str(i["offset"]), i["reason"], *([i[extra]] if extra else [])]
+        for i in items
+    ]
+    lines = render_table(columns, rows, width=run.width(), palette=run.palette())
+    lines.append(total + ("s" if count != 1 else ""))
+    run.emit_lines(lines)
 
 
 def cmd_audit_log(run: Run) -> int:
