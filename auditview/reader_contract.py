@@ -218,9 +218,10 @@ def reset_active_field_map() -> None:
 
 def derived_tool(path: str | None) -> str | None:
     """The tool a file's records belong to when they do not say: the directory of ``<tool>/audit.jsonl``,
-    else the file's name without ``.jsonl``/``.log``/``.json``, rotation numbers and compression suffixes."""
-    if not path or path == "-":
-        return None
+    else the file's name without ``.jsonl``/``.log``/``.json``, rotation numbers and compression suffixes;
+    none for standard input and pipes."""
+    if not path or path == "-" or path.startswith(("/dev/", "/proc/")):
+        return None  # standard input, a pipe (``<(cmd)`` is /dev/fd/N): no name to go by
     pure = PurePath(path)
     name = pure.name
     while True:

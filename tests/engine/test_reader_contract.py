@@ -363,13 +363,15 @@ def test_meta_that_is_not_an_object_is_only_an_extra_key() -> None:
         ("releaser.json", "releaser"),
         ("audit.jsonl", "audit"),
         ("-", None),
+        ("/dev/fd/63", None),
+        ("/proc/self/fd/0", None),
         ("", None),
         (None, None),
     ],
 )
 def test_derived_tool_from_the_file_name(path: str | None, tool: str | None) -> None:
     """The tool is the directory of ``<tool>/audit.jsonl``, else the file name without log, rotation and
-    compression suffixes; standard input names none."""
+    compression suffixes; standard input and pipes (``<(cmd)``) name none."""
     assert derived_tool(path) == tool
 
 
