@@ -32,8 +32,8 @@ from auditview import __version__
 if TYPE_CHECKING:
     import polars as pl
 
-    from auditview.index import AuditIndex
-    from auditview.pushdown import Prefilter
+    from auditview.core.index import AuditIndex
+    from auditview.core.pushdown import Prefilter
     from auditview.source.types import Chunk
     from auditview.writer.context import Invocation
 
@@ -563,7 +563,7 @@ def _schema_parser() -> _Parser:
 
 
 def _size(text: str) -> int:
-    from auditview.cache import parse_size
+    from auditview.core.cache import parse_size
 
     size = parse_size(text)
     if size is None:
@@ -690,7 +690,7 @@ def _report_error(error: CliError, *, output: str | None, command: str, meta: di
         sys.stdout.flush()
         sys.stdout.buffer.write(_dumps(envelope) + b"\n")
         sys.stdout.flush()
-    from auditview.sanitize import printable
+    from auditview.text.sanitize import printable
 
     prog = "auditview" if command == "app" else f"auditview {command}"
     if error.detail and error.error_type == "UsageError":
@@ -717,8 +717,8 @@ def _mistyped_command(arg: str) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     """Run ``auditview`` with ``argv`` (default ``sys.argv[1:]``) and return the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] == "run":  # the wrapper (auditview.wrap): imports nothing heavy, no self-audit
-        from auditview.wrap import main as run_main
+    if args and args[0] == "run":  # the wrapper (auditview.writer.wrap): imports nothing heavy, no self-audit
+        from auditview.writer.wrap import main as run_main
 
         return run_main(args[1:])
     command = args[0] if args and args[0] in SUBCOMMANDS else "app"
@@ -863,7 +863,7 @@ def _resolve_options(run: Run) -> None:
     slow_text = getattr(ns, "slow", None)
     if since_text is None and until_text is None and slow_text in (None, DEFAULT_SLOW):
         return
-    from auditview.timeparse import TimeParseError, parse_duration_ms, parse_when
+    from auditview.text.timeparse import TimeParseError, parse_duration_ms, parse_when
 
     try:
         if since_text is not None:
@@ -895,7 +895,7 @@ def _compile(run: Run) -> Any:
     text = getattr(run.ns, "filter", "") or ""
     if not text.strip():
         return None
-    from auditview.query import FilterError, compile_filter
+    from auditview.core.query import FilterError, compile_filter
 
     try:
         return compile_filter(text, slow_rule=_slow_rule(run))
@@ -942,7 +942,7 @@ def _load_index(
     prefilter: Prefilter | None = None,
 ) -> AuditIndex:
     sources = _discover(run)
-    from auditview.index import AuditIndex
+    from auditview.core.index import AuditIndex
     from auditview.source.discover import SourceMissing
 
     try:
@@ -1066,7 +1066,7 @@ def _load(
     frame = index.frame
     narrowed = False
     if run.since is not None or run.until is not None:
-        from auditview.query import time_range
+        from auditview.core.query import time_range
 
         frame = time_range(frame, run.since, run.until)
         narrowed = True
@@ -1083,13 +1083,13 @@ def _prefilter(run: Run, compiled: Any, selectors: Mapping[str, str]) -> Prefilt
     every_line = ns.check_all or ns.strict or getattr(ns, "manifest", None)
     if every_line or os.environ.get("AUDITVIEW_PUSHDOWN") == "0":
         return None
-    from auditview.pushdown import line_prefilter
+    from auditview.core.pushdown import line_prefilter
 
     return line_prefilter(compiled, since=run.since, until=run.until, equals=selectors)
 
 
 def _slow_rule(run: Run) -> Any:
-    from auditview.slow import SlowStepRule
+    from auditview.core.slow import SlowStepRule
 
     return SlowStepRule(threshold_ms=run.slow_ms)
 
@@ -1222,13 +1222,13 @@ def cmd_export(run: Run) -> int:
         raise CliError("--force needs --to FILE", exit_code=EXIT_USAGE, error_type="UsageError")
     otlp = _otlp_options(run)
     if ns.to:
-        from auditview.export import check_targets
+        from auditview.core.exporters.jsonl import check_targets
 
         with _write_errors(ns.to):  # before the load: a bad target fails at once
             check_targets(Path(ns.to), Path(ns.manifest) if ns.manifest else None, force=ns.force)
     columns = _export_columns(run)
     if otlp:
-        from auditview.otlp import OTLP_COLUMNS
+        from auditview.core.exporters.otlp import OTLP_COLUMNS
 
         columns = columns | OTLP_COLUMNS
     loaded = _load(run, columns, selectors={} if ns.trace is None else {"trace_id": ns.trace})
@@ -1240,7 +1240,7 @@ def cmd_export(run: Run) -> int:
     if otlp:
         return _export_otlp(run, loaded.index, frame)
     if ns.to:
-        from auditview.export import export_to_file
+        from auditview.core.exporters.jsonl import export_to_file
 
         with _write_errors(ns.to):
             result = export_to_file(
@@ -1265,7 +1265,7 @@ def cmd_export(run: Run) -> int:
         elif run.output == "jsonl":
             run.emit_jsonl([summary])
         else:
-            from auditview.sanitize import printable
+            from auditview.text.sanitize import printable
 
             run.emit_lines(
                 [
@@ -1281,7 +1281,7 @@ def cmd_export(run: Run) -> int:
     elif run.output == "table":
         run.emit_lines(_records_table(run, loaded.index, frame))
     else:
-        from auditview.export import export_lines
+        from auditview.core.exporters.jsonl import export_lines
 
         run.stdout.flush()
         export_lines(loaded.index, frame, run.stdout.buffer)
@@ -1304,7 +1304,7 @@ def _otlp_options(run: Run) -> bool:
     if not otlp:
         return False
     if ns.otlp_endpoint is not None:
-        from auditview.otlp import traces_url
+        from auditview.core.exporters.otlp import traces_url
 
         try:
             traces_url(ns.otlp_endpoint)
@@ -1323,7 +1323,7 @@ def _otlp_options(run: Run) -> bool:
 def _export_otlp(run: Run, index: AuditIndex, frame: pl.DataFrame) -> int:
     """``export --format otlp-json``: the spans as OTLP/JSON lines to stdout, ``--to`` (atomically) and/or
     ``--otlp-endpoint``; a summary of what was written or sent when not on stdout."""
-    from auditview.otlp import (
+    from auditview.core.exporters.otlp import (
         OtlpSendError,
         Semconv,
         build_requests,
@@ -1346,7 +1346,7 @@ def _export_otlp(run: Run, index: AuditIndex, frame: pl.DataFrame) -> int:
         run.stdout.buffer.flush()
         return EXIT_OK
     if ns.to:
-        from auditview.export import ExportResult, _atomic_write, build_manifest
+        from auditview.core.exporters.jsonl import ExportResult, _atomic_write, build_manifest
 
         with _write_errors(ns.to):
             written = _atomic_write(Path(ns.to), lambda out: write_otlp(lines(), out), force=ns.force)
@@ -1387,7 +1387,7 @@ def _export_otlp(run: Run, index: AuditIndex, frame: pl.DataFrame) -> int:
     elif run.output == "jsonl":
         run.emit_jsonl([summary])
     else:
-        from auditview.sanitize import printable
+        from auditview.text.sanitize import printable
 
         spans = summary["count"]
         noun = f"{spans} span{'s' if spans != 1 else ''}"
@@ -1425,12 +1425,13 @@ def _sorted_traces(run: Run, summary: pl.DataFrame) -> pl.DataFrame:
 
 
 def _trace_findings(run: Run, loaded: Loaded, trace_ids: Sequence[str] | None = None) -> pl.DataFrame:
-    """The findings of each trace with any (``auditview.findings.group_findings``: ``trace_id``, ``findings``;
+    """The findings of each trace with any (``auditview.core.findings.group_findings``: ``trace_id``,
+    ``findings``;
     steps with their ``path``), detected over the loaded records in --since/--until (the frame ``--filter``
     runs on, so they agree with ``trace.finding``), whatever the filter left; only ``trace_ids`` when given.
     """
-    from auditview.findings import detect_findings, group_findings
-    from auditview.query import time_range
+    from auditview.core.findings import detect_findings, group_findings
+    from auditview.core.query import time_range
 
     frame = time_range(loaded.index.frame, run.since, run.until)
     findings = detect_findings(frame, trace_ids=trace_ids)
@@ -1441,8 +1442,8 @@ def cmd_traces(run: Run) -> int:
     """``auditview traces``: one row per trace, sorted and limited, with its findings."""
     import polars as pl
 
-    from auditview.findings import FINDING_COLUMNS
-    from auditview.traces import orphans, summarize_traces
+    from auditview.core.findings import FINDING_COLUMNS
+    from auditview.core.traces import orphans, summarize_traces
 
     with_findings = not run.ns.no_findings
     loaded = _load(run, TRACE_SUMMARY_COLUMNS | (FINDING_COLUMNS if with_findings else frozenset()))
@@ -1523,7 +1524,7 @@ def _find_trace_id(frame: pl.DataFrame, wanted: str) -> str:
         if len(candidates) == 1:
             return str(candidates[0])
         if len(candidates) > 1:
-            from auditview.sanitize import printable
+            from auditview.text.sanitize import printable
 
             shown = ", ".join(printable(str(c)) for c in candidates[:5])
             more = f" and {len(candidates) - 5} more" if len(candidates) > 5 else ""
@@ -1568,7 +1569,7 @@ def cmd_trace(run: Run) -> int:
     """``auditview trace ID``: the timeline as a text waterfall, or as JSON; with the trace's findings."""
     import polars as pl
 
-    from auditview.timeline import TraceNotFoundError, build_timeline
+    from auditview.core.timeline import TraceNotFoundError, build_timeline
 
     loaded = _load(run)
     trace_id = _find_trace_id(loaded.frame, run.ns.trace_id)
@@ -1629,7 +1630,7 @@ def _diff_trace(frame: pl.DataFrame, wanted: str, side: str) -> str:
 
 
 def cmd_diff(run: Run) -> int:
-    """``auditview diff A B``: two runs aligned step by step (``auditview.diff``)."""
+    """``auditview diff A B``: two runs aligned step by step (``auditview.core.diff``)."""
     ns = run.ns
     previous_wanted = ns.previous or ns.a == "prev"
     if ns.previous:
@@ -1646,8 +1647,8 @@ def cmd_diff(run: Run) -> int:
             exit_code=EXIT_USAGE,
             error_type="UsageError",
         )
-    from auditview.diff import DIFF_COLUMNS, diff_runs, previous_run
-    from auditview.timeline import TraceNotFoundError
+    from auditview.core.diff import DIFF_COLUMNS, diff_runs, previous_run
+    from auditview.core.timeline import TraceNotFoundError
 
     loaded = _load(run, DIFF_COLUMNS)
     frame = loaded.frame
@@ -1683,16 +1684,17 @@ def cmd_diff(run: Run) -> int:
 
 
 def cmd_report(run: Run) -> int:
-    """``auditview report ID``: one trace as Markdown or HTML (``auditview.report``), or ``--export DIR``."""
+    """``auditview report ID``: one trace as Markdown or HTML (``auditview.core.exporters.report``), or
+    ``--export DIR``."""
     import io
 
     import polars as pl
 
-    from auditview.diff import diff_runs, previous_run
-    from auditview.export import build_manifest, export_lines
-    from auditview.report import TraceReport, check_export_dir, render, write_export_dir
-    from auditview.timeline import TraceNotFoundError, build_timeline
-    from auditview.timeparse import TimeParseError, parse_duration_ms
+    from auditview.core.diff import diff_runs, previous_run
+    from auditview.core.exporters.jsonl import build_manifest, export_lines
+    from auditview.core.exporters.report import TraceReport, check_export_dir, render, write_export_dir
+    from auditview.core.timeline import TraceNotFoundError, build_timeline
+    from auditview.text.timeparse import TimeParseError, parse_duration_ms
 
     ns = run.ns
     try:
@@ -1725,7 +1727,7 @@ def cmd_report(run: Run) -> int:
     buffer = io.BytesIO()
     result = export_lines(loaded.index, rows, buffer)
     if target is not None:
-        from auditview.export import ExportResult
+        from auditview.core.exporters.jsonl import ExportResult
 
         result = ExportResult(result.count, result.bytes, result.sha256, target / "trace.jsonl")
     manifest = build_manifest(
@@ -1758,7 +1760,7 @@ def cmd_report(run: Run) -> int:
             manifest=manifest,
             force=ns.force,
         )
-    from auditview.sanitize import printable
+    from auditview.text.sanitize import printable
 
     run.emit_lines(
         [f"wrote {printable(str(path))}" for path in written]
@@ -1770,7 +1772,7 @@ def cmd_report(run: Run) -> int:
 
 def cmd_stats(run: Run) -> int:
     """``auditview stats``: per tool and command: count, errors, error rate and duration percentiles."""
-    from auditview.stats import command_stats
+    from auditview.core.stats import command_stats
 
     loaded = _load(run, STATS_COLUMNS, selectors={})
     stats = command_stats(loaded.frame)
@@ -1966,8 +1968,8 @@ def _follow_audit_log(run: Run) -> int:
     the follower read, so a rotation, truncation or replacement of the file cannot change what is printed.
     """
 
-    from auditview.index import AuditIndex
-    from auditview.query import time_range
+    from auditview.core.index import AuditIndex
+    from auditview.core.query import time_range
     from auditview.source.discover import SourceMissing
     from auditview.source.events import FileUnreadable
     from auditview.source.follow import Follower
@@ -2045,7 +2047,7 @@ def _follow_audit_log(run: Run) -> int:
 
 
 def _printable(text: str) -> str:
-    from auditview.sanitize import printable
+    from auditview.text.sanitize import printable
 
     return printable(text)
 
@@ -2084,7 +2086,7 @@ def cmd_app(run: Run) -> int:
 
 def cmd_cache(run: Run) -> int:
     """``auditview cache``: prune or clear the index cache; exit 1 when some files could not be removed."""
-    from auditview import cache
+    from auditview.core import cache
 
     if run.ns.clear and run.ns.max_bytes is not None:
         raise CliError(
@@ -2116,7 +2118,7 @@ def cmd_cache(run: Run) -> int:
     elif run.output == "jsonl":
         run.emit_jsonl(removed)
     else:
-        from auditview.sanitize import printable
+        from auditview.text.sanitize import printable
 
         reasons: dict[str, int] = {}
         for entry in report.removed:
@@ -2140,7 +2142,7 @@ def _warm_cache(run: Run) -> int:
     """``auditview cache --warm``: build (or extend) the full index cache of the sources now."""
     import time
 
-    from auditview import cache
+    from auditview.core import cache
 
     started = time.perf_counter()
     if not cache.cache_enabled():
@@ -2166,7 +2168,7 @@ def _warm_cache(run: Run) -> int:
     elif run.output == "jsonl":
         run.emit_jsonl(files)
     else:
-        from auditview.sanitize import printable
+        from auditview.text.sanitize import printable
 
         lines = [f"  {item['records']:>10,}  {printable(str(item['path']))}" for item in files]
         lines.append(

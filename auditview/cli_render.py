@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TextIO
 
-from auditview.sanitize import printable
+from auditview.text.sanitize import printable
 
 if TYPE_CHECKING:
-    from auditview.diff import DiffPair, RunDiff
+    from auditview.core.diff import DiffPair, RunDiff
 
 __all__ = [
     "Cell",
@@ -230,7 +230,7 @@ def _shrink(columns: Sequence[Column], widths: list[int], budget: int) -> None:
 
 
 class StepLike(Protocol):
-    """What the waterfall needs of a timeline step (``auditview.timeline.TimelineStep`` has it)."""
+    """What the waterfall needs of a timeline step (``auditview.core.timeline.TimelineStep`` has it)."""
 
     @property
     def request_id(self) -> str | None: ...
@@ -647,7 +647,7 @@ def diff_summary_line(diff: RunDiff, *, palette: Palette) -> str:
 
 
 # ----------------------------------------------------------------------------------------------------
-# Findings about agent behaviour (``auditview.findings``): plain dicts with name, severity, reason, steps
+# Findings about agent behaviour (``auditview.core.findings``): plain dicts with name, severity, reason, steps
 
 _SEVERITY_STYLE: Final[dict[str, str | None]] = {"error": "red", "warning": "yellow", "info": "dim"}
 _SEVERITY_RANK: Final[dict[str, int]] = {"error": 0, "warning": 1, "info": 2}

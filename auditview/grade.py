@@ -50,7 +50,7 @@ from auditview.contract import (
     parse_timestamp,
 )
 from auditview.reader_contract import ReadRecord, read_line
-from auditview.sanitize import printable
+from auditview.text.sanitize import printable
 from auditview.writer.support import ENV_CHILD_PROBE
 
 __all__ = [

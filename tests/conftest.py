@@ -29,7 +29,7 @@ def _isolated_xdg_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
 @pytest.fixture
 def parsed_offsets(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The stream offsets of every chunk the index parses (to see what a load had to read; empty = warm)."""
-    import auditview.index as index_module
+    import auditview.core.index as index_module
     from auditview.source.types import Chunk
 
     seen: list[int] = []

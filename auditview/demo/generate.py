@@ -904,7 +904,7 @@ def _parse_when(text: str) -> datetime:
         return parse_timestamp(text)
     except ContractError:
         pass
-    from auditview.timeparse import TimeParseError, parse_when  # pendulum: only for relative forms
+    from auditview.text.timeparse import TimeParseError, parse_when  # pendulum: only for relative forms
 
     try:
         return parse_when(text)

@@ -35,7 +35,7 @@ from auditview.contract import (
     ENV_TRACEPARENT,
     tool_env_prefix,
 )
-from auditview.sanitize import printable
+from auditview.text.sanitize import printable
 from auditview.writer import Auditor, Invocation, new_trace_id
 from auditview.writer.argparse_support import (
     add_audit_log_command,

@@ -36,7 +36,7 @@ from auditview.source.types import Chunk
 if TYPE_CHECKING:
     import polars as pl
 
-    from auditview.index import AuditIndex
+    from auditview.core.index import AuditIndex
 
 __all__ = ["DEFAULT_WAIT", "CaughtUp", "IndexChange", "apply_to_index", "tail"]
 

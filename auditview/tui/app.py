@@ -25,11 +25,11 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
-from auditview.query import FilterError, compile_filter, completions, warm_filter_helpers
-from auditview.sanitize import printable
-from auditview.slow import SlowStepRule
+from auditview.core.query import FilterError, compile_filter, completions, warm_filter_helpers
+from auditview.core.slow import SlowStepRule
+from auditview.core.timeline import TraceNotFoundError, build_timeline
 from auditview.source.types import Reject
-from auditview.timeline import TraceNotFoundError, build_timeline
+from auditview.text.sanitize import printable
 from auditview.tui.messages import (
     ExportRequested,
     FilterApplied,

@@ -71,8 +71,8 @@ class ScreenHost(App[None]):
 
 def load_samples(path: Path) -> pl.DataFrame:
     """Index the logs under ``path`` and return the frame annotated with the default slow-step rule."""
-    from auditview.index import AuditIndex
-    from auditview.slow import SlowStepRule
+    from auditview.core.index import AuditIndex
+    from auditview.core.slow import SlowStepRule
     from auditview.source.discover import discover
 
     index = AuditIndex.load(discover([str(path)]))

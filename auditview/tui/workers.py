@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Final
 import polars as pl
 from textual.message import Message
 
-from auditview.query import CompiledFilter, compile_filter, time_range
-from auditview.slow import SlowBaseline, SlowStepRule
+from auditview.core.indexer import COLD_PROCESS_MIN, cache_writable, index_in_child, uncached_bytes
+from auditview.core.query import CompiledFilter, compile_filter, time_range
+from auditview.core.slow import SlowBaseline, SlowStepRule
 from auditview.source.discover import discover
 from auditview.source.events import (
     FileAppeared,
@@ -48,7 +49,6 @@ from auditview.source.follow import Follower
 from auditview.source.read import FileReader
 from auditview.source.tail import CaughtUp, apply_to_index, tail
 from auditview.source.types import Chunk, SourceFile
-from auditview.tui.indexer import COLD_PROCESS_MIN, cache_writable, index_in_child, uncached_bytes
 from auditview.tui.messages import (
     IndexingFinished,
     IndexingProgressed,
@@ -59,7 +59,7 @@ from auditview.tui.messages import (
 )
 
 if TYPE_CHECKING:
-    from auditview.index import AuditIndex
+    from auditview.core.index import AuditIndex
 
 __all__ = [
     "FOLLOW_POST_INTERVAL",
@@ -106,7 +106,7 @@ class LoaderOptions:
 
 def field_warning_count(frame: pl.DataFrame) -> int:
     """``index.field_warning_count`` (imported when first needed, as the index is: it brings the parser)."""
-    from auditview.index import field_warning_count as count
+    from auditview.core.index import field_warning_count as count
 
     return count(frame)
 
@@ -167,7 +167,7 @@ def _preview(sources: Sequence[SourceFile], options: LoaderOptions) -> AuditInde
     ]
     if not big:
         return None
-    from auditview.index import AuditIndex
+    from auditview.core.index import AuditIndex
 
     index = AuditIndex()
     for source in sources:
@@ -270,7 +270,7 @@ def _load_index(
     sources: Sequence[SourceFile], post: Post, cancelled: Cancelled
 ) -> tuple[AuditIndex, dict[Identity, tuple[int, int]]] | None:
     """The full index through ``AuditIndex.load`` (parallel parse) and where following must start after it."""
-    from auditview.index import AuditIndex
+    from auditview.core.index import AuditIndex
 
     last_progress = 0.0
 
@@ -296,7 +296,7 @@ def _index_serially(
     sources: Sequence[SourceFile], follower: Follower, post: Post, cancelled: Cancelled
 ) -> AuditIndex | None:
     """Index every source through ``Follower.initial()`` (the fallback when files moved during a load)."""
-    from auditview.index import AuditIndex
+    from auditview.core.index import AuditIndex
 
     total = sum(_size(source) for source in sources)
     index = AuditIndex()
@@ -521,7 +521,7 @@ def filter_view(
 
     ``annotated`` is ``frame`` already annotated (a cache: annotating a million rows is the expensive part,
     and a new filter on the same frame need not repeat it). Returns the view, its volume buckets and the
-    annotated frame. Raises ``auditview.query.FilterError`` when the filter does not compile.
+    annotated frame. Raises ``auditview.core.query.FilterError`` when the filter does not compile.
     """
     compiled = compile_filter(filter_text, slow_rule=rule) if filter_text.strip() else None
     if annotated is None or annotated.height != frame.height:
@@ -545,7 +545,7 @@ class FilterState:
     #: next filter with the same range runs on the same frame object and reuses its query helpers.
     ranged: pl.DataFrame
     #: ``annotated`` was made from scratch by this run (not grown from the previous state): worth warming the
-    #: query helpers of ``ranged`` (``auditview.query.warm_filter_helpers``) once the view is shown.
+    #: query helpers of ``ranged`` (``auditview.core.query.warm_filter_helpers``) once the view is shown.
     fresh: bool = False
 
 
@@ -576,7 +576,7 @@ def merge_sorted(frame: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
     """``frame`` (sorted by the index keys) with ``rows`` merged in; a plain append when they come after."""
     if rows.height == 0:
         return frame
-    from auditview.index import SORT_KEYS
+    from auditview.core.index import SORT_KEYS
 
     rows = rows.sort(SORT_KEYS)
     if frame.height == 0:

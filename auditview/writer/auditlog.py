@@ -9,7 +9,8 @@ seed's hand-written shape, aliases, a logged response's ``meta``) is listed too:
 a JSON object, no usable time) is skipped with a ``file:line: skipped: reason`` warning, and a record with an
 unusable field value is kept, the field unknown, with a ``file:line: warning: reason`` line when it is shown.
 Filters match the values the reader contract reads; ``--since`` and ``--until`` are both inclusive, as in
-every auditview command. It never writes the log. ``auditview.timeparse`` (pendulum) and the source layer's
+every auditview command. It never writes the log. ``auditview.text.timeparse`` (pendulum) and the source
+layer's
 follower are imported inside functions only, so that ``import auditview.writer`` stays light.
 
 ``-f`` reads through the source layer's ``Follower`` from the start (the log and its rotated siblings, the
@@ -34,7 +35,7 @@ import orjson
 
 from auditview.contract import ContractError
 from auditview.reader_contract import ReadRecord, active_field_map, read_line
-from auditview.sanitize import printable, truncate_display
+from auditview.text.sanitize import printable, truncate_display
 
 if TYPE_CHECKING:
     from auditview.source.events import SourceEvent
@@ -74,7 +75,7 @@ class _Parser(argparse.ArgumentParser):
         self._err = err
 
     def error(self, message: str) -> NoReturn:
-        from auditview.timeparse import WHEN_HELP
+        from auditview.text.timeparse import WHEN_HELP
 
         if "--since" in message or "--until" in message:
             message = f"{message} (WHEN is {WHEN_HELP})"
@@ -86,7 +87,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser(prog: str, err: TextIO | None = None) -> argparse.ArgumentParser:
     """The argument parser of ``<tool> audit-log``; usage errors are written to ``err`` (default stderr)."""
-    from auditview.timeparse import WHEN_HELP
+    from auditview.text.timeparse import WHEN_HELP
 
     parser = _Parser(
         err=err,
@@ -221,7 +222,7 @@ def run_audit_log(
     stderr: TextIO | None = None,
 ) -> int:
     """Run the audit-log command for ``auditor``'s log; returns 0, 1 (log unreadable) or 2 (bad usage)."""
-    from auditview.timeparse import WHEN_HELP, TimeParseError, parse_when
+    from auditview.text.timeparse import WHEN_HELP, TimeParseError, parse_when
 
     out: BinaryIO = stdout if stdout is not None else sys.stdout.buffer
     err: TextIO = stderr if stderr is not None else sys.stderr

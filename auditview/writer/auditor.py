@@ -248,7 +248,7 @@ class Auditor:
 
 
 def _print_warning(tool: str, message: str) -> None:
-    from auditview.sanitize import printable
+    from auditview.text.sanitize import printable
 
     try:
         sys.stderr.write(f"{tool}: warning: {printable(message)}\n")

@@ -236,7 +236,7 @@ class _AuditLogCommand(click.Command):
     """The click ``audit-log``: its epilog names the ``WHEN`` forms, loaded only when help is shown."""
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        from auditview.timeparse import WHEN_HELP
+        from auditview.text.timeparse import WHEN_HELP
 
         formatter.write_paragraph()
         with formatter.indentation():

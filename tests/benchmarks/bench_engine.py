@@ -370,14 +370,14 @@ def task_index(path: Path) -> None:
 
     configure_allocator()  # before polars is imported, as the entry points should
     start = time.perf_counter()
-    from auditview.index import AuditIndex
-    from auditview.query import compile_filter
+    from auditview.core.index import AuditIndex
+    from auditview.core.query import compile_filter
     from auditview.source.discover import discover
 
     index = AuditIndex.load(discover([str(path)]))
     frame = index.frame
     loaded = time.perf_counter() - start
-    from auditview.cache import wait_pending
+    from auditview.core.cache import wait_pending
 
     wait_pending()  # a cold run writes the cache before exiting: part of the whole-process time
     compiled = compile_filter(NEW_FILTER)

@@ -11,7 +11,7 @@ generator's 1M-record file). Next to auditview's figure, in the same run, a naiv
 sense: the filter compiled to one plain polars expression (``prepare`` + ``predicate``, no staging), polars'
 ``str.json_path_match`` alone over the whole column, and the per-row window (``over``) form of the slow rule.
 
-Filters keep per-frame helpers (``auditview.query``: distinct-value encodings, trace codes, per-trace
+Filters keep per-frame helpers (``auditview.core.query``: distinct-value encodings, trace codes, per-trace
 aggregates, the slow mask) while the same frame object is filtered again, so a filter is timed three ways,
 each run on a fresh ``frame.clone()`` (a new object: nothing cached): **first** — the frame's first filter
 (no helpers: what a CLI run pays); **second** — the frame's second filter, which builds the helpers it needs
@@ -34,11 +34,11 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from auditview.query import CompiledFilter, compile_filter, warm_filter_helpers
-from auditview.slow import SlowStepRule
-from auditview.stats import command_stats
-from auditview.timeline import build_timeline
-from auditview.traces import summarize_traces
+from auditview.core.query import CompiledFilter, compile_filter, warm_filter_helpers
+from auditview.core.slow import SlowStepRule
+from auditview.core.stats import command_stats
+from auditview.core.timeline import build_timeline
+from auditview.core.traces import summarize_traces
 from tests.engine.frames import CATEGORICAL_COLUMNS, synthetic_frame
 
 FILTERS = [
@@ -111,7 +111,7 @@ def load(args: argparse.Namespace) -> tuple[str, pl.DataFrame]:
             pl.col(name).cast(pl.Categorical) for name in CATEGORICAL_COLUMNS
         )
         return f"synthetic_frame({args.rows}), Categorical columns", frame
-    from auditview.index import AuditIndex
+    from auditview.core.index import AuditIndex
     from auditview.source.discover import discover
 
     start = time.perf_counter()

@@ -2,7 +2,8 @@
 
 Times, as wall-clock medians of N runs each (after one warm-up run), ``true``, ``python -c pass`` (the floor
 of any Python program), ``auditview run -- true`` (the installed ``auditview`` script next to this
-interpreter, writing its record to a temporary ``--log``) and ``python -m auditview.wrap -- true`` (the same
+interpreter, writing its record to a temporary ``--log``) and ``python -m auditview.writer.wrap -- true``
+(the same
 wrapper without the ``auditview`` command's own imports), and prints them side by side with the wrapper's
 overhead (its median minus ``true``'s). The runs alternate, so a load change on the machine affects all
 three alike. Bytecode is cached for the runs (in a temporary ``PYTHONPYCACHEPREFIX``) as in a normal
@@ -34,7 +35,7 @@ def main() -> int:
     args = parser.parse_args()
     script = Path(sys.executable).parent / "auditview"
     auditview = [str(script)] if script.exists() else [sys.executable, "-m", "auditview"]
-    wrap = [sys.executable, "-m", "auditview.wrap"]
+    wrap = [sys.executable, "-m", "auditview.writer.wrap"]
     true = shutil.which("true") or "/bin/true"
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -44,7 +45,7 @@ def main() -> int:
             "true": [true],
             "python -c pass": [sys.executable, "-c", "pass"],
             "auditview run -- true": [*auditview, "run", "--log", log, "--", true],
-            "python -m auditview.wrap -- true": [*wrap, "--log", log, "--", true],
+            "python -m auditview.writer.wrap -- true": [*wrap, "--log", log, "--", true],
         }
         samples: dict[str, list[float]] = {name: [] for name in commands}
         for argv in commands.values():

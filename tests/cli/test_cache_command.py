@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from auditview import cache
 from auditview.cli import main
+from auditview.core import cache
 
 
 def _json(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:

@@ -427,7 +427,7 @@ def test_trace_json_steps_carry_the_source_path(isolated_env: Path, log: Path, t
 
 @pytest.fixture
 def small_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    import auditview.index as index_module
+    import auditview.core.index as index_module
 
     monkeypatch.setattr(index_module, "_KEEP_IN_MEMORY", 4096)
 
@@ -437,7 +437,7 @@ def test_a_big_stream_spills_to_an_unlinked_temporary_file(
 ) -> None:
     """Past ``_KEEP_IN_MEMORY`` the kept bytes of a stream move to an unlinked temporary file; raw reads
     still return every line byte for byte."""
-    from auditview.index import AuditIndex
+    from auditview.core.index import AuditIndex
     from auditview.source.discover import discover
 
     spill = tmp_path / "spill"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditview.sanitize import printable, truncate_display
+from auditview.text.sanitize import printable, truncate_display
 
 
 def test_escape_sequences_become_visible() -> None:

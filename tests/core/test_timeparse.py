@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditview.timeparse import TimeParseError, parse_duration_ms, parse_when
+from auditview.text.timeparse import TimeParseError, parse_duration_ms, parse_when
 
 NOW = datetime(2026, 11, 27, 15, 30, 0, tzinfo=UTC)
 

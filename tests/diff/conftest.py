@@ -80,7 +80,7 @@ def write_log(directory: Path, *runs: list[dict[str, Any]], name: str = "audit.j
 
 def load_frame(path: Path) -> pl.DataFrame:
     """The index frame of one log, as the CLI loads it."""
-    from auditview.index import AuditIndex
+    from auditview.core.index import AuditIndex
     from auditview.source.discover import discover
 
     return AuditIndex.load(discover([str(path)]), cache=False).frame

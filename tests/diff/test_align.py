@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from auditview import diff as diff_module
-from auditview.diff import PREVIOUS_RULES, align, diff_runs, param_changes, previous_run, run_side
-from auditview.timeline import TraceNotFoundError
+from auditview.core import diff as diff_module
+from auditview.core.diff import PREVIOUS_RULES, align, diff_runs, param_changes, previous_run, run_side
+from auditview.core.timeline import TraceNotFoundError
 from tests.diff.conftest import S, load_frame, run, write_log
 
 Alignment = list[tuple[int | None, int | None]]

@@ -10,7 +10,7 @@ import pytest
 
 from auditview.cli import main
 from auditview.cli_render import Palette, render_diff
-from auditview.diff import diff_runs
+from auditview.core.diff import diff_runs
 from tests.diff.conftest import S, load_frame, run, write_log
 
 BASELINE = [

@@ -1,6 +1,7 @@
 """A corpus of audit lines as other producers write them, each with what the reader contract must make of it.
 
-Our writer writes one layout (``auditview.layout``); the logs an incident is about come from Go and Node
+Our writer writes one layout (``auditview.core.writer_layout``); the logs an incident is about come from Go
+and Node
 CLIs, Python scripts, the seed's hand-written shape, logfmt shippers and logged JSON responses. Each
 generator here renders a record the way one of those producers serialises it (key names, key order,
 separators, escapes, number and time formats) and states, from what it put in, what the reader must give:
@@ -9,7 +10,7 @@ the ``extra`` keys. The expectation is written by the generator, not computed by
 tests compare the reader against an independent oracle.
 
 Deterministic: ``corpus(seed, ...)`` draws from ``random.Random(seed)`` only (hypothesis can drive it through
-the seed). Must not: import ``auditview.reader_contract`` or ``auditview.parse``.
+the seed). Must not: import ``auditview.reader_contract`` or ``auditview.core.parse``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Build index frames with the documented schema directly, for the query, trace, timeline and stats tests.
 
-The real index (``auditview/index.py``) is not needed: ``make_frame`` turns a few dicts into exactly the
+The real index (``auditview/core/index.py``) is not needed: ``make_frame`` turns a few dicts into exactly the
 columns and dtypes listed in ``INTERFACES.md``, sorted by ``(ts, file_id, offset)`` like the index.
 ``synthetic_frame`` builds large frames quickly (polars only) for benchmarks and smoke tests.
 """

@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 import pytest
 
-from auditview import cache as index_cache
-from auditview.index import AuditIndex
+from auditview.core import cache as index_cache
+from auditview.core.index import AuditIndex
 from auditview.source.types import SourceFile
 
 

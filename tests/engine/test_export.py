@@ -9,8 +9,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from auditview.export import export_lines, export_to_file
-from auditview.index import AuditIndex
+from auditview.core.exporters.jsonl import export_lines, export_to_file
+from auditview.core.index import AuditIndex
 from auditview.source.types import SourceFile
 from tests.engine.lines import record
 

@@ -12,8 +12,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditview.export import export_lines
-from auditview.index import AuditIndex
+from auditview.core.exporters.jsonl import export_lines
+from auditview.core.index import AuditIndex
 from auditview.reader_contract import parse_time_text
 from auditview.source.types import SourceFile
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from auditview.index import AuditIndex, RawLineChanged
+from auditview.core.index import AuditIndex, RawLineChanged
 from auditview.source.types import Chunk, SourceFile
 from tests.engine.lines import record
 
@@ -131,7 +131,7 @@ def test_line_numbers_across_chunks_long_lines_and_appends(
 ) -> None:
     """Rows and rejects carry their 1-based line numbers across many chunks (numbered by the parse workers,
     not the reader), around over-long lines, and after an append read on top of the cache."""
-    import auditview.index as index_module
+    import auditview.core.index as index_module
     from auditview.contract import MAX_LINE_BYTES
 
     monkeypatch.setattr(index_module, "_CHUNK_BYTES", 4096)

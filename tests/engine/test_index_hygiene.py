@@ -8,10 +8,11 @@ import sys
 
 
 def test_engine_imports_no_ui_library() -> None:
-    """Importing auditview.index, auditview.parse and auditview.export loads no textual, rich or click."""
+    """Importing auditview.core.index, auditview.core.parse and auditview.core.exporters.jsonl loads no
+    textual, rich or click."""
     code = (
         "import sys, json\n"
-        "import auditview.index, auditview.parse, auditview.export\n"
+        "import auditview.core.index, auditview.core.parse, auditview.core.exporters.jsonl\n"
         "print(json.dumps(sorted(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from auditview.index import AuditIndex, RawLineChanged
+from auditview.core.index import AuditIndex, RawLineChanged
 from auditview.source.types import Chunk, SourceFile
 from tests.engine.lines import record as record_line
 

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from auditview.contract import MAX_LINE_BYTES
-from auditview.parse import SCHEMA, parse_chunk
+from auditview.core.parse import SCHEMA, parse_chunk
 from auditview.source.types import Chunk, SourceFile
 
 SOURCE = SourceFile(Path("audit.jsonl"), "audit.jsonl")
@@ -169,7 +169,7 @@ def test_projection_keeps_rejects_identical() -> None:
 
 def test_ordinary_lines_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Writer-shaped lines (params naming contract fields, an error object) never reach the per-line path."""
-    import auditview.parse as parse_module
+    import auditview.core.parse as parse_module
 
     seen: list[int] = []
     original = parse_module.parse_lines_exact

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auditview.contract import ContractError
+from auditview.core.parse import _line_table, parse_chunk, parse_chunk_exact
 from auditview.demo.generate import generate_records
-from auditview.parse import _line_table, parse_chunk, parse_chunk_exact
 from auditview.reader_contract import ENV_FIELDS, read_line, reset_active_field_map
 from auditview.source.types import Chunk, Reject, SourceFile
 from tests.engine.foreign import ForeignLine, corpus, expected_view, index_row_view, writer_line
@@ -430,7 +430,7 @@ def test_user_mapping_of_an_optional_field_keeps_lines_off_the_fast_path(
 ) -> None:
     """With ``--field host=machine``, writer-valid lines that carry ``machine`` (and no ``host``) are decided
     by the reader contract: ``host`` comes from ``machine``, in every projection."""
-    import auditview.parse as parse_module
+    import auditview.core.parse as parse_module
 
     field_mapping.setenv(ENV_FIELDS, "host=machine")
     reset_active_field_map()

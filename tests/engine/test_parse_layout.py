@@ -1,6 +1,7 @@
 """Lines in the writer's layout, read off their text for small projections, against the contract.
 
-``parse_chunk`` reads a few scalar fields straight off lines in the writer's layout (``auditview.layout``).
+``parse_chunk`` reads a few scalar fields straight off lines in the writer's layout
+(``auditview.core.writer_layout``).
 These tests hold that path to ``parse_chunk_exact`` (``contract.parse_line`` per line) on writer-shaped lines
 whose ``params`` repeat the top-level keys, with optional fields, odd dates, odd numbers and odd strings.
 """
@@ -17,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditview import layout
-from auditview.parse import _light, _projected, parse_chunk, parse_chunk_exact
+from auditview.core import writer_layout as layout
+from auditview.core.parse import _light, _projected, parse_chunk, parse_chunk_exact
 from auditview.source.types import Chunk, SourceFile
 from auditview.writer import Auditor
 

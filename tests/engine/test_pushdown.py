@@ -18,11 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import auditview.parse as parse_module
-from auditview.index import AuditIndex
-from auditview.parse import LOCATION_COLUMNS, parse_chunk, parse_chunk_prefiltered
-from auditview.pushdown import line_prefilter
-from auditview.query import compile_filter
+import auditview.core.parse as parse_module
+from auditview.core.index import AuditIndex
+from auditview.core.parse import LOCATION_COLUMNS, parse_chunk, parse_chunk_prefiltered
+from auditview.core.pushdown import line_prefilter
+from auditview.core.query import compile_filter
 from auditview.source.discover import discover
 from auditview.source.types import Chunk
 from tests.engine.foreign import corpus
@@ -571,7 +571,7 @@ def test_pushdown_on_a_cached_log_that_grew_parses_only_the_appended_lines(
     first = [_record(duration_ms=20000, request_id="a"), _record(request_id="b"), b"broken"]
     path.write_bytes(b"".join(line + b"\n" for line in first))
     AuditIndex.load(discover([str(path)]))  # writes the entry (every column)
-    from auditview.cache import wait_pending
+    from auditview.core.cache import wait_pending
 
     wait_pending()
     entries = sorted(p.name for p in (tmp_path / "cache").rglob("*.parquet"))

@@ -11,10 +11,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from auditview.index import AuditIndex
-from auditview.parse import SCHEMA as PARSE_SCHEMA
-from auditview.query import FIELD_NAMES, FilterError, compile_filter, complete, completions, time_range
-from auditview.slow import SlowStepRule
+from auditview.core.index import AuditIndex
+from auditview.core.parse import SCHEMA as PARSE_SCHEMA
+from auditview.core.query import FIELD_NAMES, FilterError, compile_filter, complete, completions, time_range
+from auditview.core.slow import SlowStepRule
 from auditview.source.discover import discover
 from tests.engine.frames import BASE, at, make_frame
 
@@ -438,7 +438,8 @@ def test_engine_modules_import_no_ui_library() -> None:
     """Importing query, slow, traces, timeline and stats loads no textual, rich or click."""
     code = (
         "import sys, json\n"
-        "import auditview.query, auditview.slow, auditview.traces, auditview.timeline, auditview.stats\n"
+        "import auditview.core.query, auditview.core.slow, auditview.core.traces\n"
+        "import auditview.core.timeline, auditview.core.stats\n"
         "print(json.dumps(sorted(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout

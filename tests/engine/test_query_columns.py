@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditview.parse import LOCATION_COLUMNS
-from auditview.query import TEXT_COLUMNS, compile_filter
+from auditview.core.parse import LOCATION_COLUMNS
+from auditview.core.query import TEXT_COLUMNS, compile_filter
 from tests.engine.frames import make_frame
 from tests.engine.test_query_reference import Leaf, Row, expressions, records
 

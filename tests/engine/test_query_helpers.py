@@ -1,6 +1,7 @@
 """Filters evaluated with the per-frame helpers select exactly what the plain expression selects.
 
-The helpers (``auditview.query._FrameHelpers``: distinct-value encodings of the text columns, trace codes,
+The helpers (``auditview.core.query._FrameHelpers``: distinct-value encodings of the text columns, trace
+codes,
 orphan flags, per-trace aggregates, the slow mask) are only used on frames of at least ``_HELPER_MIN_ROWS``
 rows and from a frame's second filter on (or after ``warm_filter_helpers``). These tests switch them on for
 small frames with tricky contents and compare every result with the single plain polars expression
@@ -16,9 +17,9 @@ from typing import Any
 import polars as pl
 import pytest
 
-from auditview import query
-from auditview.query import compile_filter, warm_filter_helpers
-from auditview.slow import SlowStepRule
+from auditview.core import query
+from auditview.core.query import compile_filter, warm_filter_helpers
+from auditview.core.slow import SlowStepRule
 from tests.engine.frames import make_frame
 from tests.engine.test_query import RECORDS, STAGED_FILTERS, STAGED_TEXTS
 

@@ -17,8 +17,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditview import query
-from auditview.query import compile_filter, warm_filter_helpers
+from auditview.core import query
+from auditview.core.query import compile_filter, warm_filter_helpers
 from tests.engine.frames import make_frame
 
 Row = dict[str, Any]

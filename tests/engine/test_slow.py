@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from auditview.slow import SlowStepRule, format_ms
+from auditview.core.slow import SlowStepRule, format_ms
 from tests.engine.frames import make_frame
 
 

@@ -8,7 +8,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditview.stats import STATS_SCHEMA, command_stats
+from auditview.core.stats import STATS_SCHEMA, command_stats
 from tests.engine.frames import make_frame
 
 

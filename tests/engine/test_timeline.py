@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditview.slow import SlowStepRule
-from auditview.timeline import Timeline, TraceNotFoundError, build_timeline, critical_path_indices
+from auditview.core.slow import SlowStepRule
+from auditview.core.timeline import Timeline, TraceNotFoundError, build_timeline, critical_path_indices
 from tests.engine.frames import at, make_frame
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from auditview.slow import SlowStepRule
-from auditview.traces import TRACE_SUMMARY_SCHEMA, orphans, summarize_traces
+from auditview.core.slow import SlowStepRule
+from auditview.core.traces import TRACE_SUMMARY_SCHEMA, orphans, summarize_traces
 from tests.engine.frames import at, make_frame, synthetic_frame
 
 RECORDS = [

@@ -1,4 +1,5 @@
-"""Each detector of ``auditview.findings`` on hand-built traces: cases that must fire, cases that must not."""
+"""Each detector of ``auditview.core.findings`` on hand-built traces: cases that must fire, cases that must
+not."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from auditview.findings import (
+from auditview.core.findings import (
     DETECTORS,
     FINDINGS_SCHEMA,
     SEVERITY,
@@ -17,7 +18,7 @@ from auditview.findings import (
     group_findings,
     step_kind,
 )
-from auditview.timeline import build_timeline
+from auditview.core.timeline import build_timeline
 from tests.findings.cases import frame, step
 
 PROD_API = {"env": "prod", "service": "api"}

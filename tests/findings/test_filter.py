@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-from auditview.findings import DETECTORS, FINDING_COLUMNS, FindingThresholds
-from auditview.pushdown import line_prefilter
-from auditview.query import FilterError, compile_filter, complete
+from auditview.core.findings import DETECTORS, FINDING_COLUMNS, FindingThresholds
+from auditview.core.pushdown import line_prefilter
+from auditview.core.query import FilterError, compile_filter, complete
 from tests.engine.frames import synthetic_frame
 from tests.findings.cases import frame, step
 

@@ -204,7 +204,9 @@ def test_report_json_lists_every_seed_condition() -> None:
     assert all(row["evidence"] and row["result"] in {"pass", "fail", "skip"} for row in data["conditions"])
 
 
-@pytest.mark.skipif(importlib.util.find_spec("auditview.wrap") is None, reason="auditview run not there yet")
+@pytest.mark.skipif(
+    importlib.util.find_spec("auditview.writer.wrap") is None, reason="auditview run not there yet"
+)
 def test_demo_through_auditview_run_scores_3(capsys: pytest.CaptureFixture[str]) -> None:
     """The demo tool run through `auditview run --json-meta --audit-log` still scores 3: the wrapper's meta
     and records, its log answering `audit-log`."""

@@ -68,8 +68,9 @@ def test_empty_selection_writes_nothing(otlp_logs: Path, capsysbinary: pytest.Ca
 
 
 def test_otlp_module_needs_no_opentelemetry_sdk_or_ui() -> None:
-    """``auditview.otlp`` builds the JSON itself: importing it loads no OpenTelemetry, protobuf or UI."""
-    code = "import sys, json, auditview.otlp\nprint(json.dumps(sorted(sys.modules)))"
+    """``auditview.core.exporters.otlp`` builds the JSON itself: importing it loads no OpenTelemetry,
+    protobuf or UI."""
+    code = "import sys, json, auditview.core.exporters.otlp\nprint(json.dumps(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     loaded = {name.split(".")[0] for name in json.loads(out)}
     assert not loaded & {"opentelemetry", "google", "textual", "rich", "click"}

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from auditview.cli import main
-from auditview.otlp import SCHEMA_URL, build_requests
+from auditview.core.exporters.otlp import SCHEMA_URL, build_requests
 from tests.otlp.conftest import (
     BASE,
     HEX_TRACE,
@@ -265,7 +265,7 @@ def test_requests_hold_whole_traces_up_to_max_spans(
     otlp_logs: Path, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:
     """At most ``max_spans`` spans per ExportTraceServiceRequest line; a trace is not split when it fits."""
-    from auditview.index import AuditIndex
+    from auditview.core.index import AuditIndex
     from auditview.source.discover import discover
 
     index = AuditIndex.load(discover([str(otlp_logs)]), cache=False)

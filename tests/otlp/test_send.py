@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-import auditview.otlp as otlp
+import auditview.core.exporters.otlp as otlp
 from auditview.cli import main
-from auditview.otlp import OtlpSendError, send_otlp, traces_url
+from auditview.core.exporters.otlp import OtlpSendError, send_otlp, traces_url
 from tests.otlp.conftest import parse_request, read_lines, spans_of
 
 

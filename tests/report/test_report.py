@@ -14,7 +14,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from auditview.cli import main
-from auditview.report import REPORT_WIDTH, md_code, md_fence
+from auditview.core.exporters.report import REPORT_WIDTH, md_code, md_fence
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_logs"
 FAILING = "agent-session-45-step-2"  # 7 steps, 2 failed and slow, no previous similar run

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from auditview.parse import parse_chunk
+from auditview.core.parse import parse_chunk
 from auditview.source.types import Chunk, Reject, SourceFile
 from auditview.tui.app import AppOptions, AuditViewApp, create_app
 from auditview.tui.messages import RecordsAppended

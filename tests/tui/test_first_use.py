@@ -493,7 +493,7 @@ async def test_filtered_and_marked_exports_say_what_chose_them(tmp_path: Path) -
 def test_trace_selection_is_a_filter_that_selects_the_trace() -> None:
     """The manifest's selection for a trace is a valid filter that picks exactly that trace's records, even
     for an id with quotes, backslashes and markup."""
-    from auditview.query import compile_filter
+    from auditview.core.query import compile_filter
 
     hostile = 'a"b\\c[bold]x[/]'
     frame = make_frame([{"trace_id": hostile, "start_ms": 0}, {"trace_id": "other", "start_ms": 1}])

@@ -13,9 +13,9 @@ import polars as pl
 from rich.style import Style
 from textual.widgets import DataTable
 
-from auditview.parse import SCHEMA
+from auditview.core.parse import SCHEMA
+from auditview.core.timeline import Timeline, TimelineStep
 from auditview.source.types import SourceFile
-from auditview.timeline import Timeline, TimelineStep
 from auditview.tui.app import AppOptions, AuditViewApp, create_app
 from auditview.tui.screens.detail import DetailScreen
 from auditview.tui.screens.export import ExportDialog

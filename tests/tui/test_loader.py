@@ -12,9 +12,9 @@ import polars as pl
 import pytest
 from textual.message import Message
 
-import auditview.index
-from auditview.index import AuditIndex
-from auditview.slow import SlowStepRule
+import auditview.core.index
+from auditview.core.index import AuditIndex
+from auditview.core.slow import SlowStepRule
 from auditview.tui.messages import IndexingFinished, RecordsAppended
 from auditview.tui.workers import LoaderOptions, load_and_follow, update_view
 from tests.tui.app_fixtures import lines_of, record
@@ -67,7 +67,7 @@ def test_lines_appended_while_loading_are_indexed_exactly_once(
         _append(log, lines_of([record(60)])[0][20:] + b"\n" + _lines(range(61, 70)))  # after it stopped
         return index
 
-    monkeypatch.setattr(auditview.index.AuditIndex, "load", classmethod(load_while_appending))
+    monkeypatch.setattr(auditview.core.index.AuditIndex, "load", classmethod(load_while_appending))
     loader = _Loader(LoaderOptions([str(log)], follow=True))
     loader.thread.start()
     try:
@@ -98,7 +98,7 @@ def test_a_file_replaced_during_the_load_falls_back_to_reading_serially(
         log.write_bytes(_lines(range(30, 40)))
         return index
 
-    monkeypatch.setattr(auditview.index.AuditIndex, "load", classmethod(load_then_rotate))
+    monkeypatch.setattr(auditview.core.index.AuditIndex, "load", classmethod(load_then_rotate))
     loader = _Loader(LoaderOptions([str(tmp_path)], follow=False))
     loader.thread.run()
     assert loader.last is not None

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from textual.message import Message
 
-import auditview.cache
-import auditview.index
-import auditview.tui.indexer
-from auditview.index import AuditIndex
+import auditview.core.cache
+import auditview.core.index
+import auditview.core.indexer
+from auditview.core.index import AuditIndex
 from auditview.tui.messages import IndexingFinished, RecordsAppended, SourceEventHappened
 from auditview.tui.workers import LoaderOptions, load_and_follow
 from tests.tui.app_fixtures import lines_of, record
@@ -50,13 +50,13 @@ def stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("AUDITVIEW_CACHE", raising=False)
     calls: list[Path] = []
-    real_store = auditview.cache.store
+    real_store = auditview.core.cache.store
 
     def store(source: Any, *args: Any, **kwargs: Any) -> None:
         calls.append(source.path)
         real_store(source, *args, **kwargs)
 
-    monkeypatch.setattr(auditview.cache, "store", store)
+    monkeypatch.setattr(auditview.core.cache, "store", store)
     return calls
 
 
@@ -86,7 +86,7 @@ def test_a_failing_child_falls_back_to_the_in_process_load(
     def failing(command: list[str], **kwargs: Any) -> Any:
         return real_popen([sys.executable, "-c", "raise SystemExit(3)"], **kwargs)
 
-    monkeypatch.setattr(auditview.tui.indexer, "_spawn", failing)
+    monkeypatch.setattr(auditview.core.indexer, "_spawn", failing)
     run = _Run(LoaderOptions([str(log)], follow=False, cold_process_min=1))
     run.thread.run()
     assert run.last is not None
@@ -101,7 +101,7 @@ def test_a_disabled_cache_skips_the_child(
     """With the cache turned off no child is started and the status says the app indexes itself."""
     monkeypatch.setenv("AUDITVIEW_CACHE", "0")
     started: list[Any] = []
-    monkeypatch.setattr(auditview.tui.indexer, "_spawn", lambda *a, **k: started.append(a))
+    monkeypatch.setattr(auditview.core.indexer, "_spawn", lambda *a, **k: started.append(a))
     log = tmp_path / "audit.jsonl"
     log.write_bytes(_lines(range(10)))
     run = _Run(LoaderOptions([str(log)], follow=False, cold_process_min=1))
@@ -126,7 +126,7 @@ def test_cancelling_kills_the_child_promptly(
         children.append(child)
         return child
 
-    monkeypatch.setattr(auditview.tui.indexer, "_spawn", slow)
+    monkeypatch.setattr(auditview.core.indexer, "_spawn", slow)
     run = _Run(LoaderOptions([str(log)], follow=False, cold_process_min=1))
     run.thread.start()
     deadline = time.monotonic() + 10
@@ -148,7 +148,7 @@ def test_lines_appended_while_the_child_indexes_are_indexed_exactly_once(
     """Lines written while the child runs (a half line too), after the load and while following: once each."""
     log = tmp_path / "audit.jsonl"
     log.write_bytes(_lines(range(50)))
-    real_spawn = auditview.tui.indexer._spawn
+    real_spawn = auditview.core.indexer._spawn
     tail = lines_of([record(60)])[0]
 
     def spawn_and_append(command: list[str], **kwargs: Any) -> Any:
@@ -165,8 +165,8 @@ def test_lines_appended_while_the_child_indexes_are_indexed_exactly_once(
             out.write(tail[20:] + b"\n" + _lines(range(61, 70)))
         return index
 
-    monkeypatch.setattr(auditview.tui.indexer, "_spawn", spawn_and_append)
-    monkeypatch.setattr(auditview.index.AuditIndex, "load", classmethod(load_then_append))
+    monkeypatch.setattr(auditview.core.indexer, "_spawn", spawn_and_append)
+    monkeypatch.setattr(auditview.core.index.AuditIndex, "load", classmethod(load_then_append))
     run = _Run(LoaderOptions([str(log)], follow=True, cold_process_min=1))
     run.thread.start()
     try:

@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from auditview.timeline import build_timeline
+from auditview.core.timeline import build_timeline
 from auditview.tui.screens.timeline import TimelineScreen
 from auditview.tui.screens.traces import TracesScreen
 from auditview.tui.screenshots import ScreenHost, load_samples

@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 from textual.widgets import Static
 
-from auditview.traces import TRACE_SUMMARY_SCHEMA
+from auditview.core.traces import TRACE_SUMMARY_SCHEMA
 from auditview.tui.messages import ExportRequested, TraceOpened
 from auditview.tui.screens.traces import TracesScreen
 from auditview.tui.screenshots import ScreenHost

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from textual.widgets import Static
 
-from auditview.timeline import Gap, Timeline, TimelineStep, build_timeline
+from auditview.core.timeline import Gap, Timeline, TimelineStep, build_timeline, display_order
 from auditview.tui.messages import ExportRequested, RecordDetailRequested
 from auditview.tui.screens.timeline import TimelineScreen
 from auditview.tui.screenshots import ScreenHost
@@ -17,7 +17,6 @@ from auditview.tui.widgets.waterfall import (
     axis_ticks,
     bar_glyphs,
     build_rows,
-    display_order,
     format_duration,
     place_label,
 )

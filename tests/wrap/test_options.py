@@ -11,7 +11,8 @@ import orjson
 import pytest
 
 from auditview.contract import META_FIELDS, check_record
-from auditview.wrap import (
+from auditview.writer import REDACTED
+from auditview.writer.wrap import (
     MAX_DEPTH,
     UsageError,
     command_name,
@@ -20,7 +21,6 @@ from auditview.wrap import (
     resolve_command,
     with_meta,
 )
-from auditview.writer import REDACTED
 from tests.wrap.conftest import RUN, only_record, records, wrapped
 
 # -- redaction -----------------------------------------------------------------------------------------------

@@ -241,9 +241,17 @@ def test_start_path_imports_nothing_heavy(log: Path) -> None:
         for line in result.stderr.splitlines()
         if line.startswith("import time:")
     }
-    assert "auditview.wrap" in imported
+    assert "auditview.writer.wrap" in imported
     assert "auditview.writer" in imported
     top = {name.split(".")[0] for name in imported}
     assert not top & {"polars", "textual", "rich", "pendulum", "click", "subprocess"}
-    assert not {"auditview.index", "auditview.query", "auditview.allocator", "auditview.timeparse"} & imported
+    assert (
+        not {
+            "auditview.core.index",
+            "auditview.core.query",
+            "auditview.allocator",
+            "auditview.text.timeparse",
+        }
+        & imported
+    )
     assert only_record(log)["exit_code"] == 0

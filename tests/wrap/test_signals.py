@@ -70,7 +70,8 @@ def test_sigterm_kills_a_command_that_does_not_handle_it(log: Path) -> None:
 def test_sigterm_forwarded_without_sigwaitinfo(log: Path) -> None:
     """The fallback for platforms without ``sigwaitinfo`` (handlers) forwards SIGTERM too."""
     launcher = (
-        "import sys, auditview.wrap as w\nw._wait = w._wait_handlers\nraise SystemExit(w.main(sys.argv[1:]))"
+        "import sys, auditview.writer.wrap as w\n"
+        "w._wait = w._wait_handlers\nraise SystemExit(w.main(sys.argv[1:]))"
     )
     proc = _start([sys.executable, "-c", launcher, "--log", str(log), "--", sys.executable, "-c", TRAPPING])
     proc.send_signal(signal.SIGTERM)

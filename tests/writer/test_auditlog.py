@@ -127,7 +127,7 @@ def test_malformed_lines_are_skipped_with_a_located_warning(auditor: Auditor, lo
 @pytest.mark.parametrize("value", ["bogus", "1x", "", "-5m", "2026-13-45", "@abc", "tomorrowish"])
 def test_bad_since_exits_2_with_the_accepted_forms(auditor: Auditor, value: str) -> None:
     """A WHEN that cannot be parsed exits 2 and says what is accepted."""
-    from auditview.timeparse import WHEN_HELP
+    from auditview.text.timeparse import WHEN_HELP
 
     code, out, err = _run(auditor, "--since", value)
     assert code == 2

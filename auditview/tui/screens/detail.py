@@ -18,7 +18,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from auditview.sanitize import printable, truncate_display
+from auditview.text.sanitize import printable, truncate_display
 from auditview.tui.widgets.detail import (
     field_warnings,
     fields_as_read,

@@ -2,7 +2,8 @@
 export.
 
 ``ExportDialog`` is a ``ModalScreen`` that dismisses with the engine's ``ExportResult`` (or ``None`` when
-cancelled). The write runs in a thread worker that calls ``auditview.export.export_to_file`` (atomic, refuses
+cancelled). The write runs in a thread worker that calls ``auditview.core.exporters.jsonl.export_to_file``
+(atomic, refuses
 to overwrite): the dialog itself never opens a file. An existing file is only replaced after a second,
 explicit confirmation.
 """
@@ -25,8 +26,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, RadioSet, Static
 
-from auditview.export import ExportResult
-from auditview.sanitize import printable, truncate_display
+from auditview.core.exporters.jsonl import ExportResult
+from auditview.text.sanitize import printable, truncate_display
 from auditview.tui.widgets.toggles import TextCheckbox, TextRadioButton
 
 __all__ = ["ExportDialog", "ExportScope", "default_export_name", "trace_selection"]
@@ -137,7 +138,7 @@ class ExportDialog(ModalScreen[ExportResult | None]):
     @work(thread=True, exclusive=True, group="export", description="export", exit_on_error=False)
     def write_export(self, path: Path, force: bool, manifest: Path | None) -> None:
         """Write in a thread; report back on the UI thread."""
-        from auditview.export import export_to_file
+        from auditview.core.exporters.jsonl import export_to_file
 
         scope = self.scopes[self.scope]
         try:

@@ -19,8 +19,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from auditview.sanitize import printable
-from auditview.timeparse import TimeParseError, parse_when
+from auditview.text.sanitize import printable
+from auditview.text.timeparse import TimeParseError, parse_when
 
 __all__ = ["TimeRange", "TimeRangeDialog"]
 

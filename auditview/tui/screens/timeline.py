@@ -1,6 +1,7 @@
 """The timeline screen: one trace as a waterfall, with a title line and an info line for the cursor step.
 
-The app builds the ``Timeline`` (``auditview.timeline.build_timeline``, in a worker) and hands it down; this
+The app builds the ``Timeline`` (``auditview.core.timeline.build_timeline``, in a worker) and hands it down;
+this
 screen shows it in a ``Waterfall``, describes the cursor step (offsets, duration, exit code, operator, slow
 reason, critical path) and translates the waterfall's ``StepSelected`` into the app's
 ``RecordDetailRequested``. ``x`` posts ``ExportRequested`` for the trace. Nothing here reads files; every
@@ -18,8 +19,8 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from auditview.sanitize import printable, truncate_display
-from auditview.timeline import Timeline, TimelineStep
+from auditview.core.timeline import Timeline, TimelineStep
+from auditview.text.sanitize import printable, truncate_display
 from auditview.tui.messages import ExportRequested, RecordDetailRequested
 from auditview.tui.widgets.records import UNKNOWN
 from auditview.tui.widgets.waterfall import (

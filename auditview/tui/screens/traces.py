@@ -1,6 +1,7 @@
 """The traces screen: every trace of the current view, one line each, sortable, growing live.
 
-It turns the records frame it is given into trace summaries with ``auditview.traces.summarize_traces`` in an
+It turns the records frame it is given into trace summaries with ``auditview.core.traces.summarize_traces``
+in an
 exclusive thread worker (a newer frame cancels an older summary), hands them to its ``TraceList``, and shows
 the highlighted trace in full on an info line. Enter posts ``TraceOpened`` and ``x`` posts
 ``ExportRequested``; the app builds the timeline or opens the export dialog. Nothing here reads files; every
@@ -23,9 +24,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from auditview.sanitize import printable, truncate_display
-from auditview.slow import SlowStepRule
-from auditview.traces import summarize_traces
+from auditview.core.slow import SlowStepRule
+from auditview.core.traces import summarize_traces
+from auditview.text.sanitize import printable, truncate_display
 from auditview.tui.messages import ExportRequested, TraceOpened
 from auditview.tui.widgets.records import UNKNOWN
 from auditview.tui.widgets.trace_list import TraceList

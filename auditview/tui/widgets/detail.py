@@ -23,7 +23,7 @@ from rich.highlighter import JSONHighlighter
 from rich.text import Text
 from textual.content import Content
 
-from auditview.sanitize import printable, truncate_display
+from auditview.text.sanitize import printable, truncate_display
 from auditview.tui.widgets.records import NO_TRACE, UNKNOWN, format_duration
 
 __all__ = [

@@ -22,8 +22,8 @@ from textual.suggester import Suggester
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
-from auditview.query import Completion
-from auditview.sanitize import printable, truncate_display
+from auditview.core.query import Completion
+from auditview.text.sanitize import printable, truncate_display
 
 __all__ = ["FilterBar", "FilterSuggester", "apply_completion"]
 

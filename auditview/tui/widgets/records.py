@@ -27,7 +27,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from auditview.sanitize import printable
+from auditview.text.sanitize import printable
 
 __all__ = ["NO_TRACE", "UNKNOWN", "RecordKey", "RecordsTable", "fit_tail", "format_duration"]
 

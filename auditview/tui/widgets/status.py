@@ -11,7 +11,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from auditview.sanitize import printable, truncate_display
+from auditview.text.sanitize import printable, truncate_display
 
 __all__ = ["StatusBar"]
 

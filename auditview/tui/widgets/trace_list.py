@@ -6,7 +6,7 @@ cell into a ``Segment`` of ``printable()`` text, never markup. Columns: start, s
 slowest step, tools and trace id; ``o`` cycles the sort column and ``O`` reverses it. ``update_summaries``
 takes a newer summaries frame (open traces grow) and keeps the cursor on the same trace id.
 
-The widget computes nothing about traces itself (``auditview.traces.summarize_traces`` does) and opens
+The widget computes nothing about traces itself (``auditview.core.traces.summarize_traces`` does) and opens
 nothing: it is handed a frame (attributes down) and posts ``TraceSelected`` / ``TraceHighlighted`` (messages
 up).
 """
@@ -28,7 +28,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from auditview.sanitize import printable
+from auditview.text.sanitize import printable
 from auditview.tui.widgets.records import UNKNOWN, fit_tail
 from auditview.tui.widgets.waterfall import CURSOR_GLYPH, FAILED_GLYPH, SLOW_GLYPH, format_duration
 

@@ -28,8 +28,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from auditview.sanitize import printable
-from auditview.timeline import Gap, Timeline, TimelineStep
+from auditview.core.timeline import Gap, Timeline, TimelineStep, display_order
+from auditview.text.sanitize import printable
 from auditview.tui.widgets.records import UNKNOWN
 
 __all__ = [
@@ -41,7 +41,6 @@ __all__ = [
     "axis_ticks",
     "bar_glyphs",
     "build_rows",
-    "display_order",
     "exit_text",
     "format_duration",
     "format_offset",
@@ -259,39 +258,6 @@ class WaterfallRow:
     kind: Literal["step", "gap"]
     step: int = -1
     gap: Gap | None = None
-
-
-def display_order(steps: Sequence[TimelineStep]) -> list[int]:
-    """Return the step indices in tree order: each step followed by its children, siblings by start.
-
-    ``steps`` come ordered by start with their nesting ``depth``; a nested step's parent is the first earlier
-    step whose ``request_id`` is its ``parent_request_id``. A step whose parent cannot be found is shown at
-    the top level, so every step appears exactly once.
-    """
-    first_index: dict[str, int] = {}
-    for i, step in enumerate(steps):
-        if step.request_id is not None:  # a step without a request id is no step's parent
-            first_index.setdefault(step.request_id, i)
-    children: dict[int, list[int]] = {}
-    roots: list[int] = []
-    for i, step in enumerate(steps):
-        parent = first_index.get(step.parent_request_id) if step.parent_request_id is not None else None
-        if step.depth > 0 and parent is not None and parent != i:
-            children.setdefault(parent, []).append(i)
-        else:
-            roots.append(i)
-    order: list[int] = []
-    seen: set[int] = set()
-    stack = list(reversed(roots))
-    while stack:
-        i = stack.pop()
-        if i in seen:
-            continue
-        seen.add(i)
-        order.append(i)
-        stack.extend(reversed(children.get(i, [])))
-    order.extend(i for i in range(len(steps)) if i not in seen)  # defensive: a cycle the engine let through
-    return order
 
 
 def build_rows(steps: Sequence[TimelineStep], gaps: Iterable[Gap]) -> list[WaterfallRow]:

@@ -6,7 +6,7 @@ it can prove ordinary and hands every other line to the reader contract in Pytho
 rejects: the reader contract decides, polars only goes faster. The fast paths take only lines that meet the
 writer contract (every field, our types), on which the reader contract derives nothing and warns of nothing;
 any other producer's line is read by the reference. Must not: read files, sort or merge frames
-(``auditview.index`` does), drop a line silently, or import any UI library.
+(``auditview.core.index`` does), drop a line silently, or import any UI library.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 import polars as pl
 
-from auditview import any_layout, layout
 from auditview.contract import MAX_LINE_BYTES, OPTIONAL_FIELDS, REQUIRED_FIELDS, ContractError
+from auditview.core import any_layout
+from auditview.core import writer_layout as layout
 from auditview.reader_contract import FieldMap, ReadRecord, active_field_map, derived_tool, read_line
 from auditview.source.types import Chunk, Reject
 
 if TYPE_CHECKING:
-    from auditview.pushdown import Prefilter
+    from auditview.core.pushdown import Prefilter
 
 __all__ = [
     "LOCATION_COLUMNS",

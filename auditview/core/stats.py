@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from auditview.traces import failed_expr
+from auditview.core.traces import failed_expr
 
 __all__ = ["STATS_SCHEMA", "command_stats"]
 

@@ -27,13 +27,14 @@ polars, the per-step arithmetic is plain Python over that one (small) trace.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import polars as pl
 
-from auditview.slow import SlowBaseline, SlowStepRule
-from auditview.traces import has_trace_id
+from auditview.core.slow import SlowBaseline, SlowStepRule
+from auditview.core.traces import has_trace_id
 
 __all__ = [
     "Gap",
@@ -43,6 +44,7 @@ __all__ = [
     "accepted_parents",
     "build_timeline",
     "critical_path_indices",
+    "display_order",
 ]
 
 
@@ -195,6 +197,40 @@ def build_timeline(
         max_depth=max(depths, default=0),
         tools=list(dict.fromkeys(step.tool for step in steps if step.tool is not None)),
     )
+
+
+def display_order(steps: Sequence[TimelineStep]) -> list[int]:
+    """Return the step indices in display order (one for every front end): tree order, each step followed by
+    its children, siblings by start.
+
+    ``steps`` come ordered by start with their nesting ``depth``; a nested step's parent is the first earlier
+    step whose ``request_id`` is its ``parent_request_id``. A step whose parent cannot be found is shown at
+    the top level, so every step appears exactly once.
+    """
+    first_index: dict[str, int] = {}
+    for i, step in enumerate(steps):
+        if step.request_id is not None:  # a step without a request id is no step's parent
+            first_index.setdefault(step.request_id, i)
+    children: dict[int, list[int]] = {}
+    roots: list[int] = []
+    for i, step in enumerate(steps):
+        parent = first_index.get(step.parent_request_id) if step.parent_request_id is not None else None
+        if step.depth > 0 and parent is not None and parent != i:
+            children.setdefault(parent, []).append(i)
+        else:
+            roots.append(i)
+    order: list[int] = []
+    seen: set[int] = set()
+    stack = list(reversed(roots))
+    while stack:
+        i = stack.pop()
+        if i in seen:
+            continue
+        seen.add(i)
+        order.append(i)
+        stack.extend(reversed(children.get(i, [])))
+    order.extend(i for i in range(len(steps)) if i not in seen)  # defensive: a cycle the engine let through
+    return order
 
 
 def accepted_parents(request_ids: list[str | None], parent_ids: list[str | None]) -> list[int | None]:

@@ -531,7 +531,7 @@ def _store(
             )
             _write_atomic(directory / rejects_name, lambda out: table.write_parquet(out, **_PARQUET))
             written.append(directory / rejects_name)
-        from auditview.parse import LOCATION_COLUMNS
+        from auditview.core.parse import LOCATION_COLUMNS
 
         meta = {
             "version": CACHE_VERSION,

@@ -20,7 +20,7 @@ from typing import IO, Any, BinaryIO
 import orjson
 import polars as pl
 
-from auditview.index import AuditIndex
+from auditview.core.index import AuditIndex
 
 __all__ = ["ExportResult", "build_manifest", "check_targets", "export_lines", "export_to_file"]
 

@@ -31,9 +31,9 @@ from typing import Any, Final
 import orjson
 
 from auditview.cli_render import Palette, diff_summary_line, format_duration_ms, render_waterfall
-from auditview.diff import DiffPair, RunDiff
-from auditview.sanitize import printable
-from auditview.timeline import Timeline, TimelineStep
+from auditview.core.diff import DiffPair, RunDiff
+from auditview.core.timeline import Timeline, TimelineStep
+from auditview.text.sanitize import printable
 
 __all__ = [
     "DEFAULT_GAP_MS",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from auditview.slow import SlowStepRule
+from auditview.core.slow import SlowStepRule
 
 __all__ = ["TRACE_SUMMARY_SCHEMA", "end_expr", "failed_expr", "has_trace_id", "orphans", "summarize_traces"]
 

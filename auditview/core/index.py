@@ -1,6 +1,6 @@
 """The index: every valid record of the loaded sources as one polars frame, and the way back to raw bytes.
 
-Owns: ``AuditIndex`` — the frame (schema in ``auditview.parse.SCHEMA``, sorted by ``ts``, ``file_id``,
+Owns: ``AuditIndex`` — the frame (schema in ``auditview.core.parse.SCHEMA``, sorted by ``ts``, ``file_id``,
 ``offset``), its growth while following (``add_chunk``), the rejects, and ``raw_line``/``iter_raw`` which read
 the exact source bytes of a record back from its file (decompressing gzip/zstd sources). The frame holds no
 raw text: only the typed fields, ``params``/``extra`` as compact JSON, and each record's file, offset and
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
-from auditview.parse import (
+from auditview.core.parse import (
     LOCATION_COLUMNS,
     SCHEMA,
     empty_frame,
@@ -35,8 +35,8 @@ from auditview.parse import (
 from auditview.source.types import Chunk, FieldWarning, Reject, SourceFile
 
 if TYPE_CHECKING:
-    from auditview.cache import CacheEntry, Fingerprint
-    from auditview.pushdown import Prefilter
+    from auditview.core.cache import CacheEntry, Fingerprint
+    from auditview.core.pushdown import Prefilter
 
 __all__ = ["SORT_KEYS", "AuditIndex", "RawLineChanged", "field_warning_count"]
 
@@ -259,15 +259,16 @@ class AuditIndex:
 
         A trailing line without ``\\n`` is counted in ``incomplete``, not rejected. Raises
         ``auditview.source.discover.SourceMissing`` when a source cannot be opened. ``cache``: use and update
-        the persistent index cache (``auditview.cache``); ``None`` = on unless ``AUDITVIEW_CACHE=0``. The
+        the persistent index cache (``auditview.core.cache``); ``None`` = on unless ``AUDITVIEW_CACHE=0``. The
         result is the same with or without it.
 
-        ``prefilter`` (``auditview.pushdown``): parse only the lines that may match it, for a one-shot task
+        ``prefilter`` (``auditview.core.pushdown``): parse only the lines that may match it, for a one-shot
+        task
         that filters the frame with the same filter afterwards. The lines it rules out are counted in
         ``unchecked`` (not in ``rejects``: nothing checked them); what is parsed then is not stored in the
         cache, and what the cache holds is used whole.
         """
-        from auditview import cache as index_cache
+        from auditview.core import cache as index_cache
 
         index = cls(columns=columns)
         for source in sources:
@@ -336,7 +337,7 @@ class AuditIndex:
             self.rejects.extend(plan.rejects)
             self.incomplete += plan.partial
             return
-        from auditview import cache as index_cache
+        from auditview.core import cache as index_cache
 
         order = [name for name in project_schema(plan.parse_columns) if name != "file_id"]
         parts = [frame.select(order) for frame in plan.frames]
@@ -540,7 +541,7 @@ class _Plan:
         """The chunks and the reader's rejects after the cached range, in stream order; sets ``partial``,
         ``covered``, the fingerprint and ``next_line`` without the chunks' lines (``chunk_lines`` counts them
         as their results come in: the reader leaves them uncounted)."""
-        from auditview.cache import fingerprint_data
+        from auditview.core.cache import fingerprint_data
         from auditview.source.read import FileReader
 
         offset = self.entry.covered if self.entry is not None else 0
@@ -558,7 +559,7 @@ class _Plan:
             if fingerprint and not stream and self.identity is not None:
                 covered = reader.offset
                 if self.source.compression == "none":
-                    from auditview.cache import FINGERPRINT_BYTES
+                    from auditview.core.cache import FINGERPRINT_BYTES
 
                     head = os.pread(reader.fd, min(FINGERPRINT_BYTES, covered), 0)
                     start = max(0, covered - FINGERPRINT_BYTES)

@@ -59,8 +59,8 @@ from typing import Final
 import orjson
 import polars as pl
 
-from auditview import layout
-from auditview.query import (
+from auditview.core import writer_layout as layout
+from auditview.core.query import (
     _FAILED,
     TEXT_COLUMNS,
     CompiledFilter,
@@ -77,8 +77,8 @@ from auditview.query import (
     _Or,
     renders_like_other_json,
 )
+from auditview.core.traces import failed_expr
 from auditview.reader_contract import DURATION_MAX
-from auditview.traces import failed_expr
 
 __all__ = ["Prefilter", "line_prefilter"]
 

@@ -19,7 +19,8 @@ evaluation" below), ``CompiledFilter.columns`` (the index columns a filter reads
   ``trace.all(FILTER)``: properties of the whole trace a record belongs to, computed over the frame given to
   ``apply`` (before filtering); an orphan record forms a trace of its own;
 - ``trace.finding`` (bare: the trace has a finding), ``trace.finding=NAME`` (``!=``, ``~``, ``in (...)``;
-  ``=null``: no finding): the findings of ``auditview.findings`` (``retry-loop``, ``flapping``...), detected
+  ``=null``: no finding): the findings of ``auditview.core.findings`` (``retry-loop``, ``flapping``...),
+  detected
   over the frame given to ``apply`` with the filter's ``FindingThresholds``; an orphan has none.
 
 Comparisons on a missing value (null column, absent JSON key) are false; ``a != v`` is exactly ``not a = v``.
@@ -42,10 +43,10 @@ from typing import Final, Literal, TypeAlias
 import orjson
 import polars as pl
 
-from auditview.findings import DETECTORS, FINDING_COLUMNS, FindingThresholds, detect_findings
-from auditview.slow import SlowStepRule
-from auditview.timeparse import TimeParseError, parse_duration_ms, parse_when
-from auditview.traces import end_expr, failed_expr, has_trace_id
+from auditview.core.findings import DETECTORS, FINDING_COLUMNS, FindingThresholds, detect_findings
+from auditview.core.slow import SlowStepRule
+from auditview.core.traces import end_expr, failed_expr, has_trace_id
+from auditview.text.timeparse import TimeParseError, parse_duration_ms, parse_when
 
 __all__ = [
     "FIELD_NAMES",
@@ -1061,7 +1062,8 @@ def _trace_nodes(node: _Node) -> list[_TraceFunction | _Compare | _Flag]:
 
 
 # ----------------------------------------------------------------------------------------------------
-# trace.finding: decided per trace from the findings of ``auditview.findings`` (no polars expression gives
+# trace.finding: decided per trace from the findings of ``auditview.core.findings`` (no polars expression
+# gives
 # them), as staged columns (``__av_finding<i>``, the positive test: for ``!=`` / ``not in`` the compiled
 # predicate negates it as for any staged comparison).
 
@@ -1178,7 +1180,7 @@ _PLAIN_NUMBER: Final = r"(-?\d{1,15}(?:\.\d{1,15})?)\s*[,}]"
 def renders_like_other_json(value: str) -> bool:
     """Whether ``value`` reads like a number, ``true``/``false``/``null``, an object or an array: the text
     ``json_path_match`` gives for such a non-string JSON value might equal it, so a text search for the JSON
-    string ``"value"`` cannot decide a comparison with it (here and in ``auditview.pushdown``)."""
+    string ``"value"`` cannot decide a comparison with it (here and in ``auditview.core.pushdown``)."""
     stripped = value.strip()
     return stripped in ("true", "false", "null") or bool(_NUMBER_RE.match(stripped)) or value[:1] in "{["
 
@@ -1694,7 +1696,7 @@ class CompiledFilter:
         Fields name their column; ``params.X`` / ``extra.X`` / unknown names their JSON column; free text
         every column of ``TEXT_COLUMNS``; ``failed``/``status`` ``exit_code``; ``slow`` ``tool``, ``command``,
         ``duration_ms``; trace predicates also ``trace_id``, ``ts``, ``duration_ms``, ``exit_code``;
-        ``trace.finding`` also ``auditview.findings.FINDING_COLUMNS``.
+        ``trace.finding`` also ``auditview.core.findings.FINDING_COLUMNS``.
         """
         return _node_columns(self._node)
 

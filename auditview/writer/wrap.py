@@ -523,7 +523,7 @@ def with_meta(output: bytes, meta: dict[str, Any]) -> bytes | None:
 
 
 def _stderr(message: str) -> None:
-    from auditview.sanitize import printable
+    from auditview.text.sanitize import printable
 
     try:
         sys.stderr.write(f"{PROG}: {printable(message)}\n")
@@ -657,5 +657,5 @@ def _signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
-if __name__ == "__main__":  # ``python -m auditview.wrap ARGS``: the same as ``auditview run ARGS``
+if __name__ == "__main__":  # ``python -m auditview.writer.wrap ARGS``: the same as ``auditview run ARGS``
     raise SystemExit(main())

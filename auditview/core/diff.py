@@ -47,8 +47,8 @@ from typing import Any, Final, Literal
 
 import polars as pl
 
-from auditview.timeline import build_timeline
-from auditview.traces import has_trace_id
+from auditview.core.timeline import build_timeline
+from auditview.core.traces import has_trace_id
 
 __all__ = [
     "DIFF_COLUMNS",

@@ -1,6 +1,7 @@
 """The reader contract applied in polars to lines of any producer's layout, without Python per line.
 
-``auditview.layout`` proves lines in our writer's exact byte layout; this module takes everything else a
+``auditview.core.writer_layout`` proves lines in our writer's exact byte layout; this module takes everything
+else a
 vectorised decoder can settle: other key orders, JSON with blanks (``json.dumps`` defaults), missing fields,
 aliases (``ts``, ``cmd``, ``durationMs``...), numbers written as text, naive and offset times, epoch numbers,
 string errors. polars' NDJSON reader decodes every field the contract knows as text (``String``: it renders
@@ -32,8 +33,8 @@ from typing import Final
 
 import polars as pl
 
-from auditview import layout
 from auditview.contract import MAX_LINE_BYTES
+from auditview.core import writer_layout as layout
 from auditview.reader_contract import FIELDS, FieldMap
 
 __all__ = [

@@ -20,7 +20,7 @@ the detector names (``DETECTORS``) with their severity. A finding has a ``name``
   with exit code 0, and no step of the trace failed between that verify's end and the rollback's start.
 - **deploy-without-verify** (warning): a deploy that succeeded (exit code 0) with no verify step starting
   at or after its start in the trace (its own children count: a deploy that runs its verify is verified).
-- **long-think-gap** (info): a gap of the trace's timeline (``auditview.timeline``: time when no step was
+- **long-think-gap** (info): a gap of the trace's timeline (``auditview.core.timeline``: time when no step was
   running) longer than ``max(gap_min_ms, gap_median_factor × the median of the trace's gaps)`` (30 s,
   5×); with the median over all its gaps, a trace needs three gaps or more for one to stand out.
 - **duplicate-request-id** (warning): a request id that more than one loaded record carries (a re-run that
@@ -54,8 +54,8 @@ from typing import Any, Final, NamedTuple
 import orjson
 import polars as pl
 
-from auditview.slow import format_ms
-from auditview.traces import failed_expr, has_trace_id
+from auditview.core.slow import format_ms
+from auditview.core.traces import failed_expr, has_trace_id
 
 __all__ = [
     "DETECTORS",
@@ -306,7 +306,7 @@ def _deploy_without_verify(base: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _long_think_gap(base: pl.LazyFrame, th: FindingThresholds) -> pl.LazyFrame:
-    # The gaps of ``auditview.timeline``: per trace, by start, the time from the latest end so far to a
+    # The gaps of ``auditview.core.timeline``: per trace, by start, the time from the latest end so far to a
     # step's start when the step starts after it; the step that set that end (the last one to reach it)
     # opened the gap.
     trace = "trace_id"

@@ -2,7 +2,7 @@
 
 The app's loader (``workers.load_and_follow``) calls ``index_in_child`` before its own ``AuditIndex.load``
 when the persistent index cache is on and writable and the sources hold at least ``COLD_PROCESS_MIN`` bytes
-that no cache entry covers. The child (``python -m auditview.tui.indexer PATH...``) discovers the same
+that no cache entry covers. The child (``python -m auditview.core.indexer PATH...``) discovers the same
 sources, runs ``AuditIndex.load(sources, cache=True)``, waits for the cache writer and exits: its only
 product is the cache. It prints ``done total`` progress lines on stdout and exits as soon as its stdin closes
 (the app died). The app's own load then reads the cache and parses only what was appended meanwhile.
@@ -39,7 +39,7 @@ Progress = Callable[[int, int], None]
 
 def cache_writable() -> bool:
     """Whether the index cache is on and its directory can be created and written."""
-    from auditview import cache
+    from auditview.core import cache
 
     if not cache.cache_enabled():
         return False
@@ -57,7 +57,7 @@ def uncached_bytes(sources: Sequence[SourceFile]) -> int:
     An entry counts when it names the same inode and the file is not shorter than what it covers; a
     stale entry that passes this cheap test costs nothing worse than a short-lived child.
     """
-    from auditview import cache
+    from auditview.core import cache
 
     directory = cache.cache_dir()
     total = 0
@@ -90,7 +90,7 @@ def index_in_child(paths: Sequence[str], progress: Progress, cancelled: Cancelle
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH", "")]))
     try:
         child = _spawn(
-            [sys.executable, "-m", "auditview.tui.indexer", "--", *paths],
+            [sys.executable, "-m", "auditview.core.indexer", "--", *paths],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -160,8 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from auditview.allocator import configure_allocator
 
     configure_allocator()
-    from auditview import cache
-    from auditview.index import AuditIndex
+    from auditview.core import cache
+    from auditview.core.index import AuditIndex
     from auditview.source.discover import discover
 
     last = 0.0

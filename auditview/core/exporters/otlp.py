@@ -61,8 +61,8 @@ import orjson
 import polars as pl
 
 from auditview import __version__
-from auditview.timeline import accepted_parents
-from auditview.traces import has_trace_id
+from auditview.core.timeline import accepted_parents
+from auditview.core.traces import has_trace_id
 
 __all__ = [
     "ATTRIBUTE_PREFIX",
@@ -416,7 +416,7 @@ def _first_spans(prepared: pl.DataFrame, places: Sequence[str] | None) -> dict[s
 def _link_parents(trace: list[_Step], first_spans: dict[str, tuple[str, str]]) -> None:
     """Set ``parent_hex`` / ``link`` of one trace's steps (in start order); never forms a cycle.
 
-    A parent in the trace is the timeline's (``auditview.timeline``: the first step with that request id,
+    A parent in the trace is the timeline's (``auditview.core.timeline``: the first step with that request id,
     links accepted in start order unless they close a cycle); a record naming its own request id has none."""
     request_ids: list[str | None] = [step.row["request_id"] for step in trace]
     parent_ids: list[str | None] = [step.row["parent_request_id"] for step in trace]
