@@ -60,23 +60,10 @@ import orjson
 import polars as pl
 
 from auditview.core import writer_layout as layout
-from auditview.core.query import (
-    _FAILED,
-    TEXT_COLUMNS,
-    CompiledFilter,
-    _And,
-    _Compare,
-    _compile,
-    _Context,
-    _Flag,
-    _FreeText,
-    _InList,
-    _MatchAll,
-    _Node,
-    _Not,
-    _Or,
-    renders_like_other_json,
-)
+from auditview.core.query import TEXT_COLUMNS, CompiledFilter
+from auditview.core.query.evaluate import renders_like_other_json
+from auditview.core.query.expressions import FAILED_COLUMN, Context, compile_node
+from auditview.core.query.tree import And, Compare, Flag, FreeText, InList, MatchAll, Node, Not, Or
 from auditview.core.traces import failed_expr
 from auditview.reader_contract import DURATION_MAX
 
@@ -196,7 +183,7 @@ class Prefilter:
             frame = frame.with_columns(known)
         lazy = frame.lazy()
         if "exit_code" in self.fields:
-            lazy = lazy.with_columns(failed_expr().alias(_FAILED))
+            lazy = lazy.with_columns(failed_expr().alias(FAILED_COLUMN))
         return lazy.filter(self._decision).select(table.columns).collect()
 
 
@@ -249,7 +236,7 @@ def line_prefilter(
     # applies before the filter, may then be pushed down.
     whole_frame = compiled is not None and (compiled.uses_trace or compiled.uses_slow)
     if compiled is not None and not compiled.matches_all and not whole_frame:
-        node_decision = _decide(compiled._node, fields)
+        node_decision = _decide(compiled.tree, fields)
         if node_decision.rules_out:
             parts.append(node_decision)
     if since is not None:
@@ -330,12 +317,12 @@ def _free_text_decidable(term: str) -> bool:
     return bool(term) and not (set(term) & _STRUCTURAL) and not set(term) <= _NUMBER_CHARS
 
 
-def _json_equality(node: _Compare | _InList) -> _Decision:
+def _json_equality(node: Compare | InList) -> _Decision:
     """``params.KEY=value`` (or ``in``, or an unknown field's ``extra.KEY``): a record can match only if its
     line holds the value as a JSON string token, ``"value"``. Decided for string literals that no other JSON
     value's text can equal (not number-like, ``true``/``false``/``null``, an object or an array) on lines
     without a backslash (where every string is written as itself)."""
-    if isinstance(node, _Compare):
+    if isinstance(node, Compare):
         if node.op != "=":
             return _UNKNOWN
         literals: tuple[object, ...] = (node.literal,)
@@ -353,21 +340,21 @@ def _json_equality(node: _Compare | _InList) -> _Decision:
     return _Decision(~pl.col(_NO_BACKSLASH) | found, pl.lit(False), rules_out=True, confirms=False)
 
 
-def _decide(node: _Node, fields: set[str]) -> _Decision:
+def _decide(node: Node, fields: set[str]) -> _Decision:
     """What the text tells about ``node`` (``_UNKNOWN`` when nothing)."""
-    if isinstance(node, _MatchAll):
+    if isinstance(node, MatchAll):
         return _UNKNOWN
-    if isinstance(node, _Compare | _InList | _Flag):
+    if isinstance(node, Compare | InList | Flag):
         ref = node.field
-        if ref.kind == "json" and not isinstance(node, _Flag):
+        if ref.kind == "json" and not isinstance(node, Flag):
             return _json_equality(node)
         name = "exit_code" if ref.name in ("failed", "status") else ref.name
         if ref.is_trace or name not in _FIELDS:
             return _UNKNOWN
         schema = {"ts": pl.Datetime("us", "UTC"), "exit_code": pl.Int64(), "duration_ms": pl.Float64()}
-        ctx = _Context({column: schema.get(column, pl.String()) for column in _FIELDS})
-        return _leaf(name, _compile(node, ctx), fields)
-    if isinstance(node, _FreeText):
+        ctx = Context({column: schema.get(column, pl.String()) for column in _FIELDS})
+        return _leaf(name, compile_node(node, ctx), fields)
+    if isinstance(node, FreeText):
         if not _free_text_decidable(node.text) or not set(TEXT_COLUMNS) <= _LINE_TEXT_COLUMNS:
             return _UNKNOWN
         # the searched columns hold the line's own text (no escapes): a match there is a match in the line;
@@ -375,15 +362,15 @@ def _decide(node: _Node, fields: set[str]) -> _Decision:
         fields.add("tool")
         found = pl.col("line").str.contains("(?i)" + re.escape(node.text))
         return _Decision(~pl.col(_KNOWN + "tool") | found, pl.lit(False), rules_out=True, confirms=False)
-    if isinstance(node, _Not):
+    if isinstance(node, Not):
         inner = _decide(node.inner, fields)
         return _Decision(~inner.must, ~inner.may, rules_out=inner.confirms, confirms=inner.rules_out)
-    if isinstance(node, _And | _Or):
+    if isinstance(node, And | Or):
         items = [_decide(item, fields) for item in node.items]
-        mays = pl.all_horizontal if isinstance(node, _And) else pl.any_horizontal
+        mays = pl.all_horizontal if isinstance(node, And) else pl.any_horizontal
         ruled = [item.rules_out for item in items]
         confirmed = [item.confirms for item in items]
-        if isinstance(node, _And):  # one item ruling a line out is enough; all must confirm
+        if isinstance(node, And):  # one item ruling a line out is enough; all must confirm
             return _Decision(
                 mays([item.may for item in items]),
                 mays([item.must for item in items]),

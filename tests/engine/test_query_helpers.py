@@ -1,12 +1,11 @@
 """Filters evaluated with the per-frame helpers select exactly what the plain expression selects.
 
-The helpers (``auditview.core.query._FrameHelpers``: distinct-value encodings of the text columns, trace
-codes,
-orphan flags, per-trace aggregates, the slow mask) are only used on frames of at least ``_HELPER_MIN_ROWS``
-rows and from a frame's second filter on (or after ``warm_filter_helpers``). These tests switch them on for
-small frames with tricky contents and compare every result with the single plain polars expression
-(``prepare`` + ``predicate``), and check that a cache never outlives the frame it describes: a frame grown in
-place, another frame object or a frame with another schema gets fresh helpers.
+The helpers (``auditview.core.query.frame_helpers.FrameHelpers``: distinct-value encodings of the text
+columns, trace codes, orphan flags, per-trace aggregates, the slow mask) are only used on frames of at least
+``_HELPER_MIN_ROWS`` rows and from a frame's second filter on (or after ``warm_filter_helpers``). These tests
+switch them on for small frames with tricky contents and compare every result with the single plain polars
+expression (``prepare`` + ``predicate``), and check that a cache never outlives the frame it describes: a
+frame grown in place, another frame object or a frame with another schema gets fresh helpers.
 """
 
 from __future__ import annotations
@@ -17,8 +16,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from auditview.core import query
-from auditview.core.query import compile_filter, warm_filter_helpers
+from auditview.core.query import compile_filter, frame_helpers, warm_filter_helpers
 from auditview.core.slow import SlowStepRule
 from tests.engine.frames import make_frame
 from tests.engine.test_query import RECORDS, STAGED_FILTERS, STAGED_TEXTS
@@ -27,7 +25,7 @@ from tests.engine.test_query import RECORDS, STAGED_FILTERS, STAGED_TEXTS
 @pytest.fixture(autouse=True)
 def helpers_on_small_frames(monkeypatch: pytest.MonkeyPatch) -> None:
     """Helpers for frames of any size (the default threshold keeps them off for test-sized frames)."""
-    monkeypatch.setattr(query, "_HELPER_MIN_ROWS", 0)
+    monkeypatch.setattr(frame_helpers, "_HELPER_MIN_ROWS", 0)
 
 
 def plain_mask(text: str, frame: pl.DataFrame, **kwargs: Any) -> list[bool | None]:
@@ -143,7 +141,7 @@ def test_helpers_when_every_value_is_distinct_or_every_value_is_null(
     assert_same_as_plain(text, frame)
     nothing = frame.with_columns(pl.lit(None, dtype=pl.String).alias(name) for name in ("params", "extra"))
     assert_same_as_plain(text, nothing)
-    monkeypatch.setattr(query, "_ENCODE_MAX_DISTINCT", 1.0)
+    monkeypatch.setattr(frame_helpers, "_ENCODE_MAX_DISTINCT", 1.0)
     assert_same_as_plain(text, tricky_frame(categorical=False, copies=1))
 
 
@@ -198,7 +196,7 @@ def test_another_frame_or_another_schema_gets_fresh_helpers() -> None:
     assert sum(plain_mask("params.env=prod", flipped)) < sum(plain_mask("params.env=prod", first))
     widened = first.with_columns(pl.lit(1).alias("added"))
     assert compile_filter("prod").mask(widened).to_list() == plain_mask("prod", widened)
-    entry = query._entry_for(first)
+    entry = frame_helpers._entry_for(first)
     assert entry.fits(first)
     assert not entry.fits(widened)
 
@@ -208,17 +206,17 @@ def test_helpers_are_dropped_with_their_frame() -> None:
     frame = tricky_frame(categorical=False)
     warm_filter_helpers(frame)
     key = id(frame)
-    assert key in query._HELPERS
+    assert key in frame_helpers._HELPERS
     del frame
     gc.collect()
-    assert key not in query._HELPERS
+    assert key not in frame_helpers._HELPERS
 
 
 def test_first_filter_on_a_frame_uses_no_helpers() -> None:
     """A frame filtered once (the CLI) builds no encodings; the second filter does."""
     frame = tricky_frame(categorical=False)
     compile_filter("prod").mask(frame)
-    entry = query._entry_for(frame)
+    entry = frame_helpers._entry_for(frame)
     assert entry._encoded == {}
     compile_filter("prod").mask(frame)
     assert "params" in entry._encoded
@@ -228,7 +226,7 @@ def test_the_tricky_frame_exercises_every_kind_of_helper() -> None:
     """Guard for the tests above: dense and sparse encodings, Categorical distincts, trace codes all occur."""
     frame = tricky_frame(categorical=True)
     helper_masks("prod and trace.steps>1 and trace.has(failed)", frame)
-    entry = query._entry_for(frame)
+    entry = frame_helpers._entry_for(frame)
     params = entry._encoded["params"]
     message = entry._encoded["error_message"]
     assert params is not None
@@ -244,10 +242,10 @@ def test_the_tricky_frame_exercises_every_kind_of_helper() -> None:
 @pytest.mark.parametrize("text", ["params.env=prod", "prod", "trace.failed", "trace.has(params.env=staging)"])
 def test_hash_collisions_fall_back_to_exact_encoding(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """When different values share a hash, the encoding is built from the values themselves."""
-    monkeypatch.setattr(query, "_value_hashes", lambda values: values.hash() % 3)
+    monkeypatch.setattr(frame_helpers, "_value_hashes", lambda values: values.hash() % 3)
     frame = tricky_frame(categorical=False)
     assert_same_as_plain(text, frame)
-    codes = query._entry_for(frame).trace_codes()
+    codes = frame_helpers._entry_for(frame).trace_codes()
     assert codes.values.gather(codes.codes).eq_missing(frame.get_column("trace_id")).all()
 
 

@@ -17,8 +17,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditview.core import query
-from auditview.core.query import compile_filter, warm_filter_helpers
+from auditview.core.query import compile_filter, frame_helpers, warm_filter_helpers
 from tests.engine.frames import make_frame
 
 Row = dict[str, Any]
@@ -277,12 +276,12 @@ def test_generated_filters_agree_with_the_reference_evaluator(
 @contextmanager
 def helpers_for_small_frames() -> Iterator[None]:
     """Switch the per-frame helpers on for frames of any size (hypothesis cannot use monkeypatch)."""
-    saved = query._HELPER_MIN_ROWS
-    query._HELPER_MIN_ROWS = 0
+    saved = frame_helpers._HELPER_MIN_ROWS
+    frame_helpers._HELPER_MIN_ROWS = 0
     try:
         yield
     finally:
-        query._HELPER_MIN_ROWS = saved
+        frame_helpers._HELPER_MIN_ROWS = saved
 
 
 def test_precedence_matches_python_and_or_not() -> None:
