@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import heapq
+import itertools
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,8 +36,10 @@ __all__ = [
     "TOOL_VERSIONS",
     "GeneratorConfig",
     "GeneratorSummary",
+    "RecordClock",
     "generate_lines",
     "generate_records",
+    "invocation_record",
     "main",
     "write_log",
     "write_log_dir",
@@ -307,8 +310,9 @@ class _Lane:
     step: int = 0
 
 
-class _Formatter:
-    """Turns relative microseconds into contract timestamps and request ids without per-record datetimes."""
+class RecordClock:
+    """Turns microseconds after a base time (``base_us``, since the epoch) into contract timestamps and
+    request ids, without per-record datetimes."""
 
     __slots__ = ("base_us", "days")
 
@@ -347,7 +351,7 @@ class _Workload:
     def __init__(self, config: GeneratorConfig, base_us: int) -> None:
         self.config = config
         self.rng = Random(config.seed)
-        self.fmt = _Formatter(base_us)
+        self.fmt = RecordClock(base_us)
         self.seq = 0
         self.heap: list[tuple[int, int, dict[str, Any]]] = []
         self.traces = 0
@@ -569,35 +573,33 @@ class _Workload:
             own_end = start + int(10 * _US_PER_S * 24.0 ** rng.random())
         end = own_end
         params = self._params(step)
-        record: dict[str, Any] = {
-            "timestamp": self.fmt.timestamp(start),
-            "tool": step.tool,
-            "command": step.command,
-            "params": params,
-            "request_id": request_id,
-            "trace_id": self.ctx.trace_id,
-        }
-        if parent is not None:
-            record["parent_request_id"] = parent
-        record["version"] = TOOL_VERSIONS[step.tool]
-        if error is None:
-            record["exit_code"] = 0
-            record["ok"] = True
-            record["duration_ms"] = (end - start) / 1000
-        else:
+        outcome: tuple[str, str, int] | None = None
+        if error is not None:
             error_type, template, code, _ = error
             self.last_error = error
-            record["exit_code"] = code
-            record["ok"] = False
-            record["duration_ms"] = (end - start) / 1000
-            record["error"] = {"type": error_type, "message": template.format_map(_ctx_fields(self.ctx))}
-        record["operator"] = self.ctx.operator
-        record["host"] = self.ctx.host
-        record["pid"] = 1200 + int(rng.random() * 98_000)
-        record["schema_version"] = SCHEMA_VERSION
-        if rng.random() < config.extra_field_rate:
-            name, value = _EXTRA_FIELDS[int(rng.random() * len(_EXTRA_FIELDS))]
-            record[name] = value
+            outcome = (error_type, template.format_map(_ctx_fields(self.ctx)), code)
+        pid = 1200 + int(rng.random() * 98_000)
+        extra = (
+            _EXTRA_FIELDS[int(rng.random() * len(_EXTRA_FIELDS))]
+            if rng.random() < config.extra_field_rate
+            else None
+        )
+        record = invocation_record(
+            timestamp=self.fmt.timestamp(start),
+            tool=step.tool,
+            command=step.command,
+            params=params,
+            request_id=request_id,
+            trace_id=self.ctx.trace_id,
+            parent_request_id=parent,
+            version=TOOL_VERSIONS[step.tool],
+            duration_ms=(end - start) / 1000,
+            error=outcome,
+            operator=self.ctx.operator,
+            host=self.ctx.host,
+            pid=pid,
+            extra=extra,
+        )
         self.seq += 1
         heapq.heappush(self.heap, (end, self.seq, record))
         return end, error is not None, used
@@ -651,6 +653,50 @@ class _Workload:
         for name, value in step.overrides:
             params[name] = value
         return params
+
+
+def invocation_record(
+    *,
+    timestamp: str,
+    tool: str,
+    command: str,
+    params: dict[str, Any],
+    request_id: str,
+    trace_id: str,
+    parent_request_id: str | None,
+    version: str,
+    duration_ms: float,
+    error: tuple[str, str, int] | None,
+    operator: str,
+    host: str,
+    pid: int,
+    extra: tuple[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The record of one invocation with its fields in the writer's order (``auditview.writer.processors``):
+    ``error`` is ``(type, message, exit code)`` for a failure, ``extra`` one field outside the contract."""
+    record: dict[str, Any] = {
+        "timestamp": timestamp,
+        "tool": tool,
+        "command": command,
+        "params": params,
+        "request_id": request_id,
+        "trace_id": trace_id,
+    }
+    if parent_request_id is not None:
+        record["parent_request_id"] = parent_request_id
+    record["version"] = version
+    record["exit_code"] = 0 if error is None else error[2]
+    record["ok"] = error is None
+    record["duration_ms"] = duration_ms
+    if error is not None:
+        record["error"] = {"type": error[0], "message": error[1]}
+    record["operator"] = operator
+    record["host"] = host
+    record["pid"] = pid
+    record["schema_version"] = SCHEMA_VERSION
+    if extra is not None:
+        record[extra[0]] = extra[1]
+    return record
 
 
 def _ctx_fields(ctx: _TraceContext) -> dict[str, Any]:
@@ -867,19 +913,22 @@ def write_log_dir(
     rotate_bytes: int | Mapping[str, int] | None = None,
     keep: int | None = None,
     gzip_from: int = 2,
+    then: Sequence[Mapping[str, Any]] = (),
 ) -> GeneratorSummary:
     """Write ``DIR/<tool>/audit.jsonl`` per tool, rotated by size when ``rotate_bytes`` says so.
 
     ``rotate_bytes`` is one size for every tool or a size per tool name. Rotated siblings are
     ``audit.jsonl.1`` and, from generation ``gzip_from`` on, ``audit.jsonl.N.gz``; ``keep`` (default: all)
-    bounds how many rotated files are kept, as a writer's rotation would.
+    bounds how many rotated files are kept, as a writer's rotation would. ``then`` are records (in
+    completion order) appended after the workload's, through the same rotation, and counted in the summary:
+    scripted traces that run after the workload (``auditview.demo.incidents``).
     """
     root = Path(directory)
     summary = GeneratorSummary()
     began = time.perf_counter()
     logs: dict[str, _RotatingLog] = {}
     written = 0
-    for tool, line in generate_lines(config, summary):
+    for tool, line in itertools.chain(generate_lines(config, summary), _scripted_lines(then, summary)):
         log = logs.get(tool)
         if log is None:
             size = rotate_bytes.get(tool) if isinstance(rotate_bytes, Mapping) else rotate_bytes
@@ -892,6 +941,17 @@ def write_log_dir(
     summary.bytes = written
     summary.seconds = time.perf_counter() - began
     return summary
+
+
+def _scripted_lines(
+    records: Sequence[Mapping[str, Any]], summary: GeneratorSummary
+) -> Iterator[tuple[str, bytes]]:
+    """``(tool, line)`` of each of ``records``, counted in ``summary`` (records, failed, traces)."""
+    summary.traces += len({record["trace_id"] for record in records})
+    for record in records:
+        summary.records += 1
+        summary.failed += bool(record["exit_code"])
+        yield record["tool"], orjson.dumps(record) + b"\n"
 
 
 # -- the command line ---------------------------------------------------------------------------------------

@@ -1,13 +1,15 @@
 """Regenerates the bundled ``sample_logs/``: small, deterministic, multi-tool audit logs and their README.
 
 Owns the recipe of the samples (seed, start time, actors, which log rotates, which log carries malformed
-lines), the foreign producer among them (``healthcheck/healthcheck.sh``, a shell script that does not use the
-writer, and the lines it wrote) and the README that describes them, computed from the files themselves and
-read by the reader contract so that it cannot drift. Run ``python -m auditview.demo.samples [--out
-sample_logs]``. It must not hand-edit or post-process the writer's records: every line of the writer's tools
-comes from ``auditview.demo.generate``; every healthcheck line is what the script writes for that check
-(``HealthCheck.line``, checked against the script by a test), plus one line a person appended by hand. It
-imports no polars and no UI library.
+lines, when the incidents start), the foreign producer among them (``healthcheck/healthcheck.sh``, a shell
+script that does not use the writer, and the lines it wrote) and the README that describes them, computed
+from the files themselves and read by the reader contract so that it cannot drift. Run ``python -m
+auditview.demo.samples [--out sample_logs]``. It must not hand-edit or post-process the writer's records:
+every line of the writer's tools comes from ``auditview.demo.generate`` (the random workload) and then
+``auditview.demo.incidents`` (scripted incidents, appended after the workload, so the workload's lines stay
+where they are); every healthcheck line is what the script writes for that check (``HealthCheck.line``,
+checked against the script by a test), plus one line a person appended by hand. It imports no polars and no
+UI library.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import sys
+import textwrap
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,12 +27,15 @@ from random import Random
 from typing import Final
 
 from auditview.contract import ContractError, parse_line
-from auditview.demo.generate import GeneratorConfig, GeneratorSummary, write_log_dir
+from auditview.demo.generate import GeneratorConfig, GeneratorSummary, generate_lines, write_log_dir
+from auditview.demo.incidents import DIFF_EXAMPLE, INCIDENTS, incident_records
 from auditview.reader_contract import FieldMap, ReadRecord, read_line
 
 __all__ = [
     "HEALTHCHECK_SCRIPT",
     "HEALTHCHECK_TOOL",
+    "INCIDENTS_SEED",
+    "INCIDENTS_START",
     "MALFORMED_TOOL",
     "ROTATED_TOOL",
     "SAMPLE_CONFIG",
@@ -40,6 +46,7 @@ __all__ = [
     "read_lines",
     "regenerate",
     "sample_files",
+    "workload_files",
 ]
 
 #: The log that carries the malformed lines, and the log that is rotated (``.1`` and ``.2.gz``).
@@ -59,6 +66,10 @@ SAMPLE_CONFIG: Final = GeneratorConfig(
     failure_scale=1.5,
     slow_rate=0.006,
 )
+#: When the scripted incidents start: after the workload's last step has ended (a test checks it).
+INCIDENTS_START: Final = datetime(2026, 11, 20, 9, 30, 0, tzinfo=UTC)
+#: The seed of the incidents' durations, think times and ids.
+INCIDENTS_SEED: Final = f"{SAMPLE_CONFIG.seed}:incidents"
 _ROTATE_BYTES: Final = {ROTATED_TOOL: 40_000}
 _SLOW_MS: Final = 5_000.0
 _MANAGED_PREFIX: Final = "audit.jsonl"
@@ -78,6 +89,14 @@ def read_lines(path: Path) -> list[bytes]:
     """The physical lines of a (possibly gzip-compressed) log, each with its ``\\n``."""
     data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     return data.splitlines(keepends=True)
+
+
+def workload_files() -> list[SampleFile]:
+    """The generator's workload of the samples alone (no incidents), one unrotated file per tool."""
+    lines: dict[str, list[bytes]] = defaultdict(list)
+    for tool, line in generate_lines(SAMPLE_CONFIG):
+        lines[tool].append(line)
+    return [SampleFile(f"{tool}/{_MANAGED_PREFIX}", lines[tool]) for tool in sorted(lines)]
 
 
 def _generation(path: Path) -> int:
@@ -203,11 +222,11 @@ def _next_second(moment: datetime) -> datetime:
 
 
 def healthcheck_lines(writer_lines: Sequence[SampleFile]) -> list[bytes]:
-    """The healthcheck log, in file (completion) order, for the writer's samples ``writer_lines``.
+    """The healthcheck log, in file (completion) order, for the writer's workload ``writer_lines``.
 
     An agent runs the check right after some of its ``verify`` steps, inside the same trace (its runner
     exports ``TOOL_TRACE_ID``), and it fails when the verify failed; cron runs it every minute without a
-    trace; one line was appended by hand.
+    trace (while the workload runs: the later incidents are not given); one line was appended by hand.
     """
     rng = Random(f"{SAMPLE_CONFIG.seed}:{HEALTHCHECK_TOOL}")
     records = [record for record, _ in _read(writer_lines) if record is not None]
@@ -287,15 +306,16 @@ def _read(files: Sequence[SampleFile]) -> list[tuple[ReadRecord | None, str]]:
 
 
 def regenerate(out: Path) -> GeneratorSummary:
-    """Write the samples into ``out`` (replacing earlier ``*/audit.jsonl*`` files there), the healthcheck
-    script and the README."""
+    """Write the samples (the workload, then the incidents) into ``out`` (replacing earlier
+    ``*/audit.jsonl*`` files there), the healthcheck script and the README."""
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob(f"*/{_MANAGED_PREFIX}*"):
         stale.unlink()
-    summary = write_log_dir(out, SAMPLE_CONFIG, rotate_bytes=_ROTATE_BYTES)
+    incidents = incident_records(INCIDENTS_START, INCIDENTS_SEED)
+    summary = write_log_dir(out, SAMPLE_CONFIG, rotate_bytes=_ROTATE_BYTES, then=incidents)
     directory = out / HEALTHCHECK_TOOL
     directory.mkdir(exist_ok=True)
-    (directory / _MANAGED_PREFIX).write_bytes(b"".join(healthcheck_lines(sample_files(out))))
+    (directory / _MANAGED_PREFIX).write_bytes(b"".join(healthcheck_lines(workload_files())))
     script = directory / _HEALTHCHECK_SCRIPT_NAME
     script.write_text(HEALTHCHECK_SCRIPT, encoding="utf-8")
     script.chmod(0o755)
@@ -366,7 +386,8 @@ def describe(root: Path, summary: GeneratorSummary) -> str:
         f"Seed {SAMPLE_CONFIG.seed}; {len(records)} records, {len(records) - orphans} of them in "
         f"{len(traces)} traces and {orphans} without a trace id;",
         f"from {SAMPLE_CONFIG.agents} concurrent agent runners, {SAMPLE_CONFIG.humans} humans and "
-        f"{SAMPLE_CONFIG.ci} CI runner using the writer, and a cron job;",
+        f"{SAMPLE_CONFIG.ci} CI runner using the writer, and a cron job,",
+        f"then {len(INCIDENTS)} scripted incidents; "
         f"starts from {min(starts):%Y-%m-%dT%H:%M:%SZ} to {max(starts):%Y-%m-%dT%H:%M:%SZ}.",
         "",
         "| file | lines | records | rejected | with a field warning |",
@@ -375,6 +396,23 @@ def describe(root: Path, summary: GeneratorSummary) -> str:
         "",
         "What to look for:",
         "",
+        "- **Incidents**, scripted in `auditview/demo/incidents.py` and run after the random workload, for",
+        "  the findings (`auditview traces sample_logs --filter 'trace.finding=retry-loop'`) and",
+        "  `auditview diff`:",
+        *(
+            line
+            for incident in INCIDENTS
+            if incident.trace_id in traces
+            for line in textwrap.wrap(
+                f"`{incident.trace_id}` ({len(traces[incident.trace_id])} steps, "
+                f"{incident.operator}): {incident.shows}.",
+                width=100,
+                initial_indent="  - ",
+                subsequent_indent="    ",
+            )
+        ),
+        f"  `auditview diff {DIFF_EXAMPLE} --previous sample_logs` compares the failing run with",
+        "  its previous similar run, the working one.",
         f"- **Traces across tools**: every trace has {min(sizes)}–{max(sizes)} steps;",
         f"  {multi_tool} traces span three or more tools, so one trace id appears in several files.",
         "  Children (a deploy's apply, verify and smoke-test; a rollback's apply and verify) carry",

@@ -23,6 +23,7 @@ from auditview.demo.generate import (
     GeneratorSummary,
     generate_lines,
     generate_records,
+    invocation_record,
     main,
     write_log,
     write_log_dir,
@@ -255,6 +256,41 @@ def test_write_log_dir_rotates_and_compresses_deterministically(tmp_path: Path) 
         assert data == b"".join(lines)
     assert (tmp_path / "deployctl" / "audit.jsonl.2.gz").exists()
     assert summary.records == 1200
+
+
+def test_write_log_dir_appends_then_records_after_the_workload(tmp_path: Path) -> None:
+    """``then`` records go, serialized like the workload's, after the workload's lines of their tool, and
+    count in the summary (records, failed, traces)."""
+    config = GeneratorConfig(records=200, seed=5)
+    workload = write_log_dir(tmp_path / "plain", config)
+    scripted = [
+        invocation_record(
+            timestamp="2026-11-21T00:00:00.000000Z",
+            tool=tool,
+            command="deploy",
+            params={"env": "prod"},
+            request_id=f"req-{n}",
+            trace_id="scripted-1",
+            parent_request_id=None,
+            version="1.0.0",
+            duration_ms=12.5,
+            error=("LockHeld", "held", 75) if n == 0 else None,
+            operator="tester",
+            host="h",
+            pid=1,
+        )
+        for n, tool in enumerate(("deployctl", "newtool"))
+    ]
+    summary = write_log_dir(tmp_path / "both", config, then=scripted)
+    plain = (tmp_path / "plain" / "deployctl" / "audit.jsonl").read_bytes()
+    both = (tmp_path / "both" / "deployctl" / "audit.jsonl").read_bytes()
+    assert both == plain + json.dumps(scripted[0], separators=(",", ":")).encode() + b"\n"
+    assert parse_line((tmp_path / "both" / "newtool" / "audit.jsonl").read_bytes())["request_id"] == "req-1"
+    assert (summary.records, summary.failed, summary.traces) == (
+        workload.records + 2,
+        workload.failed + 1,
+        workload.traces + 1,
+    )
 
 
 def test_keep_bounds_the_rotated_files(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from auditview.cli import main
 from auditview.core.exporters.otlp import SCHEMA_URL, build_requests
+from auditview.main import main
 from tests.otlp.conftest import (
     BASE,
     HEX_TRACE,
@@ -48,13 +48,13 @@ def test_sample_logs_export_is_valid_otlp_json_with_one_span_per_record(
     definitions read back to the same JSON (lowerCamelCase, int64 strings, integer enums, hex ids)."""
     documents = _export(capsysbinary, str(SAMPLE_LOGS))
     spans = spans_of(documents)
-    assert len(spans) == 553  # sample_logs/README.md: 553 records
+    assert len(spans) == 607  # sample_logs/README.md: 607 records
     message = parse_request(documents[0])
     first = message.resource_spans[0].scope_spans[0].spans[0]
     assert len(first.trace_id) == 16
     assert len(first.span_id) == 8
     assert first.start_time_unix_nano > 1_700_000_000 * 10**9
-    assert len({span["spanId"] for _, span in spans}) == 553
+    assert len({span["spanId"] for _, span in spans}) == 607
     for _, span in spans:
         assert len(span["traceId"]) == 32
         assert len(span["spanId"]) == 16
