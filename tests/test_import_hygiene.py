@@ -24,7 +24,15 @@ def test_writer_imports_only_stdlib_and_orjson() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["auditview.contract", "auditview.source", "auditview.text.timeparse", "auditview.text.sanitize"],
+    [
+        "auditview.contract",
+        "auditview.source",
+        "auditview.source.follow",
+        "auditview.source.storage",
+        "auditview.source.tail",
+        "auditview.text.timeparse",
+        "auditview.text.sanitize",
+    ],
 )
 def test_source_layer_imports_no_polars_or_ui(module: str) -> None:
     """The contract and source layers never load polars or a UI library."""

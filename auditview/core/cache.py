@@ -57,7 +57,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from auditview import __version__
-from auditview.source.types import Reject, SourceFile
+from auditview.source.storage import LOCAL, StoredFile
+from auditview.source.types import FileState, Reject, SourceFile
 
 if TYPE_CHECKING:
     import polars as pl
@@ -131,10 +132,10 @@ def fingerprint_data(head: bytes, tail: bytes, covered: int) -> Fingerprint:
     return Fingerprint(covered, _hash(head[:FINGERPRINT_BYTES]), _hash(tail[-FINGERPRINT_BYTES:]))
 
 
-def _file_fingerprint(fd: int, end: int) -> tuple[str, str]:
-    head = os.pread(fd, min(FINGERPRINT_BYTES, end), 0)
+def _file_fingerprint(file: StoredFile, end: int) -> tuple[str, str]:
+    head = file.read_range(0, min(FINGERPRINT_BYTES, end))
     start = max(0, end - FINGERPRINT_BYTES)
-    tail = os.pread(fd, end - start, start)
+    tail = file.read_range(start, end - start)
     return _hash(head), _hash(tail)
 
 
@@ -226,13 +227,12 @@ def _lookup(source: SourceFile, wanted: frozenset[str]) -> CacheEntry | None:
         meta: dict[str, Any] | None = json.loads(meta_file.read_bytes())
     except FileNotFoundError:
         meta = None
-    if not stat.S_ISREG(os.stat(source.path).st_mode):  # never open a FIFO or device here: it may block
+    if not LOCAL.state(source.path).regular:  # never open a FIFO or device here: it may block
         return None
-    fd = os.open(source.path, os.O_RDONLY | os.O_CLOEXEC)
     moved = False
-    try:
-        info = os.fstat(fd)
-        if meta is None or (info.st_dev, info.st_ino) != (meta.get("dev"), meta.get("ino")):
+    with LOCAL.open(source.path) as file:
+        info = file.state()
+        if meta is None or info.identity != (meta.get("dev"), meta.get("ino")):
             # Not this file's entry: maybe the entry of the file this one was (a log renamed by rotation).
             found = _moved_entry(directory, source, info)
             if found is None:
@@ -253,19 +253,17 @@ def _lookup(source: SourceFile, wanted: frozenset[str]) -> CacheEntry | None:
         covered = int(meta["covered"])
         compressed = source.compression != "none"
         if compressed:
-            if info.st_size != meta["size"] or info.st_mtime_ns != meta["mtime_ns"]:
+            if info.size != meta["size"] or info.mtime_ns != meta["mtime_ns"]:
                 return None
-            head, tail = _file_fingerprint(fd, info.st_size)
+            head, tail = _file_fingerprint(file, info.size)
         else:
-            if info.st_size < covered:
+            if info.size < covered:
                 return None
-            if info.st_size == meta["size"] and info.st_mtime_ns != meta["mtime_ns"]:
+            if info.size == meta["size"] and info.mtime_ns != meta["mtime_ns"]:
                 return None
-            head, tail = _file_fingerprint(fd, covered)
+            head, tail = _file_fingerprint(file, covered)
         if (head, tail) != (meta["head"], meta["tail"]):
             return None
-    finally:
-        os.close(fd)
     if moved:
         meta_file, meta = _adopt(directory, meta_file, meta, source)
     read_columns = [name for name in meta["order"] if name in wanted or name in meta["locations"]]
@@ -309,21 +307,18 @@ def _read_meta_file(path: Path) -> dict[str, Any] | None:
     return meta if isinstance(meta, dict) else None
 
 
-def _moved_entry(
-    directory: Path, source: SourceFile, info: os.stat_result
-) -> tuple[Path, dict[str, Any]] | None:
+def _moved_entry(directory: Path, source: SourceFile, info: FileState) -> tuple[Path, dict[str, Any]] | None:
     """The entry made for this very file (device and inode) under another path that no longer names it: the
     same log after a rename (``audit.jsonl`` rotated to ``audit.jsonl.1``). Looked for only on a miss."""
     here = os.path.abspath(source.path)
-    for name in _metas_by_inode(directory).get((info.st_dev, info.st_ino), ()):
+    for name in _metas_by_inode(directory).get(info.identity, ()):
         meta = _read_meta_file(directory / name)
         if meta is None:
             continue
-        if (meta.get("dev"), meta.get("ino")) != (info.st_dev, info.st_ino) or meta.get("path") == here:
+        if (meta.get("dev"), meta.get("ino")) != info.identity or meta.get("path") == here:
             continue
         try:
-            still_there = os.stat(str(meta.get("path")))
-            if (still_there.st_dev, still_there.st_ino) == (info.st_dev, info.st_ino):
+            if LOCAL.state(Path(str(meta.get("path")))).identity == info.identity:
                 continue  # a second name (hard link) of a file that keeps its own entry
         except OSError:
             pass
@@ -412,7 +407,7 @@ def _adopt(
 
 def store(
     source: SourceFile,
-    identity: os.stat_result,
+    identity: FileState,
     fingerprint: Fingerprint,
     next_line: int,
     frame: pl.DataFrame,
@@ -422,7 +417,7 @@ def store(
 ) -> None:
     """Write the entry for ``source`` in a background thread (``wait_pending`` joins it); never raises.
 
-    ``identity``: ``os.stat`` of the file taken before it was read; ``fingerprint``: of the bytes parsed
+    ``identity``: the state of the file taken before it was read; ``fingerprint``: of the bytes parsed
     (plain files) — for compressed files it is recomputed here from the raw file. ``frame``: file-relative
     rows sorted by ts, offset; ``columns``: the index columns it holds.
     """
@@ -451,7 +446,7 @@ def store(
 
 def _store_quietly(
     source: SourceFile,
-    identity: os.stat_result,
+    identity: FileState,
     fingerprint: Fingerprint,
     next_line: int,
     frame: pl.DataFrame,
@@ -474,7 +469,7 @@ def _store_quietly(
 
 def _store(
     source: SourceFile,
-    identity: os.stat_result,
+    identity: FileState,
     fingerprint: Fingerprint,
     next_line: int,
     frame: pl.DataFrame,
@@ -488,20 +483,16 @@ def _store(
 
     head, tail = fingerprint.head, fingerprint.tail
     if source.compression != "none":
-        fd = os.open(source.path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            info = os.fstat(fd)
-            same = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns) == (
-                identity.st_dev,
-                identity.st_ino,
-                identity.st_size,
-                identity.st_mtime_ns,
+        with LOCAL.open(source.path) as file:
+            info = file.state()
+            same = (info.identity, info.size, info.mtime_ns) == (
+                identity.identity,
+                identity.size,
+                identity.mtime_ns,
             )
             if not same:  # changed while it was read: do not cache what cannot be identified
                 return False
-            head, tail = _file_fingerprint(fd, info.st_size)
-        finally:
-            os.close(fd)
+            head, tail = _file_fingerprint(file, info.size)
     directory = cache_dir()
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = _key(source.path)
@@ -539,10 +530,10 @@ def _store(
             "path": os.path.abspath(source.path),
             "compression": source.compression,
             "reading": reading,
-            "dev": identity.st_dev,
-            "ino": identity.st_ino,
-            "size": identity.st_size,
-            "mtime_ns": identity.st_mtime_ns,
+            "dev": identity.identity[0],
+            "ino": identity.identity[1],
+            "size": identity.size,
+            "mtime_ns": identity.mtime_ns,
             "covered": fingerprint.covered,
             "head": head,
             "tail": tail,
@@ -896,19 +887,19 @@ def _stale_reason(meta: dict[str, Any]) -> Reason | None:
     if not isinstance(path, str):
         return "corrupt"
     try:
-        info = os.stat(path)
+        info = LOCAL.state(Path(path))
     except (FileNotFoundError, NotADirectoryError):
         return "missing"
     except OSError:  # cannot tell now (permissions, a hung mount): keep
         return None
-    if not stat.S_ISREG(info.st_mode):
+    if not info.regular:
         return "changed"
-    if "dev" in meta and "ino" in meta and (info.st_dev, info.st_ino) != (meta["dev"], meta["ino"]):
+    if "dev" in meta and "ino" in meta and info.identity != (meta["dev"], meta["ino"]):
         return "changed"
     covered, size, compression = meta.get("covered"), meta.get("size"), meta.get("compression")
     if compression == "none":
-        if isinstance(covered, int) and info.st_size < covered:
+        if isinstance(covered, int) and info.size < covered:
             return "changed"
-    elif isinstance(compression, str) and isinstance(size, int) and info.st_size != size:
+    elif isinstance(compression, str) and isinstance(size, int) and info.size != size:
         return "changed"
     return None

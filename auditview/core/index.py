@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import gc
 import os
-import stat
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,7 +31,8 @@ from auditview.core.parse import (
     parse_chunk_prefiltered,
     project_schema,
 )
-from auditview.source.types import Chunk, FieldWarning, Reject, SourceFile
+from auditview.source.storage import LOCAL, LocalFile, StoredFile
+from auditview.source.types import Chunk, FieldWarning, FileState, Reject, SourceFile
 
 if TYPE_CHECKING:
     from auditview.core.cache import CacheEntry, Fingerprint
@@ -77,13 +77,13 @@ class RawLineChanged(OSError):  # noqa: N818 - reads better at the call site
 
 
 class _RawReader:
-    """Reads spans of the files back by ``file_id``: ``pread`` on plain files (the descriptor stays open, so
-    a file renamed or unlinked after it was first read stays readable), a one-file cache of decompressed
-    streams, and the bytes kept of the sources that cannot be read twice (stdin, pipes, FIFOs: in memory up
-    to ``_KEEP_IN_MEMORY``, then in an unlinked temporary file)."""
+    """Reads spans of the files back by ``file_id``: by range on plain files (each opened once through
+    ``auditview.source.storage`` and kept open, so a file renamed or unlinked after it was first read stays
+    readable), a one-file cache of decompressed streams, and the bytes kept of the sources that cannot be read
+    twice (stdin, pipes, FIFOs: in memory up to ``_KEEP_IN_MEMORY``, then in an unlinked temporary file)."""
 
     def __init__(self) -> None:
-        self._fds: dict[int, int] = {}
+        self._files: dict[int, StoredFile] = {}
         self._decompressed: tuple[int, bytes] | None = None
         self._kept: dict[int, bytearray] = {}
         #: ``file_id`` -> descriptor of the unlinked temporary file its kept bytes moved to.
@@ -129,9 +129,9 @@ class _RawReader:
 
     def span(self, file_id: int, source: SourceFile, offset: int, length: int) -> bytes:
         """``length`` bytes at ``offset``; checks that a ``\\n`` follows, so a changed file is noticed."""
-        fd = self._fd(file_id, source)
-        if fd is not None:
-            data = os.pread(fd, length + 1, offset)
+        file = self._file(file_id, source)
+        if file is not None:
+            data = file.read_range(offset, length + 1)
             if len(data) != length + 1 or data[length] != 0x0A:
                 raise RawLineChanged(f"{source.display}: bytes at offset {offset} changed since indexing")
             return data[:length]
@@ -144,9 +144,9 @@ class _RawReader:
         self, file_id: int, source: SourceFile, places: list[tuple[int, int, int]], out: list[bytes]
     ) -> None:
         """Fill ``out[slot]`` for every ``(offset, length, slot)`` of ``places`` (sorted by offset), reading
-        neighbouring lines of a plain file with one ``pread``."""
-        fd = self._fd(file_id, source)
-        if fd is None:
+        neighbouring lines of a plain file with one read."""
+        file = self._file(file_id, source)
+        if file is None:
             for offset, length, slot in places:
                 out[slot] = self.span(file_id, source, offset, length)
             return
@@ -161,7 +161,7 @@ class _RawReader:
                     break
                 end = max(end, offset + length + 1)
                 j += 1
-            block = os.pread(fd, end - begin, begin)
+            block = file.read_range(begin, end - begin)
             for offset, length, slot in places[i:j]:
                 at = offset - begin
                 if len(block) < at + length + 1 or block[at + length] != 0x0A:
@@ -169,15 +169,16 @@ class _RawReader:
                 out[slot] = block[at : at + length]
             i = j
 
-    def _fd(self, file_id: int, source: SourceFile) -> int | None:
-        fd = self._fds.get(file_id)
-        if fd is None:
-            fd = self._spilled.get(file_id)
+    def _file(self, file_id: int, source: SourceFile) -> StoredFile | None:
+        spilled = self._spilled.get(file_id)
+        if spilled is not None:
+            return LocalFile(spilled, owns=False)  # our own copy of a stream's bytes
+        file = self._files.get(file_id)
         readable_again = not source.reads_once and file_id not in self._kept
-        if fd is None and source.compression == "none" and readable_again:
-            fd = os.open(source.path, os.O_RDONLY | os.O_CLOEXEC)
-            self._fds[file_id] = fd
-        return fd
+        if file is None and source.compression == "none" and readable_again:
+            file = LOCAL.open(source.path)
+            self._files[file_id] = file
+        return file
 
     def _stream(self, file_id: int, source: SourceFile) -> bytes | bytearray:
         kept = self._kept.get(file_id)
@@ -194,16 +195,16 @@ class _RawReader:
 
     def forget(self, file_id: int) -> None:
         """Drop what is kept open for ``file_id`` (its path now names other bytes)."""
-        fd = self._fds.pop(file_id, None)
-        if fd is not None:
-            os.close(fd)
+        file = self._files.pop(file_id, None)
+        if file is not None:
+            file.close()
         if self._decompressed is not None and self._decompressed[0] == file_id:
             self._decompressed = None
 
     def close(self) -> None:
-        for fd in self._fds.values():
-            os.close(fd)
-        self._fds.clear()
+        for file in self._files.values():
+            file.close()
+        self._files.clear()
         for fd in self._spilled.values():
             os.close(fd)  # the temporary file goes with its last descriptor (its bytes with it)
         self._spilled.clear()
@@ -534,7 +535,7 @@ class _Plan:
     #: Parsed through a prefilter (nothing of it may be stored), and the lines that prefilter ruled out.
     prefiltered: bool = False
     unchecked: int = 0
-    identity: os.stat_result | None = None
+    identity: FileState | None = None
     fingerprint: Fingerprint | None = None
 
     def read(self, *, fingerprint: bool) -> Iterator[Chunk | Reject]:
@@ -551,8 +552,8 @@ class _Plan:
         ) as reader:
             stream = self.source.path == Path("-")
             if fingerprint and not stream:
-                info = os.fstat(reader.fd)
-                self.identity = info if stat.S_ISREG(info.st_mode) else None  # pipes are not cached
+                state = reader.state()
+                self.identity = state if state.regular else None  # pipes are not cached
             yield from reader.read_events(block=True)
             self.partial = 1 if reader.partial() is not None else 0
             self.covered, self.next_line = reader.offset, reader.line
@@ -561,9 +562,9 @@ class _Plan:
                 if self.source.compression == "none":
                     from auditview.core.cache import FINGERPRINT_BYTES
 
-                    head = os.pread(reader.fd, min(FINGERPRINT_BYTES, covered), 0)
+                    head = reader.read_raw(0, min(FINGERPRINT_BYTES, covered))
                     start = max(0, covered - FINGERPRINT_BYTES)
-                    tail = os.pread(reader.fd, covered - start, start)
+                    tail = reader.read_raw(start, covered - start)
                     self.fingerprint = fingerprint_data(head, tail, covered)
                 else:  # the cache fingerprints the compressed file itself
                     self.fingerprint = fingerprint_data(b"", b"", covered)
@@ -653,6 +654,6 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 def _size(source: SourceFile) -> int:
     try:
-        return source.path.stat().st_size if source.path != Path("-") else 0
+        return LOCAL.state(source.path).size if source.path != Path("-") else 0
     except OSError:
         return 0

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from auditview.source.storage import LOCAL
 from auditview.source.types import SourceFile
 
 __all__ = ["COLD_PROCESS_MIN", "cache_writable", "index_in_child", "main", "uncached_bytes"]
@@ -65,17 +66,17 @@ def uncached_bytes(sources: Sequence[SourceFile]) -> int:
         if source.reads_once:
             continue
         try:
-            info = os.stat(source.path)
+            info = LOCAL.state(source.path)
         except OSError:
             continue
         covered = 0
         try:
             meta = json.loads((directory / f"{cache._key(source.path)}.json").read_bytes())
-            if (meta["dev"], meta["ino"]) == (info.st_dev, info.st_ino) and info.st_size >= meta["covered"]:
-                covered = info.st_size if source.compression != "none" else int(meta["covered"])
+            if (meta["dev"], meta["ino"]) == info.identity and info.size >= meta["covered"]:
+                covered = info.size if source.compression != "none" else int(meta["covered"])
         except (OSError, ValueError, KeyError, TypeError):
             covered = 0
-        total += max(info.st_size - covered, 0)
+        total += max(info.size - covered, 0)
     return total
 
 

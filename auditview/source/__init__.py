@@ -7,5 +7,8 @@ It deals in byte chunks of complete lines and never imports polars or any UI lib
 * ``read.py``: ``FileReader``, ``read_all()``, ``read_span()`` — complete lines of one source from an offset.
 * ``follow.py``: ``Follower`` and the ``SourceEvent`` dataclasses — tailing across appends, truncation and
   rotation.
-* ``types.py``: the value types handed to the engine: ``SourceFile``, ``Chunk``, ``Reject``, ``PartialLine``.
+* ``storage.py``: ``Storage``/``StoredFile``, the interface a storage backend implements (a file's state,
+  its bytes by range), and ``LOCAL``, the local filesystem: how the engine looks at or opens an audit file.
+* ``types.py``: the value types handed to the engine: ``SourceFile``, ``FileState``, ``Chunk``, ``Reject``,
+  ``PartialLine``.
 """

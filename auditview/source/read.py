@@ -51,7 +51,8 @@ from typing import Any, Final, Protocol, Self
 from auditview.contract import MAX_LINE_BYTES
 from auditview.source.discover import SourceMissing, magic_compression
 from auditview.source.lines import REJECT_PREFIX_BYTES, LineRun, LineSplitter, LongLine
-from auditview.source.types import Chunk, Compression, PartialLine, Reject, SourceFile
+from auditview.source.storage import LocalFile, StoredFile
+from auditview.source.types import Chunk, Compression, FileState, PartialLine, Reject, SourceFile
 
 __all__ = [
     "DEFAULT_CHUNK_BYTES",
@@ -252,8 +253,9 @@ class FileReader:
     ``read_available()``.
     ``fd``: pass an already open descriptor (the follower does, to pin the inode); it is then not closed by
     ``close()``. A stream (stdin, a ``SourceFile.stream``, or any path that turns out to be a FIFO when
-    opened) is read with ``os.read`` and its compression told from its first bytes; everything else with
-    ``os.pread``. Opening a FIFO waits for its writer (see the module docstring).
+    opened) is read with ``os.read`` and its compression told from its first bytes; everything else by range
+    through a ``StoredFile`` (``auditview.source.storage``). Opening a FIFO waits for its writer (see the
+    module docstring).
     ``count_runs=False``: the lines inside chunks are not counted here (a bulk loader counts them in its
     parse workers instead of on the reading thread); ``line``, ``Chunk.first_line`` and the line numbers of
     rejects then count only the over-long lines, and the caller adds the chunk lines before each.
@@ -278,6 +280,7 @@ class FileReader:
         self.rejects: list[Reject] = []
         self._owns_fd = fd is None
         self._fd: int | None = fd
+        self._stored: StoredFile | None = None
         self._is_stream: bool | None = True if source.reads_once else None
         self._count_runs = count_runs
         self._splitter = LineSplitter(offset=offset, line=line, max_line=max_line, count_runs=count_runs)
@@ -366,6 +369,21 @@ class FileReader:
         info = os.fstat(self.fd)
         return info.st_dev, info.st_ino
 
+    def state(self) -> FileState:
+        """The ``FileState`` of the open file now."""
+        return self._file().state()
+
+    def read_raw(self, offset: int, length: int) -> bytes:
+        """Up to ``length`` bytes of the open file itself at ``offset`` (compressed bytes for gzip/zstd);
+        for a regular file only (a stream's bytes are gone once read)."""
+        return self._file().read_range(offset, length)
+
+    def _file(self) -> StoredFile:
+        """The open file, for reading by range (the descriptor stays this reader's)."""
+        if self._stored is None:
+            self._stored = LocalFile(self.fd, owns=False)
+        return self._stored
+
     def reset(self) -> None:
         """Start again from offset 0, line 1 after a truncation, dropping the pending line and fingerprint."""
         self._splitter = LineSplitter(max_line=self.max_line, count_runs=self._count_runs)
@@ -410,9 +428,9 @@ class FileReader:
         if self._is_stream:
             yield from self._read_stream(fd, block=block)
         elif self._decoder is None:
-            yield from self._read_plain(fd)
+            yield from self._read_plain(self._file())
         else:
-            yield from self._read_compressed(fd, final=block)
+            yield from self._read_compressed(self._file(), final=block)
 
     def _sniff(self, fd: int, *, block: bool) -> bool:
         """Decide a stream's compression from its first bytes; False while fewer than 4 have arrived."""
@@ -449,7 +467,7 @@ class FileReader:
             return True
         return False
 
-    def _read_plain(self, fd: int) -> Iterator[Chunk | Reject]:
+    def _read_plain(self, file: StoredFile) -> Iterator[Chunk | Reject]:
         # Fast path: re-read a short partial line from the file and end each read just after a "\n" (found
         # by a small probe), so that a block becomes a Chunk without being copied again. A partial line of
         # half a block or more stays held (re-reading it could make no progress).
@@ -461,24 +479,24 @@ class FileReader:
             probe = max(1, min(_PROBE_BYTES, size // 4))
             probe_at = start + size - probe
             if probe_at > start and not self._splitter.skipping:
-                newline = os.pread(fd, probe, probe_at).rfind(b"\n")
+                newline = file.read_range(probe_at, probe).rfind(b"\n")
                 if newline >= 0:
                     size = probe_at - start + newline + 1
-            data = os.pread(fd, size, start)
+            data = file.read_range(start, size)
             if not data:
                 return
             yield from self._feed(data)
             if len(data) < size or self._spend(len(data)):
                 return
 
-    def _read_compressed(self, fd: int, *, final: bool) -> Iterator[Chunk | Reject]:
+    def _read_compressed(self, file: StoredFile, *, final: bool) -> Iterator[Chunk | Reject]:
         """``final``: the file's current end is its end (a one-shot read): a member or frame cut off there is
         reported; a follower (``final=False``) reads on from there when the file grows."""
         decoded: list[bytes] = []
         size = 0
         ended = False
         while True:
-            raw = os.pread(fd, RAW_BLOCK_BYTES, self._raw_position)
+            raw = file.read_range(self._raw_position, RAW_BLOCK_BYTES)
             if not raw:
                 ended = True
                 break
@@ -580,6 +598,7 @@ class FileReader:
         if self._owns_fd and self._fd is not None and self._fd != 0:
             os.close(self._fd)
         self._fd = None
+        self._stored = None
 
     def __enter__(self) -> Self:
         return self
@@ -630,18 +649,17 @@ def read_span(source: SourceFile, offset: int, length: int) -> bytes:
     """
     if source.reads_once:
         raise SourceMissing(f"{source.display}: a stream cannot be read again")
-    fd = open_source(source)
-    try:
-        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+    with LocalFile(open_source(source)) as file:
+        if stat.S_ISFIFO(os.fstat(file.fd).st_mode):
             raise SourceMissing(f"{source.display}: a stream cannot be read again")
         decoder = _decoder(source.compression)
         if decoder is None:
-            return os.pread(fd, length, offset)
+            return file.read_range(offset, length)
         out = bytearray()
         position = 0
         raw_position = 0
         while len(out) < length:
-            raw = os.pread(fd, RAW_BLOCK_BYTES, raw_position)
+            raw = file.read_range(raw_position, RAW_BLOCK_BYTES)
             if not raw:
                 break
             raw_position += len(raw)
@@ -653,5 +671,3 @@ def read_span(source: SourceFile, offset: int, length: int) -> bytes:
                 out += data[start : start + length - len(out)]
             position += len(data)
         return bytes(out)
-    finally:
-        os.close(fd)

@@ -1,4 +1,4 @@
-"""Value types passed from the source layer to the engine: a file, a chunk of complete lines, a reject."""
+"""Value types passed from the source layer to the engine: a file, its state, a chunk of lines, a reject."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["Chunk", "Compression", "FieldWarning", "PartialLine", "Reject", "SourceFile"]
+__all__ = ["Chunk", "Compression", "FieldWarning", "FileState", "PartialLine", "Reject", "SourceFile"]
 
 Compression = Literal["none", "gzip", "zstd"]
 
@@ -40,6 +40,20 @@ class SourceFile:
     def reads_once(self) -> bool:
         """True for standard input and every other ``stream``: its bytes cannot be read a second time."""
         return self.stream or str(self.path) == "-"
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """What a stored file is now: which file (``identity``: device and inode on a local filesystem), its
+    ``size`` and ``mtime_ns``, and whether it is a ``regular`` file (not a FIFO, device or directory).
+
+    The index cache compares these to tell whether the bytes it parsed are still there.
+    """
+
+    identity: tuple[int, int]
+    size: int
+    mtime_ns: int
+    regular: bool
 
 
 @dataclass(frozen=True, slots=True)

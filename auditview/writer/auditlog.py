@@ -26,10 +26,11 @@ import argparse
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, Final, NoReturn, TextIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Final, NoReturn, Protocol, TextIO
 
 import orjson
 
@@ -42,11 +43,26 @@ if TYPE_CHECKING:
     from auditview.source.follow import Follower
     from auditview.source.tail import CaughtUp
     from auditview.source.types import Chunk
-    from auditview.writer.auditor import Auditor
+    from auditview.writer.context import Invocation
 
-__all__ = ["LogLine", "build_parser", "log_files", "read_log", "run_audit_log", "warn_fields"]
+__all__ = ["AuditedTool", "LogLine", "build_parser", "log_files", "read_log", "run_audit_log", "warn_fields"]
 
 _FOLLOW_INTERVAL_S: Final = 0.25
+
+
+class AuditedTool(Protocol):
+    """What the command needs of the tool's ``Auditor``: its name, its log and an unrecorded invocation.
+
+    A protocol, so that this module does not import the auditor (whose ``audit_log_main`` imports this one).
+    """
+
+    @property
+    def tool(self) -> str: ...
+
+    @property
+    def log_path(self) -> str: ...
+
+    def invocation(self, command: str, *, record: bool = True) -> AbstractContextManager[Invocation]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +230,7 @@ class _Filter:
 
 
 def run_audit_log(
-    auditor: Auditor,
+    auditor: AuditedTool,
     argv: Sequence[str],
     *,
     prog: str | None = None,

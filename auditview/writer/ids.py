@@ -13,7 +13,14 @@ import threading
 import time
 from typing import Final
 
-__all__ = ["REQUEST_ID_PREFIX", "new_request_id", "new_span_id", "new_trace_id", "span_id_for"]
+__all__ = [
+    "REQUEST_ID_PREFIX",
+    "hashed_hex_id",
+    "new_request_id",
+    "new_span_id",
+    "new_trace_id",
+    "span_id_for",
+]
 
 REQUEST_ID_PREFIX: Final = "req-"
 
@@ -85,7 +92,17 @@ def span_id_for(request_id: str) -> str:
             pass
         else:
             return digits[16:]
-    from auditview.writer.trace import _blake2b_hex  # lazily: only for foreign request ids
-
-    value = _blake2b_hex(request_id, 8)
+    value = hashed_hex_id(request_id, 8)
     return value if value != "0" * 16 else "0" * 15 + "1"
+
+
+def hashed_hex_id(text: str, size: int) -> str:
+    """A stable id of ``size`` bytes (lowercase hex) derived from ``text`` by BLAKE2b.
+
+    The C module is imported directly and only on first use (``hashlib`` loads OpenSSL, which is slower).
+    """
+    try:
+        from _blake2 import blake2b
+    except ImportError:  # pragma: no cover - other interpreters
+        from hashlib import blake2b
+    return blake2b(text.encode("utf-8", "surrogatepass"), digest_size=size).hexdigest()

@@ -23,7 +23,7 @@ from auditview.contract import (
     MAX_TRACE_ID_LENGTH,
     tool_env_prefix,
 )
-from auditview.writer.ids import new_trace_id, span_id_for
+from auditview.writer.ids import hashed_hex_id, new_trace_id, span_id_for
 
 __all__ = [
     "EnvironmentPatch",
@@ -101,17 +101,8 @@ def traceparent_for(trace_id: str, request_id: str) -> str:
     A trace id that is not 32 lowercase hex (e.g. ``test-123``) is mapped to one by a stable hash, so every
     process of the trace derives the same W3C trace id.
     """
-    w3c = trace_id if _HEX32.match(trace_id) and trace_id != "0" * 32 else _blake2b_hex(trace_id, 16)
+    w3c = trace_id if _HEX32.match(trace_id) and trace_id != "0" * 32 else hashed_hex_id(trace_id, 16)
     return f"00-{w3c}-{span_id_for(request_id)}-01"
-
-
-def _blake2b_hex(text: str, size: int) -> str:
-    """BLAKE2b of ``text``, from the C module directly (``hashlib`` loads OpenSSL, which is slower)."""
-    try:
-        from _blake2 import blake2b
-    except ImportError:  # pragma: no cover - other interpreters
-        from hashlib import blake2b
-    return blake2b(text.encode("utf-8", "surrogatepass"), digest_size=size).hexdigest()
 
 
 def propagation_environ(

@@ -1,8 +1,10 @@
 """Build index frames with the documented schema directly, for the query, trace, timeline and stats tests.
 
-The real index (``auditview/core/index.py``) is not needed: ``make_frame`` turns a few dicts into exactly the
-columns and dtypes listed in ``INTERFACES.md``, sorted by ``(ts, file_id, offset)`` like the index.
-``synthetic_frame`` builds large frames quickly (polars only) for benchmarks and smoke tests.
+The real index (``auditview/core/index.py``) is not needed: ``make_frame`` turns a few dicts into the columns
+and dtypes of the index (taken from ``auditview.core.parse.SCHEMA``, the low-cardinality columns as plain
+strings unless ``categorical=True``; without the columns ``LEFT_OUT``, like a projected index frame), sorted
+by ``(ts, file_id, offset)`` like the index. ``synthetic_frame`` builds large frames quickly (polars only)
+for benchmarks and smoke tests.
 """
 
 from __future__ import annotations
@@ -14,32 +16,23 @@ from typing import Any
 import orjson
 import polars as pl
 
+from auditview.core import parse
+
 BASE = datetime(2026, 11, 20, 9, 0, 0, tzinfo=UTC)
 
-SCHEMA: dict[str, pl.DataType] = {
-    "ts": pl.Datetime("us", "UTC"),
-    "tool": pl.String(),
-    "command": pl.String(),
-    "exit_code": pl.Int64(),
-    "duration_ms": pl.Float64(),
-    "request_id": pl.String(),
-    "trace_id": pl.String(),
-    "parent_request_id": pl.String(),
-    "operator": pl.String(),
-    "host": pl.String(),
-    "version": pl.String(),
-    "ok": pl.Boolean(),
-    "error_type": pl.String(),
-    "error_message": pl.String(),
-    "params": pl.String(),
-    "extra": pl.String(),
-    "file_id": pl.UInt32(),
-    "offset": pl.Int64(),
-    "length": pl.UInt32(),
-    "line": pl.UInt32(),
-}
+#: The low-cardinality columns, ``Categorical`` in the index (``make_frame(categorical=True)``).
+CATEGORICAL_COLUMNS = parse.LOW_CARDINALITY
 
-CATEGORICAL_COLUMNS = ("tool", "command", "operator", "host", "version")
+#: Index columns the frames built here do not have, as a projected index frame may not: a test of ``pid`` or
+#: ``truncated`` then reads them from ``extra``; ``derived`` and ``warnings`` only the parser fills.
+LEFT_OUT = ("pid", "schema_version", "truncated", "derived", "warnings")
+
+#: The index schema without ``LEFT_OUT``, the low-cardinality columns as plain strings.
+SCHEMA: dict[str, pl.DataType] = {
+    name: pl.String() if name in CATEGORICAL_COLUMNS else dtype
+    for name, dtype in parse.SCHEMA.items()
+    if name not in LEFT_OUT
+}
 
 
 def at(ms: float) -> datetime:
