@@ -1,5 +1,5 @@
 """``python -m auditview``: the same as the ``auditview`` command."""
 
-from auditview.cli import main
+from auditview.main import main
 
 raise SystemExit(main())

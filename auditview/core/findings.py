@@ -54,8 +54,8 @@ from typing import Any, Final, NamedTuple
 import orjson
 import polars as pl
 
-from auditview.core.slow import format_ms
 from auditview.core.traces import failed_expr, has_trace_id
+from auditview.text.humanize import format_duration
 
 __all__ = [
     "DETECTORS",
@@ -237,10 +237,6 @@ def _label(prefix: str = "") -> pl.Expr:
     )
 
 
-def _format_ms(expr: pl.Expr) -> pl.Expr:
-    return expr.map_elements(format_ms, return_dtype=pl.String())
-
-
 # Windows (``over``) below run over steps in start order (``_base``) and are never nested: a window inside
 # another one's expression is evaluated group by group, hundreds of times slower.
 
@@ -336,11 +332,11 @@ def _long_think_gap(base: pl.LazyFrame, th: FindingThresholds) -> pl.LazyFrame:
     long = gaps.filter(pl.col("gap_us") > limit).join(openers, on="opener", how="left")
     reason = pl.format(
         "{} idle between {} and {}, {}× the trace's median gap of {}",
-        _format_ms(pl.col("gap_us") / 1000.0),
+        (pl.col("gap_us") / 1000.0).map_elements(format_duration, return_dtype=pl.String()),
         _label("opener_"),
         _label(),
         (pl.col("gap_us") / pl.col("median_us")).round(1),
-        _format_ms(pl.col("median_us") / 1000.0),
+        (pl.col("median_us") / 1000.0).map_elements(format_duration, return_dtype=pl.String()),
     )
     return _named(
         long.with_columns(
@@ -533,7 +529,7 @@ def _rollback_after_verify(steps: Sequence[_Step]) -> list[_Found]:
             last.end_us < step.end_us <= rollback.start_us for step in failures if step.row != rollback.row
         ):
             continue
-        after = format_ms((rollback.start_us - last.end_us) / 1000.0)
+        after = format_duration((rollback.start_us - last.end_us) / 1000.0)
         reason = f"{{1}} started {after} after {{0}} succeeded, with no failure in between"
         found.append(("rollback-after-verify", reason, [last, rollback]))
     return found

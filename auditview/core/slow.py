@@ -15,25 +15,13 @@ from dataclasses import dataclass
 
 import polars as pl
 
-__all__ = ["SlowBaseline", "SlowStepRule", "format_ms"]
+from auditview.text.humanize import format_duration
+
+__all__ = ["SlowBaseline", "SlowStepRule"]
 
 _P95_COLUMN = "__av_p95"
 _COUNT_COLUMN = "__av_samples"
 _KEY_COLUMN = "__av_pair"
-
-
-def format_ms(ms: float) -> str:
-    """Format milliseconds for humans: ``250 ms``, ``1.5 s``, ``5 s``, ``2 min``, ``1 h 30 min``."""
-    if ms < 1000:
-        return f"{ms:g} ms"
-    if ms < 60_000:
-        return f"{ms / 1000:.3g} s" if ms % 1000 else f"{ms / 1000:.0f} s"
-    minutes, rest_ms = divmod(ms, 60_000)
-    if minutes < 60:
-        seconds = rest_ms / 1000
-        return f"{minutes:.0f} min" if seconds < 0.5 else f"{minutes:.0f} min {seconds:.0f} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours:.0f} h" if minutes == 0 else f"{hours:.0f} h {minutes:.0f} min"
 
 
 @dataclass(frozen=True)
@@ -57,7 +45,7 @@ class SlowBaseline:
 class SlowStepRule:
     """When a step is slow.
 
-    - ``threshold_ms``: a step longer than this is slow ("over 5 s"); ``None`` disables it.
+    - ``threshold_ms``: a step longer than this is slow ("over 5s"); ``None`` disables it.
     - ``p95_factor``: a step longer than ``p95_factor`` × the p95 of the same tool+command in the loaded data
       is slow ("4.2× the p95 of deployctl/apply"); ``None`` disables the relative rule.
     - ``min_samples``: the relative rule applies only to tool+command pairs with at least this many records.
@@ -71,8 +59,8 @@ class SlowStepRule:
     min_ms: float = 100.0
 
     def threshold_reason(self) -> str | None:
-        """The reason given to a step over the absolute threshold, e.g. ``"over 5 s"``."""
-        return None if self.threshold_ms is None else f"over {format_ms(self.threshold_ms)}"
+        """The reason given to a step over the absolute threshold, e.g. ``"over 5s"``."""
+        return None if self.threshold_ms is None else f"over {format_duration(self.threshold_ms)}"
 
     def baseline(self, reference: pl.DataFrame) -> SlowBaseline:
         """The p95 and sample count of each tool+command in ``reference`` (one group-by), for ``annotate``."""

@@ -1,4 +1,5 @@
-"""The ``WHEN`` grammar shared by ``--since``/``--until`` everywhere in auditview, and duration parsing.
+"""The ``WHEN`` grammar shared by ``--since``/``--until`` everywhere in auditview, duration parsing, and
+``TimeRange`` (a since/until pair as resolved and as the user wrote it).
 
 Accepted ``WHEN`` forms (case-insensitive):
 
@@ -14,10 +15,11 @@ polars; the writer imports it lazily, only when its ``audit-log`` subcommand run
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-__all__ = ["WHEN_HELP", "TimeParseError", "parse_duration_ms", "parse_when"]
+__all__ = ["WHEN_HELP", "TimeParseError", "TimeRange", "parse_duration_ms", "parse_when"]
 
 WHEN_HELP: Final = (
     "a duration ago (30m, 1h, 2d, 1h30m), now, today, yesterday, "
@@ -95,6 +97,25 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
         if isinstance(parsed, pendulum.Date):
             return _utc(pendulum.datetime(parsed.year, parsed.month, parsed.day, tz=local_timezone()))
     raise TimeParseError(f"bad time {text!r}; expected {WHEN_HELP}")
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """A resolved time range and how the user wrote it (empty text = open end)."""
+
+    since: datetime | None
+    until: datetime | None
+    since_text: str = ""
+    until_text: str = ""
+
+    def describe(self) -> str:
+        """``since 1h · until now`` or ``all time``."""
+        parts = []
+        if self.since_text:
+            parts.append(f"since {self.since_text}")
+        if self.until_text:
+            parts.append(f"until {self.until_text}")
+        return " · ".join(parts) if parts else "all time"
 
 
 def _utc(moment: datetime) -> datetime:

@@ -1,18 +1,20 @@
 """The auditview terminal app: the shell (records, filter bar, volume strip, status bar) and its wiring.
 
-Owns: ``AppOptions`` and ``run_app`` (the CLI's entry), ``create_app`` (the one factory shared by the CLI,
-the tests and the benchmark), and ``AuditViewApp``, which keeps the state — the whole index frame, the
-filtered view, the filter and time range — and hands it *down* to widgets and screens, which send messages
-*up*.
+Owns: ``run_app`` (what ``auditview.main`` runs with the CLI's ``AppOptions``), ``create_app`` (the one
+factory shared by the program, the tests and the benchmark), and ``AuditViewApp``, which keeps the state —
+the whole index frame, the filtered view, the filter and time range — and hands it *down* to widgets and
+screens, which send messages *up*.
 
-Must not: open a log file or parse a record on the UI thread. The loader worker (``workers.load_and_follow``)
-owns the index and the follower; filtering, raw-line reads and timelines run in thread workers too.
+Must not: open a log file or parse a record on the UI thread. The loader worker (``workers.load_and_follow``,
+the core's ``live.load_and_follow``) owns the index and the follower; filtering (``core.view``), raw-line
+reads and timelines run in thread workers too.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,61 +27,51 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
+from auditview.core.diff import diff_runs, previous_run
+from auditview.core.live import LoaderOptions, LoadStopped, RawIndex, line_number_at
 from auditview.core.query import FilterError, compile_filter, completions, warm_filter_helpers
 from auditview.core.slow import SlowStepRule
 from auditview.core.timeline import TraceNotFoundError, build_timeline
+from auditview.core.view import FilterState, update_view, volume_buckets
+from auditview.launch import AppOptions
 from auditview.source.types import Reject
+from auditview.text.humanize import UNKNOWN
 from auditview.text.sanitize import printable
+from auditview.text.timeparse import TimeRange
+from auditview.tui.finding_marks import trace_findings
 from auditview.tui.messages import (
+    CompareRequested,
     ExportRequested,
     FilterApplied,
     FilterFailed,
     IndexingFinished,
     IndexingProgressed,
     LoadFailed,
-    RawIndex,
     RecordDetailRequested,
     RecordsAppended,
+    ReportRequested,
     SearchApplied,
     SourceEventHappened,
     TraceOpened,
 )
+from auditview.tui.report_file import write_trace_report
+from auditview.tui.screens.compare import CompareScreen
 from auditview.tui.screens.detail import DetailScreen
 from auditview.tui.screens.export import ExportDialog, ExportScope, default_export_name, trace_selection
 from auditview.tui.screens.help import HelpScreen
 from auditview.tui.screens.rejects import RejectsScreen, field_warning_rows
-from auditview.tui.screens.time_range import TimeRange, TimeRangeDialog
+from auditview.tui.screens.time_range import TimeRangeDialog
 from auditview.tui.screens.timeline import TimelineScreen
 from auditview.tui.screens.traces import TracesScreen
 from auditview.tui.widgets.filter_bar import FilterBar
 from auditview.tui.widgets.records import RecordsTable
 from auditview.tui.widgets.status import StatusBar
 from auditview.tui.widgets.volume import VolumeStrip
-from auditview.tui.workers import (
-    FilterState,
-    LoaderOptions,
-    line_number_at,
-    load_and_follow,
-    update_view,
-    volume_buckets,
-)
+from auditview.tui.workers import load_and_follow
 
-__all__ = ["AppOptions", "AuditViewApp", "create_app", "run_app"]
+__all__ = ["AuditViewApp", "create_app", "run_app"]
 
 Clock = Callable[[], datetime]
-
-
-@dataclass
-class AppOptions:
-    """What the CLI asks the app to show."""
-
-    paths: list[str] = field(default_factory=list)
-    since: datetime | None = None
-    until: datetime | None = None
-    filter_text: str = ""
-    slow_ms: float = 5000.0
-    demo: bool = False
-    follow: bool = True
 
 
 def _utc_now() -> datetime:
@@ -152,6 +144,8 @@ class AuditViewApp(App[int]):
         self._pending_appended = False
         self.loaded = False
         self.indexing_seconds: float | None = None
+        #: Where the last export of this session went (reports are written next to it); ``None``: none yet.
+        self.export_dir: Path | None = None
 
     # ------------------------------------------------------------------------------------------- children
     @property
@@ -205,30 +199,31 @@ class AuditViewApp(App[int]):
         try:
             load_and_follow(options, self.post_message, lambda: worker.is_cancelled)
         except Exception as exc:  # an engine bug must be shown, not swallowed by the worker
-            self.post_message(LoadFailed(f"loading stopped: {type(exc).__name__}: {exc}"))
+            self.post_message(LoadFailed(LoadStopped(f"loading stopped: {type(exc).__name__}: {exc}")))
 
     def on_records_appended(self, message: RecordsAppended) -> None:
         """Take the new index snapshot and refresh the view."""
         if not self.screen_stack:  # shutting down
             return
+        event = message.event
         contiguous = (
-            message.added is not None
+            event.added is not None
             and self._last_sequence is not None
-            and message.sequence == self._last_sequence + 1
-            and message.index is self.index
+            and event.sequence == self._last_sequence + 1
+            and event.index is self.index
         )
-        if contiguous and self._pending_added is not None and message.added is not None:
-            self._pending_added.append(message.added)
+        if contiguous and self._pending_added is not None and event.added is not None:
+            self._pending_added.append(event.added)
         else:
             self._pending_added = None
-        self._last_sequence = message.sequence if message.sequence >= 0 else None
-        self.frame = message.frame
-        self.index = message.index
-        self.preview = message.preview
-        self.status.total = message.frame.height
-        self.status.rejects = message.rejects
-        self.status.field_warnings = message.warnings
-        self.status.sources = message.sources if message.sources is not None else len(message.index.files)
+        self._last_sequence = event.sequence if event.sequence >= 0 else None
+        self.frame = event.frame
+        self.index = event.index
+        self.preview = event.preview
+        self.status.total = event.frame.height
+        self.status.rejects = event.rejects
+        self.status.field_warnings = event.warnings
+        self.status.sources = event.sources if event.sources is not None else len(event.index.files)
         self.loaded = True
         self._request_filter(appended=True)
 
@@ -236,25 +231,26 @@ class AuditViewApp(App[int]):
         """Show indexing progress."""
         if not self.screen_stack:  # shutting down
             return
-        self.status.progress = message.done / message.total if message.total else None
+        done, total = message.event.done, message.event.total
+        self.status.progress = done / total if total else None
 
     def on_indexing_finished(self, message: IndexingFinished) -> None:
         """Hide the progress."""
         if not self.screen_stack:  # shutting down
             return
         self.status.progress = None
-        self.indexing_seconds = message.seconds
+        self.indexing_seconds = message.event.seconds
 
     def on_source_event_happened(self, message: SourceEventHappened) -> None:
         """Show rotations, truncations and new files in the status bar."""
         if not self.screen_stack:  # shutting down
             return
-        self.status.event = message.text
+        self.status.event = message.event.text
 
     def on_load_failed(self, message: LoadFailed) -> None:
         """Show why nothing could be loaded."""
-        self.status.event = message.error
-        error = printable(message.error)
+        self.status.event = message.event.error
+        error = printable(message.event.error)
         self.notify(error, title="cannot read the logs", severity="error", timeout=10, markup=False)
 
     # ------------------------------------------------------------------------------------------ filtering
@@ -494,7 +490,7 @@ class AuditViewApp(App[int]):
         view_match = self.view.filter((pl.col("file_id") == file_id) & (pl.col("offset") == offset))
         if view_match.height and "slow_reason" in view_match.columns:
             reason = view_match["slow_reason"][0]
-        source = index.files[file_id].display if 0 <= file_id < len(index.files) else "?"
+        source = index.files[file_id].display if 0 <= file_id < len(index.files) else UNKNOWN
         self.call_from_thread(self.push_screen, DetailScreen(raw, source, line, reason, row=row))
 
     # ------------------------------------------------------------------------------------------- screens
@@ -534,7 +530,14 @@ class AuditViewApp(App[int]):
         trace_id = self._cursor_trace()
         if trace_id is None and self.view.height:
             self.notify("this record belongs to no trace: the list opens at the newest trace", timeout=4)
-        self.push_screen(TracesScreen(self.view, self.rule, trace_id=trace_id))
+        records = self._finding_records()
+        self.push_screen(TracesScreen(self.view, self.rule, trace_id=trace_id, records=records))
+
+    def _finding_records(self) -> pl.DataFrame:
+        """The records the traces list detects findings over: all loaded ones in the time range (the frame
+        the filter's ``trace.finding`` sees), whatever the filter left."""
+        state = self._filtered
+        return state.ranged if state is not None else self.frame
 
     def action_trace_timeline(self) -> None:
         """Open the waterfall of the trace of the record under the cursor."""
@@ -562,24 +565,36 @@ class AuditViewApp(App[int]):
             text = printable(f"cannot build the timeline: {type(exc).__name__}: {exc}")
             self.call_from_thread(self.notify, text, severity="error", markup=False)
             return
-        self.call_from_thread(self.push_screen, TimelineScreen(timeline))
+        screen = TimelineScreen(timeline)
+        self.call_from_thread(self.push_screen, screen)
+        # then the findings (a pass over every record; the waterfall does not wait for it)
+        try:
+            findings = trace_findings(frame, trace_id)
+        except Exception as exc:  # the waterfall is still worth showing; say why its findings are missing
+            text = printable(f"cannot detect the trace's findings: {type(exc).__name__}: {exc}")
+            self.call_from_thread(self.notify, text, severity="warning", markup=False)
+            return
+        self.call_from_thread(screen.show_findings, findings)
 
     def _update_open_screens(self) -> None:
         """Hand the new view down to screens that show live data."""
         for screen in self.screen_stack:
             if isinstance(screen, TracesScreen):
-                screen.update_frame(self.view)
+                screen.update_frame(self.view, self._finding_records())
             elif isinstance(screen, TimelineScreen):
                 self.refresh_timeline(screen, self.frame)
 
     @work(thread=True, group="timeline-live", description="timeline update", exit_on_error=False)
     def refresh_timeline(self, screen: TimelineScreen, frame: pl.DataFrame) -> None:
         """Rebuild an open timeline with the records that arrived (open traces grow live)."""
+        shown = screen.timeline
         try:
-            timeline = build_timeline(frame, screen.timeline.trace_id, self.rule)
+            timeline = build_timeline(frame, shown.trace_id, self.rule)
+            grown = len(timeline.steps) != len(shown.steps) or timeline.end != shown.end
+            findings = trace_findings(frame, shown.trace_id) if grown else None
         except Exception:  # the trace as shown stays (the error was shown when it was opened)
             return
-        self.call_from_thread(screen.update_timeline, timeline)
+        self.call_from_thread(screen.update_timeline, timeline, findings)
 
     def on_export_requested(self, message: ExportRequested) -> None:
         """A screen asked for the export dialog."""
@@ -627,10 +642,64 @@ class AuditViewApp(App[int]):
 
         def done(result: Any) -> None:
             if result is not None:
+                if result.path is not None:
+                    self.export_dir = Path(result.path).parent
                 text = printable(f"exported {result.count:,} records to {result.path}")
                 self.notify(text, title="export", timeout=6, markup=False)
 
         self.push_screen(dialog, done)
+
+    # ----------------------------------------------------------------------------- compare runs, report
+    def on_compare_requested(self, message: CompareRequested) -> None:
+        """Compare two runs (or a run with its previous similar run) in a worker, then show them."""
+        self.compare_runs(message.then_id, message.now_id, self.frame)
+
+    @work(thread=True, exclusive=True, group="compare", description="compare runs", exit_on_error=False)
+    def compare_runs(self, then_id: str | None, now_id: str, frame: pl.DataFrame) -> None:
+        """``diff_runs`` over all loaded records; with no ``then_id``, against the previous similar run."""
+        try:
+            previous = None
+            if then_id is None:
+                previous = previous_run(frame, now_id)
+                if previous is None:
+                    shown = printable(now_id[:80])
+                    why = "no earlier trace with its first step or operator"
+                    text = f"no previous similar run of {shown} ({why})"
+                    self.call_from_thread(self.notify, text, severity="warning", timeout=6, markup=False)
+                    return
+                then_id = previous.trace_id
+            diff = diff_runs(frame, then_id, now_id, previous=previous)
+        except Exception as exc:  # a trace that vanished, or an engine bug: say so, keep the app
+            text = printable(f"cannot compare the runs: {type(exc).__name__}: {exc}")
+            self.call_from_thread(self.notify, text, severity="error", markup=False)
+            return
+        self.call_from_thread(self.push_screen, CompareScreen(diff))
+
+    def report_directory(self) -> Path:
+        """Where reports go: next to the last export of this session, else where the export dialog proposes
+        to write (the working directory)."""
+        if self.export_dir is not None:
+            return self.export_dir
+        return Path(default_export_name(self.clock())).resolve().parent
+
+    def on_report_requested(self, message: ReportRequested) -> None:
+        """Write the trace's report in a worker, then show its path."""
+        if self.index is None:
+            self.notify("nothing loaded yet", severity="warning")
+            return
+        self.write_report(message.trace_id, self.index, self.frame, self.report_directory())
+
+    @work(thread=True, group="report", description="trace report", exit_on_error=False)
+    def write_report(self, trace_id: str, index: RawIndex, frame: pl.DataFrame, directory: Path) -> None:
+        """Render the report as ``auditview report`` does and write ``report-<trace>.md`` in ``directory``."""
+        try:
+            path = write_trace_report(index, frame, trace_id, self.rule, directory)
+        except Exception as exc:  # a full disk, a trace that vanished: say so, keep the app
+            text = printable(f"cannot write the report: {type(exc).__name__}: {exc}")
+            self.call_from_thread(self.notify, text, title="report", severity="error", markup=False)
+            return
+        text = printable(f"wrote the report of {trace_id[:80]} to {path}")
+        self.call_from_thread(self.notify, text, title="report", timeout=8, markup=False)
 
     # ------------------------------------------------------------------------------------ command palette
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -661,11 +730,20 @@ def create_app(options: AppOptions, *, clock: Clock = _utc_now, load: bool = Tru
 
 
 def run_app(options: AppOptions) -> int:
-    """Run the app until the user quits; returns the process exit code."""
+    """Run the app until the user quits (on live demo traffic for ``--demo``); returns the exit code."""
+    if not options.cache:
+        # The loader (``core.live``) and its child indexer read the cache setting from the environment until
+        # ``LoaderOptions`` carries it.
+        os.environ["AUDITVIEW_CACHE"] = "0"
     if options.demo:
-        from auditview.tui.demo import run_demo
+        from auditview.tui.demo import demo_traffic
 
-        return run_demo(options)
+        with demo_traffic() as directory:
+            return _run(replace(options, paths=[str(directory)], demo=False, follow=True))
+    return _run(options)
+
+
+def _run(options: AppOptions) -> int:
     app = create_app(options)
     result = app.run()
     return int(result or app.return_code or 0)

@@ -1,10 +1,10 @@
-"""``auditview --demo``: live traffic for a newcomer, in a temporary directory, with the app open on it.
+"""``auditview --demo``: live traffic for a newcomer, in a temporary directory, for the app to open.
 
-It writes half an hour of history with the demo generator (``auditview.demo.generate``, ending now), starts
-the demo tool's ``agent`` command in the background (``python -m auditview.demo agent``, with
+``demo_traffic`` writes half an hour of history with the demo generator (``auditview.demo.generate``, ending
+now), starts the demo tool's ``agent`` command in the background (``python -m auditview.demo agent``, with
 ``DEMO_AUDIT_LOG`` pointing into the same directory) so records keep arriving — deploys, verifies, rollbacks,
-slow steps, failures — and opens the app on the directory. The child is stopped and the directory removed
-when the app exits.
+slow steps, failures — and yields the directory; ``app.run_app`` opens the app on it. The child is stopped and
+the directory removed when the app exits. This module knows nothing of the app (no import circle).
 """
 
 from __future__ import annotations
@@ -14,14 +14,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import replace
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-if TYPE_CHECKING:
-    from auditview.tui.app import AppOptions
-
-__all__ = ["run_demo", "start_demo_traffic", "stop_child"]
+__all__ = ["demo_traffic", "start_demo_traffic", "stop_child"]
 
 HISTORY_RECORDS: Final = 3_000
 
@@ -78,16 +76,13 @@ def stop_child(child: subprocess.Popen[bytes]) -> None:
         child.wait(timeout=3)
 
 
-def run_demo(options: AppOptions) -> int:
-    """Run the demo traffic and the app on it; clean up on exit."""
-    from auditview.tui.app import create_app
-
+@contextmanager
+def demo_traffic() -> Iterator[Path]:
+    """A temporary directory with the demo history and live agent traffic; both cleaned up on exit."""
     with tempfile.TemporaryDirectory(prefix="auditview-demo-") as tmp:
         directory = Path(tmp)
         child = start_demo_traffic(directory)
         try:
-            app = create_app(replace(options, paths=[str(directory)], demo=False, follow=True))
-            result = app.run()
-            return int(result or app.return_code or 0)
+            yield directory
         finally:
             stop_child(child)

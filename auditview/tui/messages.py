@@ -1,71 +1,45 @@
 """Messages that flow up from workers and screens to the app: small dataclasses with past-tense names.
 
+The loader's messages wrap the plain events of ``auditview.core.live`` (the core knows no Textual): the app's
+worker (``workers.loader_message``) posts each event in the message named after what it means to the app.
 Floods coalesce: a newer ``RecordsAppended`` or ``IndexingProgressed`` replaces an older one still in the
 queue, because each carries the whole current state (the full frame, the bytes done so far); the rows added
-since the previous post ride along as a hint, numbered so that a receiver notices a replaced post.
+since the previous event ride along as a hint, numbered so that a receiver notices a replaced message.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Protocol
+from dataclasses import dataclass
 
 import polars as pl
 from textual.message import Message
 
-from auditview.source.types import Reject, SourceFile
+from auditview.core.live import BytesIndexed, IndexBuilt, IndexChanged, LoadStopped, StatusNoted
+from auditview.core.view import VolumeBuckets
 
 __all__ = [
+    "CompareRequested",
     "ExportRequested",
     "FilterApplied",
     "FilterFailed",
     "IndexingFinished",
     "IndexingProgressed",
     "LoadFailed",
-    "RawIndex",
     "RecordDetailRequested",
     "RecordsAppended",
+    "ReportRequested",
     "SearchApplied",
     "SourceEventHappened",
     "TraceOpened",
-    "VolumeBuckets",
 ]
-
-
-class RawIndex(Protocol):
-    """What the app needs from ``AuditIndex`` besides its frame: the files and the exact source bytes."""
-
-    @property
-    def files(self) -> list[SourceFile]: ...
-
-    @property
-    def rejects(self) -> list[Reject]: ...
-
-    def raw_line(self, file_id: int, offset: int, length: int) -> bytes: ...
 
 
 @dataclass
 class RecordsAppended(Message):
-    """The index grew (or was first built): ``frame`` is the whole current index frame, ``index`` its owner.
+    """The index grew (or was first built): ``event`` has the whole current frame, its index and counts."""
 
-    ``preview`` is true while only the tail of large files has been read (line numbers not known yet).
-    """
-
-    frame: pl.DataFrame
-    index: RawIndex
-    rejects: int = 0
-    preview: bool = False
-    #: Field warnings of the records in ``frame`` (unusable values read as unknown; ``field_warning_count``).
-    warnings: int = 0
-    #: Posts of one index are numbered 0 (the full index), 1, 2, ... while following; -1 for a preview.
-    sequence: int = -1
-    #: The rows added since the post numbered ``sequence - 1`` (not sorted as a whole); ``None`` = rebuilt.
-    #: A replaced (coalesced) post leaves a gap in ``sequence``: the receiver then starts from ``frame``.
-    added: pl.DataFrame | None = None
-    #: How many of the index's files exist now (a file rotated away and deleted no longer counts).
-    sources: int | None = None
+    event: IndexChanged
 
     def can_replace(self, message: Message) -> bool:
         """A newer snapshot makes an older queued one useless."""
@@ -74,10 +48,9 @@ class RecordsAppended(Message):
 
 @dataclass
 class IndexingProgressed(Message):
-    """The background indexing of the sources read ``done`` of ``total`` bytes."""
+    """The background indexing of the sources advanced (``event.done`` of ``event.total`` bytes)."""
 
-    done: int
-    total: int
+    event: BytesIndexed
 
     def can_replace(self, message: Message) -> bool:
         """Only the latest progress matters."""
@@ -88,32 +61,21 @@ class IndexingProgressed(Message):
 class IndexingFinished(Message):
     """The initial indexing is complete; following (if enabled) continues."""
 
-    seconds: float
+    event: IndexBuilt
 
 
 @dataclass
 class SourceEventHappened(Message):
-    """The follower noticed something worth showing: a rotation, a truncation, a new file."""
+    """The loader noticed something worth showing: a rotation, a truncation, a new file."""
 
-    text: str
+    event: StatusNoted
 
 
 @dataclass
 class LoadFailed(Message):
-    """The loader could not read the sources; ``error`` is a human-readable reason."""
+    """The loader could not read the sources, or stopped; ``event.error`` is a human-readable reason."""
 
-    error: str
-
-
-@dataclass
-class VolumeBuckets:
-    """Counts of records per time bucket over ``[start, end)``, for the volume strip."""
-
-    start: datetime | None
-    end: datetime | None
-    ok: Sequence[int] = field(default_factory=list)
-    failed: Sequence[int] = field(default_factory=list)
-    slow: Sequence[int] = field(default_factory=list)
+    event: LoadStopped
 
 
 @dataclass
@@ -172,3 +134,19 @@ class ExportRequested(Message):
     """A screen asks the app for the export dialog, for one trace when ``trace_id`` is set."""
 
     trace_id: str | None = None
+
+
+@dataclass
+class CompareRequested(Message):
+    """A screen asks the app to compare two runs: ``then_id`` (A) with ``now_id`` (B); with no ``then_id``,
+    ``now_id`` with its previous similar run (``auditview.core.diff.previous_run``)."""
+
+    now_id: str
+    then_id: str | None = None
+
+
+@dataclass
+class ReportRequested(Message):
+    """A screen asks the app to write the report of ``trace_id`` next to the exports."""
+
+    trace_id: str

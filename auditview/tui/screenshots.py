@@ -2,7 +2,8 @@
 
 Run ``python -m auditview.tui.screenshots --out screenshots`` from the repository root. It drives the real
 app headless (``App.run_test`` + Pilot: key presses only, waiting on workers, never sleeping) and saves one
-SVG per screen: records, filter error, detail, traces, timeline, export dialog, rejects and help. The same
+SVG per screen: records, filter error, detail, traces, timeline, export dialog, rejects and help, and the
+incident views: a timeline with its findings marked, and two runs compared. The same
 sample logs, clock and terminal size give the same files, so a diff of ``screenshots/`` shows real changes.
 
 ``ScreenHost`` (one screen on the app's stylesheet, no loading) is here too: the trace views' tests and
@@ -26,7 +27,13 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.screen import Screen
 
-from auditview.tui.messages import ExportRequested, RecordDetailRequested, TraceOpened
+from auditview.tui.messages import (
+    CompareRequested,
+    ExportRequested,
+    RecordDetailRequested,
+    ReportRequested,
+    TraceOpened,
+)
 
 __all__ = ["FROZEN_NOW", "SHOTS", "ScreenHost", "load_samples", "main", "take_screenshots"]
 
@@ -66,6 +73,14 @@ class ScreenHost(App[None]):
 
     def on_export_requested(self, message: ExportRequested) -> None:
         """Record the request (the real app would open the export dialog)."""
+        self.received.append(message)
+
+    def on_compare_requested(self, message: CompareRequested) -> None:
+        """Record the request (the real app would compare the runs)."""
+        self.received.append(message)
+
+    def on_report_requested(self, message: ReportRequested) -> None:
+        """Record the request (the real app would write the report)."""
         self.received.append(message)
 
 
@@ -120,6 +135,28 @@ async def _timeline(pilot: Pilot[Any]) -> None:
     await _settle(pilot)
 
 
+async def _findings(pilot: Pilot[Any]) -> None:
+    # a trace with two kinds of findings: a long think gap and a new error code
+    await pilot.press("slash", *'trace_id="agent-session-56-step-1"', "enter")
+    await _settle(pilot)
+    await pilot.press("T")
+    await _settle(pilot)
+    await pilot.press("n")  # the first step in a finding
+    await _settle(pilot)
+
+
+async def _compare(pilot: Pilot[Any]) -> None:
+    # a run with a 2-minute failed deploy and a rollback, against its previous similar run (carol's)
+    await pilot.press("slash", *'trace_id="agent-session-56-step-7"', "enter")
+    await _settle(pilot)
+    await pilot.press("t")
+    await _settle(pilot)
+    await pilot.press("p")
+    await _settle(pilot)
+    await pilot.press("n", "n", "n", "n")  # to the deploy: much slower, exit 0 → 1, params changed
+    await _settle(pilot)
+
+
 async def _export(pilot: Pilot[Any]) -> None:
     await pilot.press("x")
     await _settle(pilot)
@@ -142,6 +179,8 @@ SHOTS: Final[dict[str, Shot]] = {
     "detail": _detail,
     "traces": _traces,
     "timeline": _timeline,
+    "findings": _findings,
+    "compare": _compare,
     "export": _export,
     "rejects": _rejects,
     "help": _help,
@@ -149,7 +188,8 @@ SHOTS: Final[dict[str, Shot]] = {
 
 
 async def _shoot(name: str, shot: Shot, samples: Path, out: Path, size: tuple[int, int]) -> Path:
-    from auditview.tui.app import AppOptions, create_app
+    from auditview.launch import AppOptions
+    from auditview.tui.app import create_app
 
     app = create_app(AppOptions(paths=[str(samples)], follow=False), clock=frozen_clock)
     async with app.run_test(size=size) as pilot:

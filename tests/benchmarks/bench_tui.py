@@ -2,7 +2,9 @@
 
 Run: ``python tests/benchmarks/bench_tui.py BENCH_DIR/1m.jsonl`` (make the file with
 ``python -m auditview.demo.generate --records 1000000 --seed 1 --out BENCH_DIR/1m.jsonl``; keep it outside
-git).
+git). Any layout's file will do: the engine benchmark leaves one per layout in its directory
+(``bench_engine.py --layouts foreign`` makes ``demo-1000000-foreign.jsonl``). It prints, per scenario, the
+first screen and the full index in seconds from the app's creation.
 
 Everything runs headless through Textual's own harness (``App.run_test``), so the figures include parsing,
 layout and rendering but not a terminal emulator. Key → repaint is measured inside the app (``ProbeApp``), not
@@ -36,9 +38,10 @@ from textual.widgets import Static
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from auditview.core import live
+from auditview.launch import AppOptions
 from auditview.tui import app as app_module
-from auditview.tui import workers
-from auditview.tui.app import AppOptions, AuditViewApp
+from auditview.tui.app import AuditViewApp
 from auditview.tui.widgets.records import RecordsTable
 
 SIZE = (120, 35)
@@ -282,7 +285,7 @@ def main() -> int:
     """Print the figures as a small table (each scenario once; the cache lives in a temporary directory)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("log", type=Path, help="the big log (e.g. 1M records)")
-    parser.add_argument("--follow-seconds", type=float, default=20.0)
+    parser.add_argument("--follow-seconds", type=float, default=20.0, help="0: skip the following scenario")
     parser.add_argument("--skip-in-process", action="store_true", help="skip the cold load without the child")
     args = parser.parse_args()
     _patch_cursor_actions()
@@ -297,13 +300,13 @@ def main() -> int:
         before: dict[str, float] = {}
         if not args.skip_in_process:
             shutil.rmtree(index_dir, ignore_errors=True)
-            real = getattr(workers, "uncached_bytes")  # noqa: B009
-            setattr(workers, "uncached_bytes", lambda sources: 0)  # noqa: B010  # never the child
+            real = getattr(live, "uncached_bytes")  # noqa: B009
+            setattr(live, "uncached_bytes", lambda sources: 0)  # noqa: B010  # never the child
             try:
                 before = asyncio.run(open_big(args.log, "inproc"))
             finally:
-                setattr(workers, "uncached_bytes", real)  # noqa: B010
-        follow = asyncio.run(following(10_000, 1_000, args.follow_seconds))
+                setattr(live, "uncached_bytes", real)  # noqa: B010
+        follow = asyncio.run(following(10_000, 1_000, args.follow_seconds)) if args.follow_seconds > 0 else {}
 
     size_mb = args.log.stat().st_size / 1e6
     print(f"log: {args.log.name}, {int(cold['records']):,} records, {size_mb:.0f} MB; one run each")
@@ -323,11 +326,14 @@ def main() -> int:
         print(f"{'':<30} … while the preview shows (parse) {_fmt(figures, f'{label}_parse')}")
         print(f"{'':<30} … after the full index was posted {_fmt(figures, f'{label}_posted')}")
         print(f"{'':<30} key idle after load median/p95/max {_fmt(figures, f'{label}_idle')}")
-    print(f"following 1,000 rec/s ({args.follow_seconds:.0f}s): key median/p95/max {_fmt(follow, 'follow')}")
-    print(
-        f"rows after following: {int(follow['follow_rows']):,};"
-        f" presses with no repaint: {int(follow['follow_lost'])}"
-    )
+    if follow:
+        print(
+            f"following 1,000 rec/s ({args.follow_seconds:.0f}s): key median/p95/max {_fmt(follow, 'follow')}"
+        )
+        print(
+            f"rows after following: {int(follow['follow_rows']):,};"
+            f" presses with no repaint: {int(follow['follow_lost'])}"
+        )
     return 0
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from auditview.cli import main
 from auditview.core import cache
+from auditview.main import main
 
 
 def _json(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
@@ -88,9 +88,9 @@ def test_paths_without_warm_and_warm_with_clear_are_usage_errors(logs: Path) -> 
 
 def test_warm_progress_line_is_drawn_and_cleared(capsys: pytest.CaptureFixture[str]) -> None:
     """On a terminal, --warm shows 'indexing N% of M MB' on stderr and clears it at the end."""
-    from auditview.cli import _progress_meter
+    from auditview.cli.commands.cache import progress_meter
 
-    report = _progress_meter()
+    report = progress_meter()
     report(50, 200_000_000)
     report(60, 200_000_000)  # within 0.2 s of the last draw: skipped
     report(200_000_000, 200_000_000)

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from auditview.cli import main
+from auditview.main import main
 from tests.cli.conftest import DEPLOY_RECORDS, VERIFY_RECORDS, audit_records, line_of, record
 
 META_KEYS = ["request_id", "trace_id", "duration_ms", "timestamp", "command", "version"]
@@ -75,7 +75,7 @@ def test_traces_table_has_a_row_per_trace(logs: Path, capsys: pytest.CaptureFixt
     assert lines[0].split()[:5] == ["trace", "start", "span", "steps", "failed"]
     row = next(line for line in lines if line.startswith("trace-a"))
     assert "16.5s" in row
-    assert "apply 9.00s" in row
+    assert "apply 9s" in row
     assert "deployctl,verifier" in row
     assert lines[-1] == "2 traces, 1 orphan records"
     assert "\x1b" not in captured.out

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from auditview.cli import main
+from auditview.main import main
 from tests.cli.conftest import DEPLOY_RECORDS, VERIFY_RECORDS, line_of, record
 
 

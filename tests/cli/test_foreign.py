@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from auditview.cli import main
+from auditview.main import main
 from auditview.reader_contract import ENV_FIELDS, reset_active_field_map
 from tests.cli.conftest import line_of, record
 

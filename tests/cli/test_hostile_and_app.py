@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-import auditview.cli as cli
-from auditview.cli import main
+import auditview.cli.commands.app as app_command
+from auditview.main import main
 from tests.cli.conftest import HOSTILE_COMMAND, HOSTILE_PARAM
 
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
@@ -74,7 +74,7 @@ def app_calls(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
         return 0
 
     monkeypatch.setattr(app, "run_app", fake_run_app)
-    monkeypatch.setattr(cli, "_interactive_terminal", lambda: True)
+    monkeypatch.setattr(app_command, "_interactive_terminal", lambda: True)
     return calls
 
 
@@ -101,6 +101,13 @@ def test_paths_and_options_go_to_the_app(app_calls: list[Any], logs: Path) -> No
     assert options.follow is False
 
 
+def test_no_cache_reaches_the_app_as_an_option(app_calls: list[Any]) -> None:
+    """``auditview --no-cache`` hands ``cache=False`` to the app (the CLI sets no environment variable)."""
+    assert main([]) == 0
+    assert main(["--no-cache"]) == 0
+    assert [options.cache for options in app_calls] == [True, False]
+
+
 def test_a_path_named_like_nothing_special_is_a_path(app_calls: list[Any]) -> None:
     """A first argument that is not a subcommand name is a path for the app (e.g. ``sample_logs/``)."""
     assert main(["sample_logs/", "--demo"]) == 0
@@ -122,6 +129,6 @@ def test_without_a_terminal_the_app_is_refused(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Run from a script (no tty), ``auditview`` exits 2 and points at the headless subcommands."""
-    monkeypatch.setattr(cli, "_interactive_terminal", lambda: False)
+    monkeypatch.setattr(app_command, "_interactive_terminal", lambda: False)
     assert main(["--since", "1h"]) == 2
     assert "auditview traces -o json" in capsys.readouterr().err

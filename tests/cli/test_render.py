@@ -7,17 +7,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from auditview.cli_render import (
-    Column,
-    Palette,
-    display_width,
-    format_duration_ms,
-    render_table,
-    render_waterfall,
-    terminal_palette,
-    truncate_width,
-    truncate_width_left,
-)
+from auditview.cli.output import terminal_palette
+from auditview.cli.tables import Column, render_table
+from auditview.core.render.waterfall import render_waterfall
+from auditview.text.humanize import format_duration
+from auditview.text.plain import Palette, display_width, truncate_width, truncate_width_left
 
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -35,6 +29,7 @@ class FakeStep:
     exit_code: int = 0
     slow_reason: str | None = None
     on_critical_path: bool = False
+    parent_request_id: str | None = None
 
     @property
     def end_ms(self) -> float:
@@ -53,6 +48,7 @@ class FakeGap:
 
     start_ms: float
     end_ms: float
+    before_request_id: str | None = None
 
     @property
     def duration_ms(self) -> float:
@@ -83,7 +79,7 @@ def _timeline() -> FakeTimeline:
         steps=[
             FakeStep("r1", "deployctl", "plan", 0, 1_000, on_critical_path=True),
             FakeStep("r2", "deployctl", "apply", 2_000, 6_000, on_critical_path=True, slow_reason="over 5 s"),
-            FakeStep("r3", "deployctl", "push", 3_000, 500, depth=1),
+            FakeStep("r3", "deployctl", "push", 3_000, 500, depth=1, parent_request_id="r2"),
             FakeStep("r4", "verifier", "check", 9_000, 1_000, exit_code=3, on_critical_path=True),
         ],
         gaps=[FakeGap(1_000, 2_000), FakeGap(8_000, 9_000)],
@@ -92,15 +88,15 @@ def _timeline() -> FakeTimeline:
 
 def test_durations_are_short_and_human() -> None:
     """Durations use ms below a second, then seconds, minutes and hours."""
-    assert [format_duration_ms(v) for v in (5, 850, 4210, 42_000, 192_000, 3_720_000)] == [
+    assert [format_duration(v) for v in (5, 850, 4210, 42_000, 192_000, 3_720_000)] == [
         "5ms",
         "850ms",
         "4.21s",
-        "42.0s",
+        "42s",
         "3m12s",
         "1h02m",
     ]
-    assert format_duration_ms(None) == "-"
+    assert format_duration(None) == "-"
 
 
 def test_width_counts_wide_characters_twice() -> None:
@@ -166,11 +162,11 @@ def test_palette_honours_no_color_and_terminals() -> None:
 def test_waterfall_places_bars_on_the_time_axis() -> None:
     """Each step's bar starts and ends in proportion to its offset and duration; the gap rows are dotted."""
     lines = render_waterfall(_timeline(), width=100, palette=Palette())
-    assert "span 10.0s" in lines[0]
+    assert "span 10s" in lines[0]
     assert "4 steps" in lines[0]
     assert "1 failed" in lines[0]
     assert "1 slow" in lines[0]
-    assert lines[1] == "idle 2.00s in 2 gaps"
+    assert lines[1] == "idle 2s in 2 gaps"
     header = lines[2]
     body = lines[3:-1]
     plan = next(line for line in body if "deployctl plan" in line)

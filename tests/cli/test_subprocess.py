@@ -72,7 +72,7 @@ def test_callers_trace_id_reaches_meta(isolated_env: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     body = json.loads(proc.stdout)
     assert body["meta"]["trace_id"] == "test-123"
-    assert len(body["data"]) == 51
+    assert len(body["data"]) == 57
     assert body["rejects"] == 5
     assert body["warnings"] == 1
     assert b"5 malformed lines skipped; see 'auditview rejects sample_logs'" in proc.stderr
@@ -99,7 +99,7 @@ def test_headless_startup_imports_no_ui_and_no_polars_for_help(isolated_env: Pat
 def test_headless_commands_never_import_textual_or_rich(isolated_env: Path) -> None:
     """Even rendering a table on sample_logs, a headless command loads no Textual or Rich."""
     code = (
-        "import sys\nfrom auditview.cli import main\n"
+        "import sys\nfrom auditview.main import main\n"
         "main(['stats', 'sample_logs', '-o', 'table'])\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'textual', 'rich'}), file=sys.stderr)"
     )

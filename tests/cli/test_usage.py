@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from auditview.cli import EXIT_CODES, SUBCOMMANDS, main
+from auditview.cli.errors import EXIT_CODES
+from auditview.cli.parser import SUBCOMMANDS
+from auditview.main import main
 from tests.cli.conftest import audit_records
 
 

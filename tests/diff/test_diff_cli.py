@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from auditview.cli import main
-from auditview.cli_render import Palette, render_diff
+from auditview.cli.commands.diff import render_diff
 from auditview.core.diff import diff_runs
+from auditview.main import main
+from auditview.text.plain import Palette
 from tests.diff.conftest import S, load_frame, run, write_log
 
 BASELINE = [
@@ -59,7 +60,7 @@ def test_identical_runs_pair_every_step_unchanged(tmp_path: Path, capsys: pytest
     lines = _table(capsys, "then-1", "now-2", str(log))
     rows = [line for line in lines if line[:1] in "=~+-" and "  " in line and not line.startswith("─")]
     assert [row[0] for row in rows] == ["="] * 4
-    assert lines[-1].startswith("span 8.10s → 8.10s (0ms, ×1.00); failed 0 → 0; steps 4 → 4: 4 paired")
+    assert lines[-1].startswith("span 8.1s → 8.1s (0ms, ×1.00); failed 0 → 0; steps 4 → 4: 4 paired")
 
 
 def test_retried_step_is_one_insertion(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -119,8 +120,8 @@ def test_slower_step_has_delta_ratio_and_is_the_biggest_contribution(
     }
     lines = _table(capsys, "then-1", "now-2", str(log))
     row = next(line for line in lines if "deployctl apply" in line)
-    assert row.split()[1:7] == ["deployctl", "apply", "2.00s", "6.00s", "+4.00s", "×3.00"]
-    assert lines[-1].endswith("most: deployctl apply +4.00s (duration)")
+    assert row.split()[1:7] == ["deployctl", "apply", "2s", "6s", "+4s", "×3.00"]
+    assert lines[-1].endswith("most: deployctl apply +4s (duration)")
 
 
 def test_think_time_before_a_step_then_and_now(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -136,8 +137,8 @@ def test_think_time_before_a_step_then_and_now(tmp_path: Path, capsys: pytest.Ca
     )
     assert pairs[0]["a"]["gap_before_ms"] is None  # the first step has no gap before it
     lines = _table(capsys, "then-1", "now-2", str(log))
-    assert "1.00s → 31.0s" in next(line for line in lines if "verifyctl verify" in line)
-    assert lines[-1].endswith("most: verifyctl verify +30.0s (gap before)")
+    assert "1s → 31s" in next(line for line in lines if "verifyctl verify" in line)
+    assert lines[-1].endswith("most: verifyctl verify +30s (gap before)")
 
 
 def test_changed_params_are_key_level(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

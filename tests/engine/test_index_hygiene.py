@@ -8,11 +8,12 @@ import sys
 
 
 def test_engine_imports_no_ui_library() -> None:
-    """Importing auditview.core.index, auditview.core.parse and auditview.core.exporters.jsonl loads no
-    textual, rich or click."""
+    """Importing auditview.core.index, auditview.core.parse, auditview.core.exporters.jsonl and the live
+    view's engine (auditview.core.live, auditview.core.view) loads no textual, rich or click."""
     code = (
         "import sys, json\n"
         "import auditview.core.index, auditview.core.parse, auditview.core.exporters.jsonl\n"
+        "import auditview.core.live, auditview.core.view\n"
         "print(json.dumps(sorted(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout

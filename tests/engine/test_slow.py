@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from auditview.core.slow import SlowStepRule, format_ms
+from auditview.core.slow import SlowStepRule
 from tests.engine.frames import make_frame
 
 
@@ -24,13 +24,13 @@ def _reason(frame: pl.DataFrame, request_id: str) -> str | None:
 
 
 def test_absolute_threshold_marks_steps_over_it() -> None:
-    """A step longer than threshold_ms is slow with the reason "over 5 s"; one exactly at it is not."""
+    """A step longer than threshold_ms is slow with the reason "over 5s"; one exactly at it is not."""
     frame = make_frame(
         [{"request_id": "a", "duration_ms": 5000.0}, {"request_id": "b", "duration_ms": 5000.5}]
     )
     out = SlowStepRule(p95_factor=None).annotate(frame)
     assert out["slow"].to_list() == [False, True]
-    assert out["slow_reason"].to_list() == [None, "over 5 s"]
+    assert out["slow_reason"].to_list() == [None, "over 5s"]
 
 
 def test_relative_rule_names_the_ratio_and_the_command() -> None:
@@ -69,7 +69,7 @@ def test_both_reasons_are_given_when_both_rules_fire() -> None:
     out = SlowStepRule(threshold_ms=1000).annotate(_usual_then(6000.0))
     reason = _reason(out, "x")
     assert reason is not None
-    assert reason.startswith("over 1 s; ")
+    assert reason.startswith("over 1s; ")
     assert reason.endswith("× the p95 of deployctl/apply")
 
 
@@ -106,19 +106,19 @@ def test_annotate_works_on_categorical_frames() -> None:
 @pytest.mark.parametrize(
     ("ms", "text"),
     [
-        (250, "250 ms"),
-        (0.5, "0.5 ms"),
-        (1500, "1.5 s"),
-        (5000, "5 s"),
-        (60_000, "1 min"),
-        (90_000, "1 min 30 s"),
-        (5_400_000, "1 h 30 min"),
-        (7_200_000, "2 h"),
+        (250, "250ms"),
+        (0.5, "0.5ms"),
+        (1500, "1.5s"),
+        (5000, "5s"),
+        (60_000, "1m00s"),
+        (90_000, "1m30s"),
+        (5_400_000, "1h30m"),
+        (7_200_000, "2h00m"),
     ],
 )
-def test_format_ms(ms: float, text: str) -> None:
-    """Durations are formatted in the largest sensible unit."""
-    assert format_ms(ms) == text
+def test_threshold_reason_formats_the_threshold(ms: float, text: str) -> None:
+    """The threshold in the reason reads as every duration does (``humanize.format_duration``)."""
+    assert SlowStepRule(threshold_ms=ms).threshold_reason() == f"over {text}"
 
 
 def test_baseline_annotation_equals_reference_annotation() -> None:
@@ -163,4 +163,4 @@ def test_categorical_keys_annotate_like_string_keys() -> None:
     assert set(plain.filter("slow")["request_id"]) == {"slow", "long"}
     reference = make_frame(rows, categorical=True)
     one = reference.filter(pl.col("request_id") == "long")
-    assert rule.annotate(one, reference=reference)["slow_reason"].to_list() == ["over 5 s"]
+    assert rule.annotate(one, reference=reference)["slow_reason"].to_list() == ["over 5s"]

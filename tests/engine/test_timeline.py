@@ -187,7 +187,7 @@ def test_slow_reason_uses_the_whole_frame_for_the_p95() -> None:
     assert tl.steps[0].slow_reason == "5.0× the p95 of deployctl/apply"
     assert tl.steps[0].slow is True
     tl = build_timeline(frame, "t1", SlowStepRule(threshold_ms=500, p95_factor=None))
-    assert tl.steps[0].slow_reason == "over 500 ms"
+    assert tl.steps[0].slow_reason == "over 500ms"
 
 
 def test_unknown_or_unusable_trace_ids_raise() -> None:

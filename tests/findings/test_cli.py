@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from auditview.cli import main
+from auditview.main import main
 from tests.cli.conftest import HOSTILE_COMMAND, line_of, record
 
 

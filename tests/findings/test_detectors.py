@@ -179,7 +179,7 @@ def test_rollback_after_verify_fires_when_a_successful_verify_is_the_last_word()
     assert finding["steps"] == ["v", "r"]
     assert finding["severity"] == "warning"
     assert finding["reason"] == (
-        "rollbackctl rollback started 8 s after verifyctl verify succeeded, with no failure in between"
+        "rollbackctl rollback started 8s after verifyctl verify succeeded, with no failure in between"
     )
 
 
@@ -273,7 +273,7 @@ def test_long_think_gap_fires_far_above_the_usual_gaps() -> None:
     assert gap["steps"] == ["t1-s2", "t1-s3"]  # the step that opened the gap, the one that closed it
     assert gap["severity"] == "info"
     assert gap["reason"] == (
-        "1 min idle between deployctl status and deployctl status, 40.0× the trace's median gap of 1.5 s"
+        "1m00s idle between deployctl status and deployctl status, 40.0× the trace's median gap of 1.5s"
     )
 
 

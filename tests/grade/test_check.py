@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from auditview.cli import main
 from auditview.grade import LEVELS, TRACE_ID, check, tool_words
+from auditview.main import main
 
 TOOLS = Path(__file__).parent / "tools"
 PY = sys.executable

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from auditview.cli import main
+from auditview.main import main
 from tests.otlp.conftest import read_lines, spans_of
 
 

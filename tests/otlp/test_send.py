@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import auditview.core.exporters.otlp as otlp
-from auditview.cli import main
 from auditview.core.exporters.otlp import OtlpSendError, send_otlp, traces_url
+from auditview.main import main
 from tests.otlp.conftest import parse_request, read_lines, spans_of
 
 

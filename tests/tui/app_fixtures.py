@@ -14,11 +14,13 @@ from typing import Any
 import orjson
 import polars as pl
 
+from auditview.core.index import field_warning_count
+from auditview.core.live import IndexChanged
 from auditview.core.parse import parse_chunk
+from auditview.launch import AppOptions
 from auditview.source.types import Chunk, Reject, SourceFile
-from auditview.tui.app import AppOptions, AuditViewApp, create_app
+from auditview.tui.app import AuditViewApp, create_app
 from auditview.tui.messages import RecordsAppended
-from auditview.tui.workers import field_warning_count
 
 FROZEN_NOW = datetime(2026, 11, 20, 10, 0, 0, tzinfo=UTC)
 START = datetime(2026, 11, 20, 9, 0, 0, tzinfo=UTC)
@@ -119,7 +121,9 @@ def feed(app: AuditViewApp, index: MemoryIndex) -> None:
     """Post the index to the app as the loader would."""
     app.post_message(
         RecordsAppended(
-            index.frame, index, rejects=len(index.rejects), warnings=field_warning_count(index.frame)
+            IndexChanged(
+                index.frame, index, rejects=len(index.rejects), warnings=field_warning_count(index.frame)
+            )
         )
     )
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from auditview.tui.app import AppOptions, create_app
+from auditview.launch import AppOptions
+from auditview.tui.app import create_app
 from auditview.tui.screens.detail import DetailScreen
 from auditview.tui.screens.export import ExportDialog
 from auditview.tui.screens.help import HelpScreen
@@ -249,15 +250,15 @@ async def test_traces_screen_and_timeline_open_from_the_app() -> None:
 
 @pytest.mark.parametrize("size", [(80, 24), (200, 50)])
 async def test_loads_the_samples_at_small_and_large_sizes(size: tuple[int, int]) -> None:
-    """The samples load completely (553 records, 5 rejects, 1 field warning) and the status bar says so at
+    """The samples load completely (607 records, 5 rejects, 1 field warning) and the status bar says so at
     80×24 and 200×50."""
     app = create_app(AppOptions(paths=[SAMPLES], follow=False), clock=frozen_clock)
     async with app.run_test(size=size) as pilot:
         await settle(app, pilot)
-        assert app.status.total == 553
+        assert app.status.total == 607
         assert app.status.rejects == 5
         assert app.status.field_warnings == 1
-        assert "553 / 553 records" in str(app.status.render())
+        assert "607 / 607 records" in str(app.status.render())
 
 
 async def test_quit_key_exits() -> None:

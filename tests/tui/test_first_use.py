@@ -14,8 +14,9 @@ from rich.segment import Segment
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from auditview.cli import main as cli_main
-from auditview.tui.app import AppOptions, AuditViewApp, create_app
+from auditview.launch import AppOptions
+from auditview.main import main as cli_main
+from auditview.tui.app import AuditViewApp, create_app
 from auditview.tui.screens.export import ExportDialog, trace_selection
 from auditview.tui.screens.help import HelpScreen
 from auditview.tui.screens.rejects import RejectDetailScreen, RejectsScreen

@@ -6,7 +6,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from auditview.tui.app import AppOptions, AuditViewApp, create_app
+from auditview.launch import AppOptions
+from auditview.tui.app import AuditViewApp, create_app
 from tests.tui.app_fixtures import frozen_clock, lines_of, record, standard_records
 
 

@@ -1,4 +1,4 @@
-"""Logs of other producers, read under the reader contract: unknown fields are a dim ``?`` (never a made-up
+"""Logs of other producers, read under the reader contract: unknown fields are a dim ``-`` (never a made-up
 0), derived values say where they came from, field warnings are counted and listed, and nothing crashes on
 the way from the records through the detail, the rejects, the traces and a trace's waterfall to an export."""
 
@@ -13,10 +13,12 @@ import polars as pl
 from rich.style import Style
 from textual.widgets import DataTable
 
+from auditview.core.index import field_warning_count
 from auditview.core.parse import SCHEMA
 from auditview.core.timeline import Timeline, TimelineStep
+from auditview.launch import AppOptions
 from auditview.source.types import SourceFile
-from auditview.tui.app import AppOptions, AuditViewApp, create_app
+from auditview.tui.app import AuditViewApp, create_app
 from auditview.tui.screens.detail import DetailScreen
 from auditview.tui.screens.export import ExportDialog
 from auditview.tui.screens.rejects import RejectsScreen, field_warning_rows
@@ -24,7 +26,6 @@ from auditview.tui.screens.timeline import TimelineScreen, describe_step
 from auditview.tui.screens.traces import TracesScreen
 from auditview.tui.widgets.detail import derived_sources, describe_source, fields_as_read
 from auditview.tui.widgets.waterfall import Waterfall
-from auditview.tui.workers import field_warning_count
 from tests.tui.app_fixtures import frozen_clock, record, settle
 
 #: One line per producer, oldest first (``ts`` order is the table's row order); the last one is no record.
@@ -111,7 +112,7 @@ async def test_foreign_lines_walk_through_every_screen(tmp_path: Path) -> None:
         status = str(app.status.render())
         assert "1 rejects · 3 field warnings (r)" in status
 
-        # -- the records: unknown values are a dim "?" (no trace a dim "-"), never a 0
+        # -- the records: unknown values are a dim "-" (no trace a dim "-" too), never a 0
         dim = app.records.get_component_rich_style("records--dim")
         rows = [app.records.render_line(y).text for y in range(1, 8)]
         seed, policy, orphan, response, unusable, hostile, ours = rows
@@ -141,7 +142,7 @@ async def test_foreign_lines_walk_through_every_screen(tmp_path: Path) -> None:
         assert read["exit_code"] == "exit_code 1 (from ok)"
         assert read["command"] == "command submit (from meta.command)"
         assert read["timestamp"] == "timestamp 2024-03-11 14:30:07.000000 UTC (from meta.timestamp)"
-        assert read["operator"] == "operator ?"
+        assert read["operator"] == "operator -"
         assert read["ok"] == "ok false"  # written: no note
         assert not app.screen.query("#detail-warnings")
         assert '"ok": false' in str(app.screen.query_one("#detail-json").render())
@@ -155,8 +156,8 @@ async def test_foreign_lines_walk_through_every_screen(tmp_path: Path) -> None:
         _shows(header, "audit.jsonl:5", "2 field warnings")
         fields = str(app.screen.query_one("#detail-fields").render())
         read = _by_field(fields)
-        assert read["exit_code"] == "exit_code ? (unusable: see the field warnings)"
-        assert read["duration_ms"] == "duration_ms ? (unusable: see the field warnings)"
+        assert read["exit_code"] == "exit_code - (unusable: see the field warnings)"
+        assert read["duration_ms"] == "duration_ms - (unusable: see the field warnings)"
         assert read["parent_request_id"] == "parent_request_id req-b"
         warnings = str(app.screen.query_one("#detail-warnings").render())
         assert "exit_code must be an integer, not a string 'one'" in warnings
@@ -193,7 +194,7 @@ async def test_foreign_lines_walk_through_every_screen(tmp_path: Path) -> None:
         assert "None" not in listing
         assert "policyd, gatekeeper, runner, deployctl" in listing
 
-        # -- its waterfall: the unknown exit code and duration are "?", never 0
+        # -- its waterfall: the unknown exit code and duration are "-", never 0
         await pilot.press("enter")
         await settle(app, pilot)
         assert isinstance(app.screen, TimelineScreen)
@@ -206,14 +207,14 @@ async def test_foreign_lines_walk_through_every_screen(tmp_path: Path) -> None:
         assert "exit 0" not in painted
         step_row = next(line for line in painted.splitlines() if "runner step" in line)
         assert "└ runner step" in step_row  # nested under policyd check (req-b)
-        assert step_row.rstrip().endswith("?")  # the duration
+        assert step_row.rstrip().endswith("-")  # the duration
         position = next(
             p for p, i in enumerate(waterfall._order) if waterfall._timeline.steps[i].command == "step"
         )
         waterfall.move_cursor(position)
         await settle(app, pilot)
         info = str(app.screen.query_one("#timeline-step").render())
-        _shows(info, "runner step", "(?)", "exit ?", "request req-e")
+        _shows(info, "runner step", "(-)", "exit -", "request req-e")
 
         # -- the step's record from the waterfall
         await pilot.press("enter")
@@ -323,8 +324,8 @@ def test_describe_step_of_a_step_that_says_little() -> None:
         length=1,
     )
     text = str(describe_step(step))
-    assert text.startswith("? ?")
-    _shows(text, "(?)", "exit ?", "request ?")
+    assert text.startswith("- -")
+    _shows(text, "(-)", "exit -", "request -")
     assert "None" not in text
     from datetime import UTC, datetime
 

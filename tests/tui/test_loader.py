@@ -1,4 +1,5 @@
-"""The loader: full index via ``AuditIndex.load``, then following from where it stopped; incremental views."""
+"""The loader (``core.live``): full index via ``AuditIndex.load``, then following from where it stopped;
+incremental views (``core.view``)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,12 @@ from typing import Any
 
 import polars as pl
 import pytest
-from textual.message import Message
 
 import auditview.core.index
 from auditview.core.index import AuditIndex
+from auditview.core.live import IndexBuilt, IndexChanged, LiveEvent, LoaderOptions, load_and_follow
 from auditview.core.slow import SlowStepRule
-from auditview.tui.messages import IndexingFinished, RecordsAppended
-from auditview.tui.workers import LoaderOptions, load_and_follow, update_view
+from auditview.core.view import update_view
 from tests.tui.app_fixtures import lines_of, record
 
 
@@ -34,14 +34,14 @@ class _Loader:
 
     def __init__(self, options: LoaderOptions) -> None:
         self.stop = False
-        self.last: RecordsAppended | None = None
+        self.last: IndexChanged | None = None
         self.finished = threading.Event()
         self.thread = threading.Thread(target=load_and_follow, args=(options, self.post, lambda: self.stop))
 
-    def post(self, message: Message) -> None:
-        if isinstance(message, RecordsAppended):
-            self.last = message
-        elif isinstance(message, IndexingFinished):
+    def post(self, event: LiveEvent) -> None:
+        if isinstance(event, IndexChanged):
+            self.last = event
+        elif isinstance(event, IndexBuilt):
             self.finished.set()
 
     def wait_for(self, condition: Callable[[pl.DataFrame], bool]) -> pl.DataFrame:

@@ -10,14 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.message import Message
 
 import auditview.core.cache
 import auditview.core.index
 import auditview.core.indexer
 from auditview.core.index import AuditIndex
-from auditview.tui.messages import IndexingFinished, RecordsAppended, SourceEventHappened
-from auditview.tui.workers import LoaderOptions, load_and_follow
+from auditview.core.live import (
+    IndexBuilt,
+    IndexChanged,
+    LiveEvent,
+    LoaderOptions,
+    StatusNoted,
+    load_and_follow,
+)
 from tests.tui.app_fixtures import lines_of, record
 
 
@@ -30,17 +35,17 @@ class _Run:
 
     def __init__(self, options: LoaderOptions) -> None:
         self.stop = False
-        self.last: RecordsAppended | None = None
+        self.last: IndexChanged | None = None
         self.events: list[str] = []
         self.finished = threading.Event()
         self.thread = threading.Thread(target=load_and_follow, args=(options, self.post, lambda: self.stop))
 
-    def post(self, message: Message) -> None:
-        if isinstance(message, RecordsAppended):
-            self.last = message
-        elif isinstance(message, SourceEventHappened):
-            self.events.append(message.text)
-        elif isinstance(message, IndexingFinished):
+    def post(self, event: LiveEvent) -> None:
+        if isinstance(event, IndexChanged):
+            self.last = event
+        elif isinstance(event, StatusNoted):
+            self.events.append(event.text)
+        elif isinstance(event, IndexBuilt):
             self.finished.set()
 
 

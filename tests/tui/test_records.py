@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from auditview.tui.widgets.records import RecordKey, _duration_bar, _fit, format_duration
+from auditview.text.humanize import format_duration
+from auditview.tui.widgets.records import RecordKey, _duration_bar, _fit
 from tests.tui.app_fixtures import MemoryIndex, feed, lines_of, memory_app, settle, standard_records
 
 
@@ -14,7 +15,7 @@ def test_format_duration_picks_a_readable_unit() -> None:
     assert format_duration(4210) == "4.21s"
     assert format_duration(123_000) == "2m03s"
     assert format_duration(3_900_000) == "1h05m"
-    assert format_duration(None) == "?"
+    assert format_duration(None) == "-"
 
 
 def test_duration_bar_is_log_scaled_and_bounded() -> None:

@@ -10,7 +10,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from auditview.tui.app import AppOptions, AuditViewApp, create_app
+from auditview.launch import AppOptions
+from auditview.tui.app import AuditViewApp, create_app
 from tests.tui.app_fixtures import frozen_clock, settle
 
 REPO = Path(__file__).resolve().parents[2]

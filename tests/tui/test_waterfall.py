@@ -8,6 +8,7 @@ import pytest
 from textual.widgets import Static
 
 from auditview.core.timeline import Gap, Timeline, TimelineStep, build_timeline, display_order
+from auditview.text.humanize import format_duration
 from auditview.tui.messages import ExportRequested, RecordDetailRequested
 from auditview.tui.screens.timeline import TimelineScreen
 from auditview.tui.screenshots import ScreenHost
@@ -17,7 +18,6 @@ from auditview.tui.widgets.waterfall import (
     axis_ticks,
     bar_glyphs,
     build_rows,
-    format_duration,
     place_label,
 )
 from tests.engine.frames import make_frame
@@ -167,7 +167,7 @@ async def test_rows_show_gaps_nesting_and_markers() -> None:
         waterfall = app.screen.query_one(Waterfall)
         lines = _lines(waterfall)
         body = lines[HEADER_LINES:]
-        assert any("┄ idle" in line and "10.0s idle" in line for line in body)  # 60 s → 70 s
+        assert any("┄ idle" in line and "10s idle" in line for line in body)  # 60 s → 70 s
         apply_line = next(line for line in body if "deployctl apply" in line)
         render_line = next(line for line in body if "deployctl render" in line)
         root_line = next(line for line in body if "agent run" in line)

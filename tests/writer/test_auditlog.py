@@ -410,7 +410,7 @@ def test_follow_reads_a_log_that_does_not_exist_yet_and_its_rotation(tmp_path: P
 def test_until_is_documented_as_inclusive_like_it_behaves() -> None:
     """``--until`` keeps a record that started exactly at WHEN (``test_until_is_inclusive_like_the_engine``),
     and the README's audit-log section, the writer's ``--help`` and auditview's ``--help`` all say so."""
-    from auditview.cli import build_parser as cli_parser
+    from auditview.cli.parser import build_parser as cli_parser
     from auditview.writer.auditlog import build_parser
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()

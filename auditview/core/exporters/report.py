@@ -30,9 +30,12 @@ from typing import Any, Final
 
 import orjson
 
-from auditview.cli_render import Palette, diff_summary_line, format_duration_ms, render_waterfall
 from auditview.core.diff import DiffPair, RunDiff
+from auditview.core.render.diff_summary import diff_summary_line
+from auditview.core.render.waterfall import render_waterfall
 from auditview.core.timeline import Timeline, TimelineStep
+from auditview.text.humanize import format_duration
+from auditview.text.plain import Palette
 from auditview.text.sanitize import printable
 
 __all__ = [
@@ -131,7 +134,7 @@ def _utc(moment: datetime | None) -> str:
 
 
 def _offset(ms: float) -> str:
-    return "+" + format_duration_ms(ms)
+    return "+" + format_duration(ms)
 
 
 def _step_name(step: Any) -> str:
@@ -160,8 +163,8 @@ def _sections(report: TraceReport) -> list[Section]:
             ["trace: ", Val(timeline.trace_id)],
             [f"time: {_utc(timeline.start)} → {_utc(timeline.end)}"],
             [
-                f"span: {format_duration_ms(timeline.span_ms)} (busy {format_duration_ms(timeline.busy_ms)},"
-                f" idle {format_duration_ms(timeline.idle_ms)})"
+                f"span: {format_duration(timeline.span_ms)} (busy {format_duration(timeline.busy_ms)},"
+                f" idle {format_duration(timeline.idle_ms)})"
             ],
             [f"steps: {len(steps)}, failed: {len(failed)}, slow: {len(slow)}"],
             ["tools: ", *_joined(timeline.tools)],
@@ -200,7 +203,7 @@ def _problem_items(report: TraceReport, steps: Sequence[TimelineStep]) -> list[I
         exit_text = "-" if step.exit_code is None else str(step.exit_code)
         facts: list[list[Span]] = [
             [
-                f"at {_offset(step.start_ms)}, took {format_duration_ms(step.duration_ms)}, exit {exit_text}",
+                f"at {_offset(step.start_ms)}, took {format_duration(step.duration_ms)}, exit {exit_text}",
                 *(["; on the critical path"] if step.on_critical_path else []),
             ],
         ]
@@ -228,13 +231,13 @@ def _problem_items(report: TraceReport, steps: Sequence[TimelineStep]) -> list[I
 
 def _gap_items(report: TraceReport) -> list[Item]:
     names = {s.request_id: _step_name(s) for s in report.timeline.steps if s.request_id is not None}
-    threshold = format_duration_ms(report.gap_threshold_ms)
+    threshold = format_duration(report.gap_threshold_ms)
     rows: list[list[Span]] = []
     for gap in report.timeline.gaps:
         if gap.duration_ms < report.gap_threshold_ms:
             continue
         row: list[Span] = [
-            f"{format_duration_ms(gap.duration_ms)} idle, {_offset(gap.start_ms)} → {_offset(gap.end_ms)}"
+            f"{format_duration(gap.duration_ms)} idle, {_offset(gap.start_ms)} → {_offset(gap.end_ms)}"
         ]
         if gap.after_request_id in names:
             row += [", after ", Val(names[gap.after_request_id])]
@@ -251,12 +254,12 @@ def _pair_line(pair: DiffPair) -> str | None:
     assert step is not None
     name = _step_name(step)
     if pair.op == "insert":
-        return f"+ {name}  {format_duration_ms(step.duration_ms)}  exit {step.exit_code}"
+        return f"+ {name}  {format_duration(step.duration_ms)}  exit {step.exit_code}"
     if pair.op == "delete":
-        return f"- {name}  {format_duration_ms(step.duration_ms)}  exit {step.exit_code}"
+        return f"- {name}  {format_duration(step.duration_ms)}  exit {step.exit_code}"
     if not pair.changed or pair.a is None or pair.b is None:
         return None
-    parts = [f"~ {name}  {format_duration_ms(pair.a.duration_ms)} → {format_duration_ms(pair.b.duration_ms)}"]
+    parts = [f"~ {name}  {format_duration(pair.a.duration_ms)} → {format_duration(pair.b.duration_ms)}"]
     if pair.exit_changed:
         parts.append(f"exit {pair.a.exit_code} → {pair.b.exit_code}")
     params = pair.params

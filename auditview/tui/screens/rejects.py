@@ -25,8 +25,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from auditview.source.types import FieldWarning, Reject, SourceFile
+from auditview.text.humanize import UNKNOWN
 from auditview.text.sanitize import printable, truncate_display
-from auditview.tui.widgets.records import UNKNOWN
 
 __all__ = ["REJECTS_SHOWN", "RejectDetailScreen", "RejectsScreen", "RejectsTable", "field_warning_rows"]
 

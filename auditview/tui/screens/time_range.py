@@ -1,13 +1,12 @@
 """The time-range dialog: ``since`` and ``until`` in the shared WHEN grammar (``1h``, ``today``, ISO times).
 
-Dismisses with a ``TimeRange`` (parsed, with the texts the user typed) or ``None`` when cancelled. Invalid
-input is reported inline with the accepted forms.
+Dismisses with a ``TimeRange`` (``auditview.text.timeparse``: parsed, with the texts the user typed) or
+``None`` when cancelled. Invalid input is reported inline with the accepted forms.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
@@ -20,28 +19,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from auditview.text.sanitize import printable
-from auditview.text.timeparse import TimeParseError, parse_when
+from auditview.text.timeparse import TimeParseError, TimeRange, parse_when
 
-__all__ = ["TimeRange", "TimeRangeDialog"]
-
-
-@dataclass(frozen=True)
-class TimeRange:
-    """A resolved time range and how the user wrote it (empty text = open end)."""
-
-    since: datetime | None
-    until: datetime | None
-    since_text: str = ""
-    until_text: str = ""
-
-    def describe(self) -> str:
-        """``since 1h · until now`` or ``all time``."""
-        parts = []
-        if self.since_text:
-            parts.append(f"since {self.since_text}")
-        if self.until_text:
-            parts.append(f"until {self.until_text}")
-        return " · ".join(parts) if parts else "all time"
+__all__ = ["TimeRangeDialog"]
 
 
 class TimeRangeDialog(ModalScreen[TimeRange | None]):

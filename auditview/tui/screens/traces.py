@@ -3,9 +3,12 @@
 It turns the records frame it is given into trace summaries with ``auditview.core.traces.summarize_traces``
 in an
 exclusive thread worker (a newer frame cancels an older summary), hands them to its ``TraceList``, and shows
-the highlighted trace in full on an info line. Enter posts ``TraceOpened`` and ``x`` posts
-``ExportRequested``; the app builds the timeline or opens the export dialog. Nothing here reads files; every
-string shown is sanitized.
+the highlighted trace in full on an info line. The same worker then detects the findings of the listed
+traces (``finding_marks.with_findings``, over the ``records`` the app hands down: all loaded records in the
+time range, as ``trace.finding`` sees them) and hands the list its summaries again with them. Enter posts
+``TraceOpened``, ``x`` ``ExportRequested``, ``c`` / ``p`` ``CompareRequested`` (the marked trace against the
+one under the cursor, the earlier one as *then*; or a trace against its previous similar run) and ``r``
+``ReportRequested``; the app does the work. Nothing here reads files; every string shown is sanitized.
 """
 
 from __future__ import annotations
@@ -26,10 +29,17 @@ from textual.worker import get_current_worker
 
 from auditview.core.slow import SlowStepRule
 from auditview.core.traces import summarize_traces
+from auditview.text.humanize import UNKNOWN
 from auditview.text.sanitize import printable, truncate_display
-from auditview.tui.messages import ExportRequested, TraceOpened
-from auditview.tui.widgets.records import UNKNOWN
-from auditview.tui.widgets.trace_list import TraceList
+from auditview.tui.finding_marks import (
+    FINDING_GLYPH,
+    finding_columns_of,
+    finding_style,
+    join_findings,
+    with_findings,
+)
+from auditview.tui.messages import CompareRequested, ExportRequested, ReportRequested, TraceOpened
+from auditview.tui.widgets.trace_list import MARK_GLYPH, TraceList
 from auditview.tui.widgets.waterfall import FAILED_GLYPH, SLOW_GLYPH
 
 __all__ = ["TracesScreen"]
@@ -53,11 +63,38 @@ class TracesScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", tooltip="back to the records"),
         Binding("x", "export_trace", "Export trace", tooltip="export the trace under the cursor"),
+        Binding(
+            "c",
+            "compare",
+            "Compare",
+            tooltip="compare the marked trace (●) with the one under the cursor; with none marked, the trace "
+            "with its previous similar run",
+        ),
+        Binding(
+            "p",
+            "compare_previous",
+            "Compare previous",
+            show=False,
+            tooltip="compare the trace under the cursor with its previous similar run",
+        ),
+        Binding(
+            "r",
+            "report",
+            "Report",
+            tooltip="write the trace's report (report-<trace>.md) next to the exports and show its path",
+        ),
     ]
 
     @dataclass
     class SummariesComputed(Message):
         """The summary worker finished the summaries of frame number ``generation``."""
+
+        generation: int
+        summaries: pl.DataFrame
+
+    @dataclass
+    class FindingsComputed(Message):
+        """The summary worker found the findings of frame number ``generation``: ``summaries`` has them."""
 
         generation: int
         summaries: pl.DataFrame
@@ -68,14 +105,17 @@ class TracesScreen(Screen[None]):
         rule: SlowStepRule | None = None,
         *,
         trace_id: str | None = None,
+        records: pl.DataFrame | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         """Show the traces of ``frame`` (the index frame, usually already slow-annotated by the app), the
-        cursor on ``trace_id`` when given (the trace of the record the user was on), else on the first."""
+        cursor on ``trace_id`` when given (the trace of the record the user was on), else on the first.
+        Findings are detected over ``records`` (default: ``frame``)."""
         super().__init__(name=name, id=id, classes=classes)
         self.frame = frame
+        self.records = frame if records is None else records
         self._wanted = trace_id
         self.rule = rule or SlowStepRule()
         self._generation = 0
@@ -98,14 +138,17 @@ class TracesScreen(Screen[None]):
         self.trace_list.focus()
         self._start_summary()
 
-    def update_frame(self, frame: pl.DataFrame) -> None:
-        """Show the traces of a newer frame (the view was filtered again, or records arrived)."""
+    def update_frame(self, frame: pl.DataFrame, records: pl.DataFrame | None = None) -> None:
+        """Show the traces of a newer frame (the view was filtered again, or records arrived); findings over
+        ``records`` when given (else over ``frame``)."""
         self.frame = frame
+        self.records = frame if records is None else records
         self._start_summary()
 
     def _start_summary(self) -> None:
         self._generation += 1
-        self.summarize(self._generation, self.frame)
+        known = None if self.summaries is None else finding_columns_of(self.summaries)
+        self.summarize(self._generation, self.frame, self.records, known)
 
     @work(
         thread=True,
@@ -114,11 +157,23 @@ class TracesScreen(Screen[None]):
         description="summarizing traces",
         exit_on_error=True,
     )
-    def summarize(self, generation: int, frame: pl.DataFrame) -> None:
-        """Summarize ``frame`` off the UI thread and post the result."""
+    def summarize(
+        self, generation: int, frame: pl.DataFrame, records: pl.DataFrame, known: pl.DataFrame | None
+    ) -> None:
+        """Summarize ``frame`` off the UI thread and post the result (with the ``known`` findings of the
+        previous summaries, so that the list does not blink while growing live); then detect the findings,
+        and post again."""
         summaries = _summaries(frame, self.rule)
-        if not get_current_worker().is_cancelled:
-            self.post_message(self.SummariesComputed(generation, summaries))
+        worker = get_current_worker()
+        if worker.is_cancelled:
+            return
+        shown = summaries if known is None else join_findings(summaries, known)
+        self.post_message(self.SummariesComputed(generation, shown))
+        if summaries.is_empty():
+            return
+        found = with_findings(summaries, records)
+        if not worker.is_cancelled:
+            self.post_message(self.FindingsComputed(generation, found))
 
     def on_traces_screen_summaries_computed(self, message: SummariesComputed) -> None:
         """Show the newest summaries (an older worker's late result is dropped)."""
@@ -132,6 +187,14 @@ class TracesScreen(Screen[None]):
             self.notify(f"trace {shown} is not in this view", severity="warning", timeout=4, markup=False)
         self._update_title(message.summaries)
 
+    def on_traces_screen_findings_computed(self, message: FindingsComputed) -> None:
+        """Show the findings of the newest summaries (the cursor stays on its trace)."""
+        if message.generation != self._generation:
+            return
+        self.summaries = message.summaries
+        self.trace_list.update_summaries(message.summaries)
+        self._update_title(message.summaries)
+
     def _update_title(self, summaries: pl.DataFrame) -> None:
         count = summaries.height
         parts = [("Traces", "bold"), (f"  {count:,} trace{'s' if count != 1 else ''}", "")]
@@ -140,7 +203,19 @@ class TracesScreen(Screen[None]):
             slow = int((summaries.get_column("slow") > 0).sum())
             parts.append((f"  {FAILED_GLYPH} {failed:,} with failures", "$text-error" if failed else ""))
             parts.append((f"  {SLOW_GLYPH} {slow:,} with slow steps", "$text-warning" if slow else ""))
+            if "finding_count" in summaries.columns:
+                found = int((summaries.get_column("finding_count") > 0).sum())
+                parts.append((f"  {FINDING_GLYPH} {found:,} with findings", "$text-accent" if found else ""))
+        marked = self.trace_list.marked_trace
+        if marked is not None:
+            parts.append((f"  {MARK_GLYPH} marked {truncate_display(printable(marked[:200]), 40)}", "bold"))
         self.query_one("#traces-title", Static).update(Content.assemble(*parts))
+
+    @on(TraceList.MarkChanged)
+    def _mark_changed(self, message: TraceList.MarkChanged) -> None:
+        message.stop()
+        if self.summaries is not None:
+            self._update_title(self.summaries)
 
     @on(TraceList.TraceHighlighted)
     def _show_highlighted(self, message: TraceList.TraceHighlighted) -> None:
@@ -161,6 +236,44 @@ class TracesScreen(Screen[None]):
         if trace_id is not None:
             self.post_message(ExportRequested(trace_id))
 
+    def action_compare(self) -> None:
+        """Ask the app to compare the marked trace with the one under the cursor (the earlier one is *then*);
+        with no other trace marked, the one under the cursor with its previous similar run."""
+        current = self.trace_list.selected_trace_id
+        if current is None:
+            return
+        marked = self.trace_list.marked_trace
+        if marked is None or marked == current:
+            self.post_message(CompareRequested(current))
+            return
+        then, now = _chronological(self.summaries, marked, current)
+        self.post_message(CompareRequested(now, then))
+
+    def action_compare_previous(self) -> None:
+        """Ask the app to compare the trace under the cursor with its previous similar run."""
+        current = self.trace_list.selected_trace_id
+        if current is not None:
+            self.post_message(CompareRequested(current))
+
+    def action_report(self) -> None:
+        """Ask the app to write the report of the trace under the cursor."""
+        trace_id = self.trace_list.selected_trace_id
+        if trace_id is not None:
+            self.post_message(ReportRequested(trace_id))
+
+
+def _chronological(summaries: pl.DataFrame | None, first: str, second: str) -> tuple[str, str]:
+    """``(then, now)``: the trace that started earlier first (ties, or a start not known: as given)."""
+    if summaries is None or summaries.is_empty():
+        return first, second
+    starts = dict(
+        summaries.filter(pl.col("trace_id").is_in([first, second])).select("trace_id", "start").iter_rows()
+    )
+    a, b = starts.get(first), starts.get(second)
+    if a is not None and b is not None and b < a:
+        return second, first
+    return first, second
+
 
 def _summaries(frame: pl.DataFrame, rule: SlowStepRule) -> pl.DataFrame:
     """Summaries of ``frame``, or an empty frame when it has no records (no columns yet)."""
@@ -170,9 +283,16 @@ def _summaries(frame: pl.DataFrame, rule: SlowStepRule) -> pl.DataFrame:
 
 
 def describe_trace(summary: Mapping[str, Any]) -> Content:
-    """One line about a trace: its full id, operators and tools (all sanitized, cut when very long)."""
+    """One line about a trace: its full id, its first finding and why, its operators and tools (all
+    sanitized, cut when very long)."""
     trace_id = truncate_display(printable(str(summary.get("trace_id", ""))[:400]), 80)
     parts: list[tuple[str, str] | str] = [("trace ", "$text-muted"), (trace_id, "bold")]
+    count = summary.get("finding_count")
+    if isinstance(count, int) and count > 0:
+        style = finding_style(str(summary.get("finding_severity")))
+        label = truncate_display(printable(str(summary.get("finding_label") or "")[:400]), 60)
+        reason = truncate_display(printable(str(summary.get("finding_reason") or "")[:400]), 160)
+        parts.extend([(f"  {FINDING_GLYPH} {label}", f"bold {style}"), (": ", style), reason])
     operators = _names(summary.get("operators"))
     if operators:
         parts.extend([("  operators ", "$text-muted"), operators])

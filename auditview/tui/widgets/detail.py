@@ -23,8 +23,9 @@ from rich.highlighter import JSONHighlighter
 from rich.text import Text
 from textual.content import Content
 
+from auditview.text.humanize import UNKNOWN, format_duration
 from auditview.text.sanitize import printable, truncate_display
-from auditview.tui.widgets.records import NO_TRACE, UNKNOWN, format_duration
+from auditview.tui.widgets.records import NO_TRACE
 
 __all__ = [
     "DISPLAY_VALUE_LIMIT",
@@ -72,7 +73,7 @@ def raw_preview(raw: bytes) -> str:
     return truncate_display(printable(raw.decode("utf-8", errors="replace")), _RAW_LIMIT)
 
 
-#: The fields every record of the writer contract has, listed as read (an unknown one as ``?``).
+#: The fields every record of the writer contract has, listed as read (an unknown one as ``UNKNOWN``).
 CORE_FIELDS: Final = (
     "timestamp", "tool", "command", "exit_code", "duration_ms", "request_id", "trace_id", "operator",
     "version", "params",
@@ -140,7 +141,7 @@ def needs_fields_as_read(row: Mapping[str, Any]) -> bool:
 
 def fields_as_read(row: Mapping[str, Any]) -> Content:
     """The record's fields as the app uses them, one a line: written values plain, derived ones followed by
-    where they came from (``tool  gatekeeper  (from the file name)``), unknown ones a dim ``?``."""
+    where they came from (``tool  gatekeeper  (from the file name)``), unknown ones a dim ``UNKNOWN``."""
     values = _field_values(row)
     sources = derived_sources(row.get("derived"))
     unusable = {reason.split(" ", 1)[0] for reason in field_warnings(row.get("warnings"))}

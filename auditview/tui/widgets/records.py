@@ -27,13 +27,12 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from auditview.text.humanize import UNKNOWN, format_duration
 from auditview.text.sanitize import printable
 
-__all__ = ["NO_TRACE", "UNKNOWN", "RecordKey", "RecordsTable", "fit_tail", "format_duration"]
+__all__ = ["NO_TRACE", "RecordKey", "RecordsTable", "fit_tail"]
 
-#: How every screen shows a field whose value is unknown (not written, or unusable: a field warning), dimmed.
-UNKNOWN: Final = "?"
-#: How a record that belongs to no trace shows its trace, dimmed.
+#: How a record that belongs to no trace shows its trace, dimmed (an unknown field is ``humanize.UNKNOWN``).
 NO_TRACE: Final = "-"
 
 #: Display cap for one cell; anything longer is cut before it is measured.
@@ -51,20 +50,6 @@ class RecordKey:
 
     file_id: int
     offset: int
-
-
-def format_duration(ms: float | None) -> str:
-    """Format a duration compactly: ``850ms``, ``4.21s``, ``2m03s``, ``1h05m``."""
-    if ms is None or math.isnan(ms):
-        return UNKNOWN
-    if ms < 1000:
-        return f"{ms:.0f}ms"
-    seconds = ms / 1000
-    if seconds < 60:
-        return f"{seconds:.2f}s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
-    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
 
 
 def _duration_bar(ms: float | None, width: int) -> str:

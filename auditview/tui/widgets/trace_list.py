@@ -3,12 +3,14 @@
 ``TraceList`` renders only the rows on screen (1M records make ~87k traces; no Python object per trace is
 built): ``render_line`` reads the visible rows from the sorted polars frame, a block at a time, and turns each
 cell into a ``Segment`` of ``printable()`` text, never markup. Columns: start, span, steps, failed, slow,
-slowest step, tools and trace id; ``o`` cycles the sort column and ``O`` reverses it. ``update_summaries``
-takes a newer summaries frame (open traces grow) and keeps the cursor on the same trace id.
+slowest step, tools and trace id, plus the findings when the frame has them (``finding_marks``: a ⚑ in the
+gutter, and a findings column when wide enough); ``o`` cycles the sort column and ``O`` reverses it. ``m``
+marks one trace (● in the gutter) to compare another with. ``update_summaries`` takes a newer
+summaries frame (open traces grow) and keeps the cursor on the same trace id.
 
 The widget computes nothing about traces itself (``auditview.core.traces.summarize_traces`` does) and opens
-nothing: it is handed a frame (attributes down) and posts ``TraceSelected`` / ``TraceHighlighted`` (messages
-up).
+nothing: it is handed a frame (attributes down) and posts ``TraceSelected`` / ``TraceHighlighted`` /
+``MarkChanged`` (messages up).
 """
 
 from __future__ import annotations
@@ -28,11 +30,21 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from auditview.text.humanize import UNKNOWN, format_duration
 from auditview.text.sanitize import printable
-from auditview.tui.widgets.records import UNKNOWN, fit_tail
-from auditview.tui.widgets.waterfall import CURSOR_GLYPH, FAILED_GLYPH, SLOW_GLYPH, format_duration
+from auditview.tui.finding_marks import FINDING_GLYPH
+from auditview.tui.widgets.records import fit_tail
+from auditview.tui.widgets.waterfall import CURSOR_GLYPH, FAILED_GLYPH, SLOW_GLYPH
 
-__all__ = ["SORT_COLUMNS", "ColumnLayout", "SortColumn", "TraceList", "column_layout", "sort_summaries"]
+__all__ = [
+    "MARK_GLYPH",
+    "SORT_COLUMNS",
+    "ColumnLayout",
+    "SortColumn",
+    "TraceList",
+    "column_layout",
+    "sort_summaries",
+]
 
 HEADER_LINES: Final = 1
 _BLOCK: Final = 64
@@ -88,18 +100,23 @@ class ColumnLayout:
     slowest: int = 20
     tools: int = 16
     trace: int = 12
+    #: The findings column (0: hidden, as in the narrow layout or when no trace has a finding).
+    findings: int = 0
 
 
-#: The gutter: the cursor (▶), ✗ for a trace with failed steps and ◷ for one with slow steps (both show), a
-#: space.
-_GUTTER: Final = 4
+#: The gutter: the cursor (▶) or the mark (●), ✗ for a trace with failed steps and ◷ for one with slow steps
+#: (both show), ⚑ for one with findings, a space.
+_GUTTER: Final = 5
+#: The mark of the trace marked for comparing.
+MARK_GLYPH: Final = "●"
 #: Below this width the list drops the date from ``start`` and the tools column, and gives the trace id the
 #: room to show its distinguishing end.
 NARROW_BELOW: Final = 100
 
 
-def column_layout(width: int) -> ColumnLayout:
-    """Share ``width`` cells among the columns: fixed numeric columns, then slowest, trace id and tools."""
+def column_layout(width: int, *, findings: bool = False) -> ColumnLayout:
+    """Share ``width`` cells among the columns: fixed numeric columns, then slowest, trace id and tools (and,
+    with ``findings`` and in the wide layout, a findings column first)."""
     narrow = width < NARROW_BELOW
     start, span = (8, 6) if narrow else (14, 7)
     base = ColumnLayout(start=start, span=span)
@@ -112,13 +129,15 @@ def column_layout(width: int) -> ColumnLayout:
         trace = max(10, min(24, rest - 15))
         slowest = max(0, rest - trace - 1)
         return ColumnLayout(start=start, span=span, slowest=slowest, tools=0, trace=trace)
+    found = min(28, max(10, int(rest * 0.3))) if findings else 0
+    rest -= found + 1 if found else 0
     slowest = max(14, min(34, int(rest * 0.3)))
     trace = max(10, min(36, int(rest * 0.35)))
     tools = rest - slowest - trace - 3
     if tools < 7:
         tools = 0
         trace = max(0, rest - slowest - 2)
-    return ColumnLayout(start=start, slowest=slowest, tools=max(0, tools), trace=trace)
+    return ColumnLayout(start=start, slowest=slowest, tools=max(0, tools), trace=trace, findings=found)
 
 
 def _fit(text: str, width: int, *, right: bool = False) -> str:
@@ -153,12 +172,16 @@ class TraceList(ScrollView, can_focus=True):
         "trace-list--failed",
         "trace-list--slow",
         "trace-list--dim",
+        "trace-list--marked",
+        "trace-list--finding-error",
+        "trace-list--finding-warning",
+        "trace-list--finding-info",
     }
 
     HELP_TITLE: ClassVar[str] = "Traces"
     HELP_NOTES: ClassVar[tuple[str, ...]] = (
-        "✗ a failed step · ◷ a slow step; the line under the list names the whole trace, its operators and "
-        "tools.",
+        "✗ a failed step · ◷ a slow step · ⚑ a finding (retry-loop, flapping...) · ● the trace marked to "
+        "compare; the line under the list names the whole trace, its operators, tools and first finding.",
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "cursor_up", "Up", show=False, tooltip="previous trace"),
@@ -181,6 +204,14 @@ class TraceList(ScrollView, can_focus=True):
         ),
         Binding("s", "next_slow", "Next slow", tooltip="next trace with a slow step (◷)"),
         Binding("S", "previous_slow", "Prev slow", show=False, tooltip="previous trace with a slow step"),
+        Binding("n", "next_finding", "Next finding", show=False, tooltip="next trace with a finding (⚑)"),
+        Binding("N", "previous_finding", "Prev finding", show=False, tooltip="previous trace with a finding"),
+        Binding(
+            "m",
+            "toggle_mark",
+            "Mark",
+            tooltip="mark the trace (●) to compare another one with it; again to unmark",
+        ),
     ]
 
     @dataclass
@@ -199,6 +230,12 @@ class TraceList(ScrollView, can_focus=True):
             """Only the latest cursor position matters."""
             return isinstance(message, TraceList.TraceHighlighted)
 
+    @dataclass
+    class MarkChanged(Message):
+        """The trace marked for comparing is now ``trace_id`` (``None``: no trace is marked)."""
+
+        trace_id: str | None
+
     def __init__(
         self,
         summaries: pl.DataFrame | None = None,
@@ -216,6 +253,9 @@ class TraceList(ScrollView, can_focus=True):
         self.sort_index = 0
         self.descending = SORT_COLUMNS[0].descending
         self.cursor = 0
+        #: The trace marked for comparing (kept while it leaves and re-enters the list).
+        self.marked_trace: str | None = None
+        self._has_findings = False
         if summaries is not None:
             self._resort(keep=None)
 
@@ -242,6 +282,11 @@ class TraceList(ScrollView, can_focus=True):
         if self._sorted.is_empty():
             return []
         return [str(value) for value in self._sorted.get_column("trace_id").to_list()]
+
+    @property
+    def has_findings(self) -> bool:
+        """Whether some trace of the list has a finding (the findings column is shown, when wide enough)."""
+        return self._has_findings
 
     @property
     def cached_row_count(self) -> int:
@@ -276,6 +321,9 @@ class TraceList(ScrollView, can_focus=True):
         self._sorted = sort_summaries(raw, self.sort_column, self.descending) if raw.width else raw
         self._columns = self._sorted.columns
         self._blocks.clear()
+        self._has_findings = "finding_count" in self._columns and bool(
+            (self._sorted.get_column("finding_count") > 0).any()
+        )
         self.cursor = min(self.cursor, max(0, self._sorted.height - 1))
         if keep is not None and not self._sorted.is_empty():
             position = self._sorted.get_column("trace_id").index_of(keep)
@@ -403,6 +451,9 @@ class TraceList(ScrollView, can_focus=True):
     def _jump(self, column: str, direction: int) -> None:
         if self._sorted.is_empty():
             return
+        if column not in self._columns:  # findings not computed (yet)
+            self.notify("No findings known yet.", timeout=2)
+            return
         hits = self._sorted.get_column(column) > 0
         if direction > 0:
             after = hits.slice(self.cursor + 1).arg_true()
@@ -411,8 +462,8 @@ class TraceList(ScrollView, can_focus=True):
             before = hits.slice(0, self.cursor).arg_true()
             target = None if before.is_empty() else int(before[-1])
         if target is None:
-            what = "failed" if column == "failed" else "slow"
-            self.notify(f"No trace with {what} steps {'below' if direction > 0 else 'above'}.", timeout=2)
+            what = {"failed": "failed steps", "slow": "slow steps"}.get(column, "findings")
+            self.notify(f"No trace with {what} {'below' if direction > 0 else 'above'}.", timeout=2)
             return
         self.move_cursor(target)
 
@@ -431,6 +482,23 @@ class TraceList(ScrollView, can_focus=True):
     def action_previous_slow(self) -> None:
         """Jump to the previous trace with a slow step."""
         self._jump("slow", -1)
+
+    def action_next_finding(self) -> None:
+        """Jump to the next trace with a finding."""
+        self._jump("finding_count", 1)
+
+    def action_previous_finding(self) -> None:
+        """Jump to the previous trace with a finding."""
+        self._jump("finding_count", -1)
+
+    def action_toggle_mark(self) -> None:
+        """Mark the trace under the cursor for comparing (unmark it when it is the marked one)."""
+        trace_id = self.selected_trace_id
+        if trace_id is None:
+            return
+        self.marked_trace = None if self.marked_trace == trace_id else trace_id
+        self.refresh()
+        self.post_message(self.MarkChanged(self.marked_trace))
 
     def action_select(self) -> None:
         """Open the trace under the cursor."""
@@ -455,7 +523,7 @@ class TraceList(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         if width <= 0:
             return Strip.blank(0)
-        layout = column_layout(width)
+        layout = column_layout(width, findings=self._has_findings)
         if y < HEADER_LINES:
             return self._render_header(layout, width)
         base = self.rich_style
@@ -492,6 +560,7 @@ class TraceList(ScrollView, can_focus=True):
             + head("steps", layout.steps, right=True)
             + head("fail", layout.failed, right=True)
             + head("slow", layout.slow, right=True)
+            + head("findings", layout.findings)
             + head("slowest", layout.slowest)
             + head("tools", layout.tools)
             + head(trace_head, layout.trace)
@@ -507,6 +576,14 @@ class TraceList(ScrollView, can_focus=True):
         dim = self.get_component_rich_style("trace-list--dim")
         failed_style = self.get_component_rich_style("trace-list--failed")
         slow_style = self.get_component_rich_style("trace-list--slow")
+        marked = self.marked_trace is not None and row.get("trace_id") == self.marked_trace
+        if marked:
+            line_style = line_style + self.get_component_rich_style("trace-list--marked", partial=True)
+        finding_count = int(row.get("finding_count") or 0)
+        severity = str(row.get("finding_severity"))
+        severity = severity if severity in ("error", "warning") else "info"
+        finding_style = self.get_component_rich_style(f"trace-list--finding-{severity}", partial=True)
+        finding_style = (cursor_style if is_cursor else base) + finding_style
         if is_cursor:
             dim = failed_style = slow_style = cursor_style
         slowest_ms = row.get("slowest_ms")
@@ -520,9 +597,10 @@ class TraceList(ScrollView, can_focus=True):
         span = row.get("span_ms")
         span_text = format_duration(float(span)) if isinstance(span, (int, float)) else UNKNOWN
         segments: list[Segment] = [
-            Segment(CURSOR_GLYPH if is_cursor else " ", line_style),
+            Segment(CURSOR_GLYPH if is_cursor else MARK_GLYPH if marked else " ", line_style),
             Segment(FAILED_GLYPH, failed_style) if failed else Segment(" ", line_style),
             Segment(SLOW_GLYPH, slow_style) if slow else Segment(" ", line_style),
+            Segment(FINDING_GLYPH, finding_style) if finding_count else Segment(" ", line_style),
             Segment(" ", line_style),
             Segment(_fit(_format_start(row.get("start"), layout.start), layout.start) + " ", line_style),
             Segment(_fit(span_text, layout.span, right=True) + " ", line_style),
@@ -534,8 +612,12 @@ class TraceList(ScrollView, can_focus=True):
             Segment(
                 _fit(str(slow) if slow else "·", layout.slow, right=True) + " ", slow_style if slow else dim
             ),
-            Segment(_fit(slowest, layout.slowest) + " ", line_style),
         ]
+        if layout.findings:
+            label = str(row.get("finding_label") or "") if finding_count else "·"
+            style = finding_style if finding_count else dim
+            segments.append(Segment(_fit(label, layout.findings) + " ", style))
+        segments.append(Segment(_fit(slowest, layout.slowest) + " ", line_style))
         if layout.tools:
             segments.append(Segment(_fit(tools, layout.tools) + " ", line_style))
         if layout.trace:

@@ -13,7 +13,7 @@ from rich.segment import Segment
 from textual.strip import Strip
 from textual.widget import Widget
 
-from auditview.tui.messages import VolumeBuckets
+from auditview.core.view import VolumeBuckets
 
 __all__ = ["VolumeStrip", "regroup"]
 

@@ -3,12 +3,14 @@
 ``Waterfall`` is a line-API ``ScrollView``: it renders only the rows on screen, under a fixed two-line time
 axis. Each step row shows a gutter (cursor, a failure/slow glyph, a critical-path dot), the indented
 ``tool command`` label, and a bar placed and scaled on the visible time window in eighths of a cell, followed
-by its duration and, for slow steps, the reason. Gap rows (time spent outside any tool) are hatched.
+by its duration (``humanize.format_duration``) and, for slow steps, the reason; a step involved in a finding
+(``set_findings``) shows ⚑ in its gutter and the finding's name after its bar. Gap rows (time spent outside
+any tool) are hatched.
 
-The layout is done by pure functions (``bar_glyphs``, ``axis_ticks``, ``place_label``, ``build_rows``,
-``format_duration``) that the tests call directly. Every field of a step is untrusted: it goes through
-``printable()`` and becomes plain ``Segment`` text, never markup. The widget owns no data source: it is handed
-a ``Timeline`` (attributes down) and posts ``StepSelected`` / ``StepHighlighted`` (messages up).
+The layout is done by pure functions (``bar_glyphs``, ``axis_ticks``, ``place_label``, ``build_rows``) that
+the tests call directly. Every field of a step is untrusted: it goes through ``printable()`` and becomes
+plain ``Segment`` text, never markup. The widget owns no data source: it is handed a ``Timeline``
+(attributes down) and posts ``StepSelected`` / ``StepHighlighted`` (messages up).
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from auditview.core.timeline import Gap, Timeline, TimelineStep, display_order
+from auditview.text.humanize import UNKNOWN, format_duration
 from auditview.text.sanitize import printable
-from auditview.tui.widgets.records import UNKNOWN
+from auditview.tui.finding_marks import FINDING_GLYPH, StepFinding, step_finding_names, worst_severity
 
 __all__ = [
     "AxisTick",
@@ -41,10 +44,12 @@ __all__ = [
     "axis_ticks",
     "bar_glyphs",
     "build_rows",
+    "draw_label",
     "exit_text",
-    "format_duration",
     "format_offset",
+    "label_cells",
     "label_width",
+    "merge_cells",
     "place_label",
     "step_label",
 ]
@@ -71,27 +76,6 @@ _TICK_STEPS: Final[tuple[float, ...]] = (
 
 
 # --- pure layout ----------------------------------------------------------------------------------
-
-
-def format_duration(ms: float | None) -> str:
-    """Return a compact duration like the records table's: ``0.35ms``, ``850ms``, ``4.21s``, ``3m12s``; an
-    unknown one is ``UNKNOWN`` (``?``)."""
-    if ms is None or not math.isfinite(ms) or ms < 0:
-        return UNKNOWN
-    if ms < 10:
-        return f"{ms:.2f}ms" if ms < 1 else f"{ms:.1f}ms"
-    if ms < 1000:
-        return f"{ms:.0f}ms"
-    seconds = ms / 1000
-    if seconds < 10:
-        return f"{seconds:.2f}s"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    if seconds < 3600:
-        minutes, secs = divmod(round(seconds), 60)
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(round(seconds / 60), 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 def format_offset(ms: float, step_ms: float) -> str:
@@ -291,12 +275,12 @@ def _known(value: str | None) -> str:
 
 
 def step_label(step: TimelineStep) -> str:
-    """Return the printable ``tool command`` label of a step (an unknown one is ``?``)."""
+    """Return the printable ``tool command`` label of a step (an unknown one is ``UNKNOWN``)."""
     return printable(f"{_known(step.tool)} {_known(step.command)}".strip())
 
 
 def exit_text(exit_code: int | None) -> str:
-    """``exit 3``, or ``exit ?`` when the exit code is unknown (never a made-up 0)."""
+    """``exit 3``, or ``exit -`` (``UNKNOWN``) when the exit code is unknown (never a made-up 0)."""
     return f"exit {UNKNOWN if exit_code is None else exit_code}"
 
 
@@ -329,11 +313,15 @@ class Waterfall(ScrollView, can_focus=True):
         "waterfall--slow",
         "waterfall--critical",
         "waterfall--dim",
+        "waterfall--finding-error",
+        "waterfall--finding-warning",
+        "waterfall--finding-info",
     }
 
     HELP_TITLE: ClassVar[str] = "Timeline"
     HELP_NOTES: ClassVar[tuple[str, ...]] = (
-        "✗ failed · ◷ slow · ● critical path · ┄ idle (time between steps); └ hangs a step off its parent.",
+        "✗ failed · ◷ slow · ● critical path · ⚑ in a finding (named after the bar; all of them under the "
+        "title) · ┄ idle (time between steps); └ hangs a step off its parent.",
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "cursor_up", "Up", show=False, tooltip="previous step"),
@@ -353,6 +341,8 @@ class Waterfall(ScrollView, can_focus=True):
         Binding("S", "previous_slow", "Prev slow", show=False, tooltip="previous slow step"),
         Binding("e", "next_failed", "Next failed", tooltip="next failed step (✗)"),
         Binding("E", "previous_failed", "Prev failed", show=False, tooltip="previous failed step"),
+        Binding("n", "next_finding", "Next finding", show=False, tooltip="next step in a finding (⚑)"),
+        Binding("N", "previous_finding", "Prev finding", show=False, tooltip="previous step in a finding"),
     ]
 
     @dataclass
@@ -393,6 +383,8 @@ class Waterfall(ScrollView, can_focus=True):
         self._full_end = 1.0
         self.view_start = 0.0
         self.view_end = 1.0
+        #: The findings each step is involved in, by its place ``(file_id, offset)``.
+        self._findings: dict[tuple[int, int], tuple[StepFinding, ...]] = {}
         self._set_timeline(timeline, keep_view=False)
 
     # --- data -----------------------------------------------------------------------------------------
@@ -428,6 +420,15 @@ class Waterfall(ScrollView, can_focus=True):
     def zoom(self) -> float:
         """How many times the window is narrower than the whole trace."""
         return self._full_end / max(self.view_end - self.view_start, 1e-9)
+
+    def set_findings(self, findings: dict[tuple[int, int], tuple[StepFinding, ...]]) -> None:
+        """Mark the steps involved in findings (``finding_marks.step_findings``), by place."""
+        self._findings = dict(findings)
+        self.refresh()
+
+    def findings_of(self, step: TimelineStep) -> tuple[StepFinding, ...]:
+        """The findings ``step`` is involved in."""
+        return self._findings.get((step.file_id, step.offset), ())
 
     def update_timeline(self, timeline: Timeline) -> None:
         """Show a newer version of the same trace: keep the cursor's step and, if zoomed, the window."""
@@ -600,20 +601,31 @@ class Waterfall(ScrollView, can_focus=True):
         """Move to the last step."""
         self.move_cursor(len(self._order) - 1)
 
-    def _jump(self, predicate_name: Literal["slow", "failed"], direction: int) -> None:
+    def _jump(self, predicate_name: Literal["slow", "failed", "finding"], direction: int) -> None:
         steps = self._timeline.steps
         positions = (
             range(self.cursor + 1, len(self._order)) if direction > 0 else range(self.cursor - 1, -1, -1)
         )
         for position in positions:
             step = steps[self._order[position]]
-            hit = bool(step.slow_reason) if predicate_name == "slow" else bool(step.failed)
+            if predicate_name == "finding":
+                hit = bool(self.findings_of(step))
+            else:
+                hit = bool(step.slow_reason) if predicate_name == "slow" else bool(step.failed)
             if hit:
                 self.move_cursor(position)
                 return
-        what = "slow" if predicate_name == "slow" else "failed"
+        what = {"slow": "slow step", "failed": "failed step"}.get(predicate_name, "step in a finding")
         where = "after" if direction > 0 else "before"
-        self.notify(f"No {what} step {where} this one.", timeout=2)
+        self.notify(f"No {what} {where} this one.", timeout=2)
+
+    def action_next_finding(self) -> None:
+        """Jump to the next step involved in a finding."""
+        self._jump("finding", 1)
+
+    def action_previous_finding(self) -> None:
+        """Jump to the previous step involved in a finding."""
+        self._jump("finding", -1)
 
     def action_next_slow(self) -> None:
         """Jump to the next slow step."""
@@ -716,7 +728,11 @@ class Waterfall(ScrollView, can_focus=True):
             segments.append(Segment(CRITICAL_GLYPH, self._style("waterfall--critical")))
         else:
             segments.append(Segment(" ", base))
-        segments.append(Segment(" ", base))
+        findings = self.findings_of(step)
+        if findings:
+            segments.append(Segment(FINDING_GLYPH, self._finding_style(findings)))
+        else:
+            segments.append(Segment(" ", base))
         depth = max(0, int(step.depth))
         # A child hangs off its parent with "└ " (the nesting reads without colour and in any SVG renderer).
         indent = "  " * (min(depth, MAX_INDENT_DEPTH) - 1) + "└ " if depth else ""
@@ -728,6 +744,11 @@ class Waterfall(ScrollView, can_focus=True):
         segments.append(Segment(fit(indent + step_label(step), labels), label_style))
         segments.append(Segment("│", self._style("waterfall--dim")))
         return segments
+
+    def _finding_style(self, findings: tuple[StepFinding, ...]) -> Style:
+        severity = worst_severity(finding.severity for finding in findings)
+        severity = severity if severity in ("error", "warning") else "info"
+        return self._style(f"waterfall--finding-{severity}")
 
     def _bar_style(self, step: TimelineStep) -> Style:
         if step.failed:
@@ -757,8 +778,12 @@ class Waterfall(ScrollView, can_focus=True):
         if step.slow_reason:
             reason = printable(step.slow_reason[:_FIELD_CAP])
             pieces.append((f" {SLOW_GLYPH} {reason}", self._style("waterfall--reason")))
-        self._draw_label(cells, glyphs, pieces, bar_style, bar_width)
-        segments.extend(_merge(cells))
+        findings = self.findings_of(step)
+        if findings:
+            names = step_finding_names(findings)
+            pieces.append((f" {FINDING_GLYPH} {names}", self._finding_style(findings)))
+        draw_label(cells, glyphs, pieces, bar_style, bar_width)
+        segments.extend(merge_cells(cells))
         return Strip(segments, width).crop_extend(0, width, base)
 
     def _render_gap(self, gap: Gap, width: int) -> Strip:
@@ -774,30 +799,32 @@ class Waterfall(ScrollView, can_focus=True):
             if 0 <= glyphs.start + i < bar_width:
                 cells[glyphs.start + i] = (char, gap_style)
         hatched = BarGlyphs(glyphs.start, text, before=glyphs.before, after=glyphs.after)
-        self._draw_label(
+        draw_label(
             cells, hatched, [(format_duration(gap.duration_ms) + " idle", gap_style)], gap_style, bar_width
         )
-        segments.extend(_merge(cells))
+        segments.extend(merge_cells(cells))
         return Strip(segments, width).crop_extend(0, width, base)
 
-    @staticmethod
-    def _draw_label(
-        cells: list[tuple[str, Style]],
-        glyphs: BarGlyphs,
-        pieces: list[tuple[str, Style]],
-        bar_style: Style,
-        bar_width: int,
-    ) -> None:
-        chars = label_cells(pieces)
-        placement = place_label(glyphs.start, glyphs.end, len(chars), bar_width)
-        if placement.length <= 0:
-            return
-        if placement.length < len(chars):
-            chars = [*chars[: placement.length - 1], ("…", chars[placement.length - 1][1])]
-        for i, (char, style) in enumerate(chars):
-            cell = placement.cell + i
-            if 0 <= cell < bar_width:
-                cells[cell] = (char, bar_style + Style(reverse=True) if placement.inside else style)
+
+def draw_label(
+    cells: list[tuple[str, Style]],
+    glyphs: BarGlyphs,
+    pieces: list[tuple[str, Style]],
+    bar_style: Style,
+    bar_width: int,
+) -> None:
+    """Write the styled ``pieces`` into the bar area ``cells`` next to (or over) the bar ``glyphs``, where
+    ``place_label`` puts them (cut with ``…`` when there is not room for all)."""
+    chars = label_cells(pieces)
+    placement = place_label(glyphs.start, glyphs.end, len(chars), bar_width)
+    if placement.length <= 0:
+        return
+    if placement.length < len(chars):
+        chars = [*chars[: placement.length - 1], ("…", chars[placement.length - 1][1])]
+    for i, (char, style) in enumerate(chars):
+        cell = placement.cell + i
+        if 0 <= cell < bar_width:
+            cells[cell] = (char, bar_style + Style(reverse=True) if placement.inside else style)
 
 
 def label_cells(pieces: Iterable[tuple[str, Style]]) -> list[tuple[str, Style]]:
@@ -813,7 +840,7 @@ def label_cells(pieces: Iterable[tuple[str, Style]]) -> list[tuple[str, Style]]:
     return cells
 
 
-def _merge(cells: list[tuple[str, Style]]) -> list[Segment]:
+def merge_cells(cells: list[tuple[str, Style]]) -> list[Segment]:
     """Join runs of cells with the same style into segments."""
     segments: list[Segment] = []
     run: list[str] = []

@@ -1,0 +1,98 @@
+"""One trace of a selection, for ``trace``, ``report`` and ``diff``: its id from a prefix, its timeline, its
+findings, the details of its steps that the timeline does not carry.
+
+Owns ``find_trace_id`` (``core.selection.resolve_trace_id`` with its failures as ``CliError``: an ambiguous
+prefix is exit 2, an unknown trace exit 1), ``trace_timeline``, ``trace_findings`` and ``step_details``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import polars as pl
+
+from auditview.cli.errors import EXIT_FAILURE, CliError, usage_error
+from auditview.core.findings import detect_findings, group_findings
+from auditview.core.query import time_range
+from auditview.core.selection import AmbiguousTraceId, resolve_trace_id, slow_rule
+from auditview.core.timeline import Timeline, TraceNotFoundError, build_timeline
+from auditview.text.sanitize import printable
+
+if TYPE_CHECKING:
+    from auditview.core.selection import Selected
+
+__all__ = ["StepDetails", "find_trace_id", "step_details", "trace_findings", "trace_timeline"]
+
+#: Per step, by its place (``file_id``, ``offset``): params, error, host, derived and warned fields.
+StepDetails = dict[tuple[int, int], dict[str, Any]]
+
+
+def find_trace_id(frame: pl.DataFrame, wanted: str, *, side: str | None = None) -> str:
+    """``wanted`` when it is a trace id in ``frame``, else the one trace id it is a unique prefix of.
+
+    ``side`` (``A``/``B`` of a diff) prefixes the message.
+    """
+    said = f"{side}: " if side is not None else ""
+    try:
+        return resolve_trace_id(frame, wanted)
+    except AmbiguousTraceId as exc:
+        shown = ", ".join(printable(c) for c in exc.candidates[:5])
+        more = f" and {len(exc.candidates) - 5} more" if len(exc.candidates) > 5 else ""
+        raise usage_error(f"{said}trace id prefix {wanted!r} is ambiguous: {shown}{more}") from None
+    except TraceNotFoundError:
+        raise CliError(
+            f"{said}no trace {wanted!r} in the selected records",
+            exit_code=EXIT_FAILURE,
+            error_type="TraceNotFound",
+        ) from None
+
+
+def trace_findings(selected: Selected, trace_ids: Sequence[str] | None = None) -> pl.DataFrame:
+    """The findings of each trace with any (``auditview.core.findings.group_findings``: ``trace_id``,
+    ``findings``; steps with their ``path``), detected over the loaded records in --since/--until (the frame
+    ``--filter`` runs on, so they agree with ``trace.finding``), whatever the filter left; only ``trace_ids``
+    when given."""
+    frame = time_range(selected.index.frame, selected.selection.since, selected.selection.until)
+    findings = detect_findings(frame, trace_ids=trace_ids)
+    return group_findings(findings, [source.display for source in selected.index.files])
+
+
+def step_details(frame: pl.DataFrame, trace_id: str) -> StepDetails:
+    """Per step of the trace, by its place (``file_id``, ``offset``): parsed params, error, host, and which
+    fields were derived or unusable (``derived``, ``warnings``), which the timeline does not carry."""
+    details: StepDetails = {}
+    wanted = ("file_id", "offset", "params", "error_type", "error_message", "host", "derived", "warnings")
+    cols = [c for c in wanted if c in frame.columns]
+    rows = frame.filter(pl.col("trace_id").cast(pl.String) == trace_id).select(cols)
+    for row in rows.iter_rows(named=True):
+        try:
+            params = orjson.loads(row["params"]) if row.get("params") is not None else None
+        except orjson.JSONDecodeError:
+            params = row["params"]
+        error = None
+        if row.get("error_type") is not None or row.get("error_message") is not None:
+            error = {"type": row.get("error_type"), "message": row.get("error_message")}
+        details[(row["file_id"], row["offset"])] = {
+            "params": params,
+            "error": error,
+            "host": row.get("host"),
+            "derived": row["derived"].split(",") if row.get("derived") else [],
+            "warnings": row["warnings"].split("\n") if row.get("warnings") else [],
+        }
+    return details
+
+
+def trace_timeline(selected: Selected, trace_id: str) -> tuple[pl.DataFrame, Timeline]:
+    """The records of trace ``trace_id`` in the selection and its timeline; slow means slow compared with all
+    the loaded data, whatever slice the filter left. An unusable trace is exit 1."""
+    rule = slow_rule(selected.selection)
+    rows = selected.frame.filter(pl.col("trace_id").cast(pl.String) == trace_id)
+    try:
+        timeline = build_timeline(rule.annotate(rows, reference=selected.index.frame), trace_id, rule)
+    except TraceNotFoundError:
+        raise CliError(
+            f"no usable trace {trace_id!r}", exit_code=EXIT_FAILURE, error_type="TraceNotFound"
+        ) from None
+    return rows, timeline
