@@ -150,7 +150,9 @@ def _epoch_us(text: pl.Expr) -> pl.Expr:
     )
     scaled = (real * 1_000_000.0) / per_second
     from_float = (
-        pl.when(scaled.abs() < 9e18).then(scaled.round(0, mode="half_to_even").cast(pl.Int64)).otherwise(None)
+        pl.when(scaled.abs() < 9e18)
+        .then(scaled.round(0, mode="half_to_even").cast(pl.Int64, strict=False))
+        .otherwise(None)
     )
     return (
         pl.when(integer)

@@ -474,3 +474,15 @@ def test_huge_duration_is_decided_like_the_contract() -> None:
     """A writer-valid line with a duration beyond 1e300 ms reads the same on the fast path and the
     reference."""
     assert_same_as_contract([_writer_valid("req-1", duration_ms=1e301, host="h")] * 3)
+
+
+def test_epoch_text_past_the_microsecond_range_is_decided_like_the_contract() -> None:
+    """A decimal epoch whose microseconds overflow 64 bits (found by the pushdown property test) reads as the
+    reference reads it, instead of failing the vectorised reader's cast; the chunk goes to that reader
+    because an ``error`` string makes the writer contract's typed read refuse it."""
+    lines = [
+        b'{"timestamp": "9223400000000000000000.5", "tool": "t", "error": "x"}',
+        b'{"ts": 1764237600, "tool": "t"}',
+        b'{"time": "-9300000000000000000000.25", "tool": "t", "error": "y"}',
+    ]
+    assert_same_as_contract(lines)
