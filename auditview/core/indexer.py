@@ -1,11 +1,13 @@
 """Cold indexing in a child process, so that the parse never holds the terminal app's GIL.
 
-The app's loader (``workers.load_and_follow``) calls ``index_in_child`` before its own ``AuditIndex.load``
-when the persistent index cache is on and writable and the sources hold at least ``COLD_PROCESS_MIN`` bytes
-that no cache entry covers. The child (``python -m auditview.core.indexer PATH...``) discovers the same
-sources, runs ``AuditIndex.load(sources, cache=True)``, waits for the cache writer and exits: its only
-product is the cache. It prints ``done total`` progress lines on stdout and exits as soon as its stdin closes
-(the app died). The app's own load then reads the cache and parses only what was appended meanwhile.
+The live loader (``auditview.core.live.load_and_follow``, which the app's worker runs) calls
+``index_in_child`` before its own ``AuditIndex.load`` when the persistent index cache is on (its
+``LoaderOptions.cache`` and ``AUDITVIEW_CACHE``, checked by ``cache_writable``) and writable and the sources
+hold at least ``COLD_PROCESS_MIN`` bytes that no cache entry covers; with the cache off no child is started.
+The child (``python -m auditview.core.indexer PATH...``) discovers the same sources, runs
+``AuditIndex.load(sources, cache=True)``, waits for the cache writer and exits: its only product is the
+cache. It prints ``done total`` progress lines on stdout and exits as soon as its stdin closes (the app
+died). The app's own load then reads the cache and parses only what was appended meanwhile.
 
 Must not: touch a widget, or be the only way to index (every failure here means "load in-process").
 """
@@ -38,11 +40,12 @@ Cancelled = Callable[[], bool]
 Progress = Callable[[int, int], None]
 
 
-def cache_writable() -> bool:
-    """Whether the index cache is on and its directory can be created and written."""
+def cache_writable(enabled: bool | None = None) -> bool:
+    """Whether the index cache is on (``enabled``, as ``cache.cache_enabled`` takes it: ``None`` = unless
+    ``AUDITVIEW_CACHE`` turns it off) and its directory can be created and written."""
     from auditview.core import cache
 
-    if not cache.cache_enabled():
+    if not cache.cache_enabled(enabled):
         return False
     directory = cache.cache_dir()
     try:
@@ -58,9 +61,9 @@ def uncached_bytes(sources: Sequence[SourceFile]) -> int:
     An entry counts when it names the same inode and the file is not shorter than what it covers; a
     stale entry that passes this cheap test costs nothing worse than a short-lived child.
     """
-    from auditview.core import cache
+    from auditview.core.cache.layout import cache_dir, entry_key, meta_path
 
-    directory = cache.cache_dir()
+    directory = cache_dir()
     total = 0
     for source in sources:
         if source.reads_once:
@@ -71,7 +74,7 @@ def uncached_bytes(sources: Sequence[SourceFile]) -> int:
             continue
         covered = 0
         try:
-            meta = json.loads((directory / f"{cache._key(source.path)}.json").read_bytes())
+            meta = json.loads(meta_path(directory, entry_key(source.path)).read_bytes())
             if (meta["dev"], meta["ino"]) == info.identity and info.size >= meta["covered"]:
                 covered = info.size if source.compression != "none" else int(meta["covered"])
         except (OSError, ValueError, KeyError, TypeError):

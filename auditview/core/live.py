@@ -12,8 +12,15 @@
 3. **Follow** — it waits on the follower and adds every new chunk to the index, emitting an ``IndexChanged``
    at most every ``FOLLOW_POST_INTERVAL`` seconds; rotations and truncations are emitted as ``StatusNoted``.
 
+What one follow item does to an index is ``apply_to_index`` (shared with ``auditview audit-log -f``): a chunk
+is parsed and added (its rows returned), a rejected line recorded, a rotation re-points the rows read from
+the old name (``file_moved``), a truncation re-points them to copytruncate's copy or drops them
+(``file_truncated``; the count is returned). Without that, reading a record's bytes back by path after a
+rotation reads the new file (``RawLineChanged``).
+
 Every ``IndexChanged`` carries the counts a status bar shows with the frame: rejects and field warnings
-(``index.field_warning_count``). Every loop checks ``cancelled()``.
+(``index.field_warning_count``). Every loop checks ``cancelled()``. Audit files are looked at and read
+through ``auditview.source.storage.LOCAL`` (and the source layer's readers), never opened here directly.
 
 Must not: import a UI library (Textual, Rich, click). The events are plain dataclasses; the app's worker
 (``auditview.tui.workers``) runs this in a thread and wraps each event in a Textual message.
@@ -21,7 +28,6 @@ Must not: import a UI library (Textual, Rich, click). The events are plain datac
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,7 +50,8 @@ from auditview.source.events import (
 )
 from auditview.source.follow import Follower
 from auditview.source.read import FileReader
-from auditview.source.tail import CaughtUp, apply_to_index, tail
+from auditview.source.storage import LOCAL
+from auditview.source.tail import CaughtUp, tail
 from auditview.source.types import Chunk, Reject, SourceFile
 
 if TYPE_CHECKING:
@@ -57,12 +64,14 @@ __all__ = [
     "Cancelled",
     "Emit",
     "IndexBuilt",
+    "IndexChange",
     "IndexChanged",
     "LiveEvent",
     "LoadStopped",
     "LoaderOptions",
     "RawIndex",
     "StatusNoted",
+    "apply_to_index",
     "covered_positions",
     "describe_event",
     "line_number_at",
@@ -150,14 +159,24 @@ FOLLOW_POST_INTERVAL: Final = 0.2
 
 @dataclass(frozen=True)
 class LoaderOptions:
-    """What to load: the user's paths (empty = every audit log found), and whether to keep following."""
+    """What to load: the user's paths (empty = every audit log found), and whether to keep following.
+
+    ``cache``: use the index cache (and the child indexer that fills it) unless ``AUDITVIEW_CACHE`` turns it
+    off; ``False``: never, parse every source in this process.
+    """
 
     paths: Sequence[str]
     follow: bool = True
+    cache: bool = True
     preview_bytes: int = PREVIEW_BYTES
     preview_min_file: int = PREVIEW_MIN_FILE
     #: Uncached bytes from which the cold parse runs in a child process (``indexer``); ``None`` = never.
     cold_process_min: int | None = COLD_PROCESS_MIN
+
+
+def _cache_setting(options: LoaderOptions) -> bool | None:
+    """``options.cache`` as ``AuditIndex.load`` takes it: ``None`` (the environment decides) or ``False``."""
+    return None if options.cache else False
 
 
 def _field_warnings(frame: pl.DataFrame) -> int:
@@ -174,7 +193,7 @@ def read_tail_chunk(source: SourceFile, max_bytes: int) -> Chunk | None:
     """
     if source.compression != "none" or source.reads_once:
         return None
-    size = os.stat(source.path).st_size
+    size = LOCAL.state(source.path).size
     start = max(size - max_bytes, 0)
     if start > 0:
         # Step back one byte so that a chunk starting exactly at a line start is recognised as such.
@@ -199,10 +218,10 @@ def line_number_at(source: SourceFile, offset: int) -> int | None:
         return None
     count = 0
     try:
-        with open(source.path, "rb") as handle:
+        with LOCAL.open(source.path) as file:
             done = 0
             while done < offset:
-                block = handle.read(min(8 << 20, offset - done))
+                block = file.read_range(done, min(8 << 20, offset - done))
                 if not block:
                     return None
                 count += block.count(b"\n")
@@ -237,9 +256,35 @@ def _preview(sources: Sequence[SourceFile], options: LoaderOptions) -> AuditInde
 
 def _size(source: SourceFile) -> int:
     try:
-        return os.stat(source.path).st_size
+        return LOCAL.state(source.path).size
     except OSError:
         return 0
+
+
+@dataclass(frozen=True, slots=True)
+class IndexChange:
+    """What ``apply_to_index`` did: the rows a chunk added (sorted), or how many rows a truncation dropped."""
+
+    rows: pl.DataFrame | None = None
+    dropped: int = 0
+
+
+_NO_CHANGE: Final = IndexChange()
+
+
+def apply_to_index(index: AuditIndex, item: Chunk | SourceEvent) -> IndexChange:
+    """Bring ``index`` up to date with one item from ``tail`` (``CaughtUp`` excluded; see the module
+    docstring)."""
+    if isinstance(item, Chunk):
+        return IndexChange(rows=index.add_chunk(item))
+    if isinstance(item, LineRejected):
+        index.add_rejects([item.reject])
+    elif isinstance(item, FileRotated):
+        # Rows read from the old file keep their raw bytes reachable under its new name.
+        index.file_moved(item.source, item.moved_to)
+    elif isinstance(item, FileTruncated):
+        return IndexChange(dropped=index.file_truncated(item.source, item.copied_to))
+    return _NO_CHANGE
 
 
 def describe_event(event: SourceEvent) -> str:
@@ -275,10 +320,10 @@ def _identities(sources: Sequence[SourceFile]) -> dict[Path, tuple[Identity, int
         if source.reads_once:
             continue
         try:
-            info = os.stat(source.path)
+            info = LOCAL.state(source.path)
         except OSError:
             continue
-        found[source.path] = ((info.st_dev, info.st_ino), info.st_size)
+        found[source.path] = (info.identity, info.size)
     return found
 
 
@@ -323,7 +368,7 @@ def covered_positions(
 
 
 def _load_index(
-    sources: Sequence[SourceFile], emit: Emit, cancelled: Cancelled
+    sources: Sequence[SourceFile], options: LoaderOptions, emit: Emit, cancelled: Cancelled
 ) -> tuple[AuditIndex, dict[Identity, tuple[int, int]]] | None:
     """The full index through ``AuditIndex.load`` (parallel parse) and where following must start after it."""
     from auditview.core.index import AuditIndex
@@ -340,7 +385,7 @@ def _load_index(
             emit(BytesIndexed(min(done, total), max(total, done, 1)))
 
     before = _identities(sources)
-    index = AuditIndex.load(sources, progress=progress)
+    index = AuditIndex.load(sources, progress=progress, cache=_cache_setting(options))
     positions = covered_positions(index, before, _identities(sources))
     if positions is None:
         index.close()
@@ -388,7 +433,7 @@ def _index_cold_in_child(
         return True
     if cold < threshold:
         return True
-    if not cache_writable():
+    if not cache_writable(_cache_setting(options)):
         emit(StatusNoted("index cache off or read-only: indexing in the app (keys may lag)"))
         return True
     last_progress = 0.0
@@ -437,7 +482,7 @@ def load_and_follow(options: LoaderOptions, emit: Emit, cancelled: Cancelled) ->
         if not _index_cold_in_child(sources, options, emit, cancelled):
             return
         try:
-            loaded = _load_index(sources, emit, cancelled)
+            loaded = _load_index(sources, options, emit, cancelled)
         except _LoadCancelledError:
             return
         except OSError:
@@ -487,7 +532,8 @@ def _follow(follower: Follower, index: AuditIndex, emit: Emit, cancelled: Cancel
     """Add what the follower finds; emit the frame and the rows new since the last event (``sequence`` + 1).
 
     The loop is the shared one (``auditview.source.tail``), and so is what each item does to the index
-    (``apply_to_index``: rows added, rotations re-pointed, truncated rows dropped); this adds the events.
+    (``apply_to_index``, above: rows added, rotations re-pointed, truncated rows dropped); this adds the
+    events.
     ``warnings`` (the index's field warnings so far) grows by those of the added rows; it is counted again
     over the whole frame only when rows were dropped.
     """

@@ -14,11 +14,9 @@ Owns:
   continues at the exact byte where the initial read stopped, on the same inode, across rotation and
   truncation.
 * ``CaughtUp``: the marker that closes a round: the moment to print or post what the round brought.
-* ``apply_to_index(index, item)``: what an ``AuditIndex`` must do for each item (the CLI's and the app's
-  follow share it): a chunk is parsed and added (its rows returned), a rejected line recorded, a rotation
-  re-points the rows read from the old name (``file_moved``), a truncation re-points them to copytruncate's
-  copy or drops them (``file_truncated``; the count is returned). Without that, reading a record's bytes
-  back by path after a rotation reads the new file (``RawLineChanged``).
+
+What each item does to an index (rows added, rotations re-pointed, truncated rows dropped) is the core's
+business: ``auditview.core.live.apply_to_index``.
 
 Must not: import polars, the index or any UI library at run time (the writer's ``audit-log`` uses ``tail``).
 """
@@ -27,18 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-from auditview.source.events import FileRotated, FileTruncated, LineRejected, SourceEvent
+from auditview.source.events import SourceEvent
 from auditview.source.follow import Follower
 from auditview.source.types import Chunk
 
-if TYPE_CHECKING:
-    import polars as pl
-
-    from auditview.core.index import AuditIndex
-
-__all__ = ["DEFAULT_WAIT", "CaughtUp", "IndexChange", "apply_to_index", "tail"]
+__all__ = ["DEFAULT_WAIT", "CaughtUp", "tail"]
 
 #: The longest ``tail`` blocks between two rounds when nothing happens (inotify wakes it sooner).
 DEFAULT_WAIT: Final = 0.25
@@ -69,28 +62,3 @@ def tail(
         if stop is not None and stop():
             return
         follower.wait(wait)
-
-
-@dataclass(frozen=True, slots=True)
-class IndexChange:
-    """What ``apply_to_index`` did: the rows a chunk added (sorted), or how many rows a truncation dropped."""
-
-    rows: pl.DataFrame | None = None
-    dropped: int = 0
-
-
-_NO_CHANGE: Final = IndexChange()
-
-
-def apply_to_index(index: AuditIndex, item: Chunk | SourceEvent) -> IndexChange:
-    """Bring ``index`` up to date with one item from ``tail`` (``CaughtUp`` excluded)."""
-    if isinstance(item, Chunk):
-        return IndexChange(rows=index.add_chunk(item))
-    if isinstance(item, LineRejected):
-        index.add_rejects([item.reject])
-    elif isinstance(item, FileRotated):
-        # Rows read from the old file keep their raw bytes reachable under its new name.
-        index.file_moved(item.source, item.moved_to)
-    elif isinstance(item, FileTruncated):
-        return IndexChange(dropped=index.file_truncated(item.source, item.copied_to))
-    return _NO_CHANGE

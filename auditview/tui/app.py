@@ -12,7 +12,6 @@ reads and timelines run in thread workers too.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -195,7 +194,7 @@ class AuditViewApp(App[int]):
     def load_sources(self) -> None:
         """Preview, index and follow the sources (see ``workers.load_and_follow``)."""
         worker = get_current_worker()
-        options = LoaderOptions(self.options.paths, follow=self.options.follow)
+        options = LoaderOptions(self.options.paths, follow=self.options.follow, cache=self.options.cache)
         try:
             load_and_follow(options, self.post_message, lambda: worker.is_cancelled)
         except Exception as exc:  # an engine bug must be shown, not swallowed by the worker
@@ -731,10 +730,6 @@ def create_app(options: AppOptions, *, clock: Clock = _utc_now, load: bool = Tru
 
 def run_app(options: AppOptions) -> int:
     """Run the app until the user quits (on live demo traffic for ``--demo``); returns the exit code."""
-    if not options.cache:
-        # The loader (``core.live``) and its child indexer read the cache setting from the environment until
-        # ``LoaderOptions`` carries it.
-        os.environ["AUDITVIEW_CACHE"] = "0"
     if options.demo:
         from auditview.tui.demo import demo_traffic
 

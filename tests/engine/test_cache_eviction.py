@@ -12,6 +12,9 @@ from typing import Any
 import pytest
 
 from auditview.core import cache as index_cache
+from auditview.core.cache import eviction
+from auditview.core.cache import writing as cache_writing
+from auditview.core.cache.layout import entry_key
 from auditview.core.index import AuditIndex
 from auditview.source.types import SourceFile
 from tests.engine.test_cache import lines
@@ -42,12 +45,12 @@ def assert_equals_uncached(source: SourceFile) -> None:
 
 def meta_path(source: SourceFile) -> Path:
     """The metadata file of the entry of ``source``."""
-    return index_cache.cache_dir() / f"{index_cache._key(source.path)}.json"
+    return index_cache.cache_dir() / f"{entry_key(source.path)}.json"
 
 
 def entry_files(source: SourceFile) -> list[Path]:
     """Every cache file of the entry of ``source`` (metadata and data)."""
-    key = index_cache._key(source.path)
+    key = entry_key(source.path)
     return sorted(p for p in index_cache.cache_dir().iterdir() if p.name.startswith(key))
 
 
@@ -170,7 +173,7 @@ def test_leftovers_of_killed_writers_are_removed_when_old(tmp_path: Path) -> Non
     source = make_log(tmp_path, "a.jsonl")
     load(source)
     directory = index_cache.cache_dir()
-    key = index_cache._key(source.path)
+    key = entry_key(source.path)
     superseded = directory / f"{key}-000000000000.rows.parquet"
     orphan = directory / f"{'a' * 40}-111111111111.rows.parquet"
     in_flight = directory / f"{'b' * 40}-222222222222.rejects.parquet"
@@ -356,7 +359,7 @@ def test_warm_load_does_not_prune(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     source = make_log(tmp_path, "a.jsonl")
     load(source)
     calls: list[int] = []
-    monkeypatch.setattr(index_cache, "_after_store", lambda directory: calls.append(1))
+    monkeypatch.setattr(cache_writing, "after_store", lambda directory: calls.append(1))
     load(source)
     assert calls == []
 
@@ -429,7 +432,7 @@ def test_metadata_gone_before_data_is_read_is_a_miss(tmp_path: Path, monkeypatch
     real = pl.read_parquet
 
     def evict_first(*args: Any, **kwargs: Any) -> Any:
-        index_cache._Pruner(index_cache.cache_dir(), time.time()).run(0, full=False, everything=True)
+        eviction._Pruner(index_cache.cache_dir(), time.time()).run(0, full=False, everything=True)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(pl, "read_parquet", evict_first)
@@ -441,18 +444,18 @@ def test_entry_used_after_the_listing_is_not_removed(tmp_path: Path, monkeypatch
     source = make_log(tmp_path, "a.jsonl")
     load(source)
     age(entry_files(source), 1000)
-    real = index_cache._Pruner._scan
+    real = eviction._Pruner._scan
 
     def scan_then_hit(self: Any) -> Any:
         listing = real(self)
         assert index_cache.lookup(source, {"ts"}) is not None  # another reader's hit touches the entry
         return listing
 
-    monkeypatch.setattr(index_cache._Pruner, "_scan", scan_then_hit)
+    monkeypatch.setattr(eviction._Pruner, "_scan", scan_then_hit)
     report = index_cache.prune(max_bytes=1)
     assert report.removed == ()
     assert len(entry_files(source)) == 3  # metadata, rows, rejects
-    monkeypatch.setattr(index_cache._Pruner, "_scan", real)
+    monkeypatch.setattr(eviction._Pruner, "_scan", real)
     assert_equals_uncached(source)
 
 
@@ -461,7 +464,7 @@ def test_young_data_of_a_writer_in_flight_survives_eviction_of_its_key(tmp_path:
     source = make_log(tmp_path, "a.jsonl")
     load(source)
     age(entry_files(source), 1000)
-    writing = index_cache.cache_dir() / f"{index_cache._key(source.path)}-ffffffffffff.rows.parquet"
+    writing = index_cache.cache_dir() / f"{entry_key(source.path)}-ffffffffffff.rows.parquet"
     writing.write_bytes(b"rows of a writer that has not renamed its metadata in yet")
     report = index_cache.prune(max_bytes=1)
     assert [r.path for r in report.removed] == [str(source.path)]
@@ -510,7 +513,7 @@ def test_cache_path_that_is_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert_equals_uncached(source)
     assert index_cache.prune() == index_cache.PruneReport()
     assert index_cache.clear() == index_cache.PruneReport()
-    index_cache._after_store(index_cache.cache_dir())  # would raise only through its quiet wrapper
+    eviction.after_store(index_cache.cache_dir())  # would raise only through its quiet wrapper
     assert blocker.read_bytes() == b""
 
 
@@ -557,10 +560,10 @@ def test_eviction_failure_never_loses_the_store(tmp_path: Path, monkeypatch: pyt
     def broken(self: Any, limit: int, **kwargs: Any) -> Any:
         raise RuntimeError("eviction bug")
 
-    real = index_cache._Pruner.run
-    monkeypatch.setattr(index_cache._Pruner, "run", broken)
+    real = eviction._Pruner.run
+    monkeypatch.setattr(eviction._Pruner, "run", broken)
     source = make_log(tmp_path, "a.jsonl")
     load(source)
     assert len(entry_files(source)) == 3
-    monkeypatch.setattr(index_cache._Pruner, "run", real)
+    monkeypatch.setattr(eviction._Pruner, "run", real)
     assert index_cache.lookup(source, {"ts"}) is not None

@@ -117,6 +117,25 @@ def test_a_disabled_cache_skips_the_child(
     assert any("indexing in the app" in text for text in run.events)
 
 
+def test_cache_false_turns_the_cache_off_without_the_environment(
+    tmp_path: Path, stores: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``LoaderOptions(cache=False)`` alone (no ``AUDITVIEW_CACHE``) starts no child and stores no entry."""
+    started: list[Any] = []
+    monkeypatch.setattr(auditview.core.indexer, "_spawn", lambda *a, **k: started.append(a))
+    log = tmp_path / "audit.jsonl"
+    log.write_bytes(_lines(range(10)))
+    run = _Run(LoaderOptions([str(log)], follow=False, cold_process_min=1, cache=False))
+    run.thread.run()
+    auditview.core.cache.wait_pending()
+    assert run.last is not None
+    assert run.last.frame.height == 10
+    assert started == []
+    assert stores == []
+    assert not (tmp_path / "cache").exists()
+    assert any("indexing in the app" in text for text in run.events)
+
+
 def test_cancelling_kills_the_child_promptly(
     tmp_path: Path, stores: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

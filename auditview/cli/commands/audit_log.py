@@ -96,12 +96,13 @@ def _follow(run: Run) -> int:
     the follower read, so a rotation, truncation or replacement of the file cannot change what is printed.
     """
     from auditview.core.index import AuditIndex
+    from auditview.core.live import apply_to_index
     from auditview.core.query import time_range
     from auditview.core.selection import apply_selectors, projection
     from auditview.source.discover import SourceMissing
     from auditview.source.events import FileUnreadable
     from auditview.source.follow import Follower
-    from auditview.source.tail import CaughtUp, apply_to_index, tail
+    from auditview.source.tail import CaughtUp, tail
     from auditview.source.types import Chunk
 
     selection = selection_of(run, trace_id=run.ns.trace_id, command=run.ns.command)
