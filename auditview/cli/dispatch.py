@@ -78,7 +78,7 @@ def main(argv: list[str], *, open_app: AppLauncher) -> int:
     args = list(argv)
     command = args[0] if args and args[0] in SUBCOMMANDS else "app"
     rest = args[1:] if command != "app" else args
-    from auditview.allocator import configure_allocator
+    from auditview.core.allocator import configure_allocator
 
     # Before polars is imported: freed memory goes back to the system soon (see allocator.ALLOCATOR_CONF; cold
     # export of 1M records: peak 272 -> 224 MB in the same time).

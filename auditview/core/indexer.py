@@ -161,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Background work: on a small machine the app's UI thread must win the CPU whenever it wants it.
     with contextlib.suppress(OSError, AttributeError):
         os.nice(10)
-    from auditview.allocator import configure_allocator
+    from auditview.core.allocator import configure_allocator
 
     configure_allocator()
     from auditview.core import cache

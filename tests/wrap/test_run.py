@@ -249,7 +249,7 @@ def test_start_path_imports_nothing_heavy(log: Path) -> None:
         not {
             "auditview.core.index",
             "auditview.core.query",
-            "auditview.allocator",
+            "auditview.core.allocator",
             "auditview.text.timeparse",
         }
         & imported
