@@ -1,7 +1,8 @@
 """The timeline of one trace: steps on the trace's time axis, idle gaps, nesting and the critical path.
 
-Owns ``build_timeline`` and its dataclasses (``Timeline``, ``TimelineStep``, ``Gap``). The definitions (also
-in ``notes/query.md``):
+Owns ``build_timeline`` and its dataclasses (``Timeline``, ``TimelineStep``, ``Gap``), and the one row layout
+of a waterfall every front end draws (``display_order``, ``display_rows``). The definitions (also in
+``notes/query.md``):
 
 - **Steps** are the trace's records ordered by start (``ts``; ties keep frame order). ``start_ms`` is the
   offset from the trace's start (its earliest ``ts``), ``end_ms = start_ms + duration_ms``; the trace ends at
@@ -27,9 +28,10 @@ polars, the per-step arithmetic is plain Python over that one (small) trace.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 
 import polars as pl
 
@@ -37,6 +39,7 @@ from auditview.core.slow import SlowBaseline, SlowStepRule
 from auditview.core.traces import has_trace_id
 
 __all__ = [
+    "DisplayRow",
     "Gap",
     "Timeline",
     "TimelineStep",
@@ -45,6 +48,7 @@ __all__ = [
     "build_timeline",
     "critical_path_indices",
     "display_order",
+    "display_rows",
 ]
 
 
@@ -231,6 +235,42 @@ def display_order(steps: Sequence[TimelineStep]) -> list[int]:
         stack.extend(reversed(children.get(i, [])))
     order.extend(i for i in range(len(steps)) if i not in seen)  # defensive: a cycle the engine let through
     return order
+
+
+@dataclass(frozen=True)
+class DisplayRow:
+    """One row of a waterfall: a step (``step`` is its index in ``Timeline.steps``) or an idle ``gap``."""
+
+    kind: Literal["step", "gap"]
+    step: int = -1
+    gap: Gap | None = None
+
+
+def display_rows(steps: Sequence[TimelineStep], gaps: Iterable[Gap]) -> list[DisplayRow]:
+    """Return the rows of a waterfall (one layout for every front end): the steps in ``display_order``, each
+    gap just before the step that ends it.
+
+    A gap goes before the step named by ``before_request_id``; if no such step exists, before the first step
+    (in start order) that starts at or after the gap's end; else at the bottom. The caller passes the gaps it
+    draws (the text waterfall leaves out those shorter than one of its cells).
+    """
+    index_of = {step.request_id: i for i, step in enumerate(steps) if step.request_id is not None}
+    before: dict[int, list[Gap]] = {}
+    trailing: list[Gap] = []
+    for gap in sorted(gaps, key=lambda g: (g.start_ms, g.end_ms)):
+        target = index_of.get(gap.before_request_id) if gap.before_request_id is not None else None
+        if target is None:
+            target = next((i for i, step in enumerate(steps) if step.start_ms >= gap.end_ms), None)
+        if target is None:
+            trailing.append(gap)
+        else:
+            before.setdefault(target, []).append(gap)
+    rows: list[DisplayRow] = []
+    for i in display_order(steps):
+        rows.extend(DisplayRow("gap", gap=gap) for gap in before.get(i, ()))
+        rows.append(DisplayRow("step", step=i))
+    rows.extend(DisplayRow("gap", gap=gap) for gap in trailing)
+    return rows
 
 
 def accepted_parents(request_ids: list[str | None], parent_ids: list[str | None]) -> list[int | None]:

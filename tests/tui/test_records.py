@@ -75,7 +75,7 @@ async def test_failed_and_slow_rows_are_marked_with_glyphs() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         feed(app, index)
         await settle(app, pilot)
-        app.records.set_cursor(0)
+        app.records.move_cursor(0)
         assert app.records.render_line(1 + 3).text.startswith("✗")
         assert app.records.render_line(1 + 5).text.startswith("◷")
         assert app.records.render_line(1 + 0).text.startswith(" ")

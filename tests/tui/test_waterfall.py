@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 from textual.widgets import Static
 
-from auditview.core.timeline import Gap, Timeline, TimelineStep, build_timeline, display_order
+from auditview.core.timeline import (
+    Gap,
+    Timeline,
+    TimelineStep,
+    build_timeline,
+    display_order,
+    display_rows,
+)
 from auditview.text.humanize import format_duration
 from auditview.tui.messages import ExportRequested, RecordDetailRequested
 from auditview.tui.screens.timeline import TimelineScreen
@@ -17,7 +24,6 @@ from auditview.tui.widgets.waterfall import (
     Waterfall,
     axis_ticks,
     bar_glyphs,
-    build_rows,
     place_label,
 )
 from tests.engine.frames import make_frame
@@ -144,11 +150,11 @@ def test_display_order_puts_children_under_their_parent() -> None:
     assert [steps[i].request_id for i in display_order(steps)] == ["parent", "child", "other"]
 
 
-def test_build_rows_places_gaps_before_the_step_that_ends_them() -> None:
+def test_display_rows_places_gaps_before_the_step_that_ends_them() -> None:
     """Each gap row sits just before the step named by its ``before_request_id``."""
     steps = [_step("a", 0, 10), _step("b", 15, 20), _step("c", 30, 40)]
     gaps = [Gap(10, 15, 5, "a", "b"), Gap(20, 30, 10, "b", "c")]
-    rows = build_rows(steps, gaps)
+    rows = display_rows(steps, gaps)
     kinds = [
         (row.kind, row.step if row.kind == "step" else row.gap.duration_ms if row.gap else None)
         for row in rows

@@ -1,19 +1,18 @@
 """A trace as a fixed-width text waterfall, shared by the CLI (``auditview trace``) and the report.
 
-Owns ``render_waterfall`` and ``row_order`` (steps in tree order, ``auditview.core.timeline.display_order``,
-the row order of every front end; each idle gap just before the step that ends it). Every string from a record
-passes through ``sanitize.printable`` and is cut to its column, so nothing from a record can emit a terminal
-control sequence; colour is opt-in through a ``Palette``. Must not import a UI library.
+Owns ``render_waterfall``; its rows are laid out by ``auditview.core.timeline.display_rows``, the row layout
+of every front end (steps in tree order, each idle gap just before the step that ends it). Every string from a
+record passes through ``sanitize.printable`` and is cut to its column, so nothing from a record can emit a
+terminal control sequence; colour is opt-in through a ``Palette``. Must not import a UI library.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from auditview.core.timeline import display_order
+from auditview.core.timeline import display_rows
 from auditview.text.humanize import format_duration
 from auditview.text.plain import Palette, display_width, format_local_time, pad, truncate_width
 from auditview.text.sanitize import printable
@@ -21,7 +20,7 @@ from auditview.text.sanitize import printable
 if TYPE_CHECKING:
     from auditview.core.timeline import Gap, Timeline, TimelineStep
 
-__all__ = ["render_waterfall", "row_order"]
+__all__ = ["render_waterfall"]
 
 _OFFSET_W: Final = 8
 _DURATION_W: Final = 8
@@ -42,31 +41,6 @@ class _Row:
     bar_end: float
     style: str | None
     note: str
-
-
-def row_order(steps: Sequence[TimelineStep], gaps: Sequence[Gap]) -> list[int | Gap]:
-    """The rows of a waterfall: step indices in ``display_order``, each gap just before the step that ends it.
-
-    A gap goes before the step named by ``before_request_id``; if no such step exists, before the first step
-    (in start order) that starts at or after the gap's end; else at the bottom.
-    """
-    index_of = {step.request_id: i for i, step in enumerate(steps) if step.request_id is not None}
-    before: dict[int, list[Gap]] = {}
-    trailing: list[Gap] = []
-    for gap in sorted(gaps, key=lambda g: (g.start_ms, g.end_ms)):
-        target = index_of.get(gap.before_request_id) if gap.before_request_id is not None else None
-        if target is None:
-            target = next((i for i, step in enumerate(steps) if step.start_ms >= gap.end_ms), None)
-        if target is None:
-            trailing.append(gap)
-        else:
-            before.setdefault(target, []).append(gap)
-    rows: list[int | Gap] = []
-    for i in display_order(steps):
-        rows.extend(before.get(i, ()))
-        rows.append(i)
-    rows.extend(trailing)
-    return rows
 
 
 def _or_unknown(value: str | None) -> str:
@@ -161,8 +135,8 @@ def render_waterfall(timeline: Timeline, *, width: int, palette: Palette) -> lis
     cell_ms = span / bar_w if bar_w else 0.0
     drawn = [gap for gap in gaps if gap.duration_ms >= cell_ms]
     rows = [
-        step_rows[place] if isinstance(place, int) else _gap_row(place, gap_label)
-        for place in row_order(steps, drawn)
+        step_rows[row.step] if row.gap is None else _gap_row(row.gap, gap_label)
+        for row in display_rows(steps, drawn)
     ]
     if gaps:
         idle = sum(float(g.duration_ms) for g in gaps)

@@ -1,9 +1,9 @@
 """Two runs on one time axis: the aligned steps of a ``RunDiff``, each pair as a "then" and a "now" line.
 
-``CompareWaterfall`` is a line-API ``ScrollView`` like ``Waterfall`` (whose pure layout functions it uses):
-a two-line time axis of offsets from each run's own start, shared by both runs, then two lines per aligned
-pair of ``auditview.core.diff.diff_runs``: *then* (the step of run A) and *now* (the step of run B), each
-with its bar on the shared axis, its duration and exit code; the now line adds the duration change
+``CompareWaterfall`` is a ``RowsView`` like ``Waterfall`` (whose pure layout functions it uses), one row per
+aligned pair: a two-line time axis of offsets from each run's own start, shared by both runs, then two lines
+per aligned pair of ``auditview.core.diff.diff_runs``: *then* (the step of run A) and *now* (the step of run
+B), each with its bar on the shared axis, its duration and exit code; the now line adds the duration change
 (``Δ+1.2s ×2.00``) and an exit code that changed (``exit 0→1``). The gutter marks each pair as the CLI's
 ``auditview diff`` does — ``+`` only now (inserted), ``-`` only then (deleted), ``~`` paired with a changed
 exit code, params, version, operator or host, ``=`` paired and alike — and the label takes that mark's
@@ -24,12 +24,12 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from auditview.core.diff import DiffPair, DiffStep, RunDiff
 from auditview.text.humanize import UNKNOWN, format_duration
 from auditview.text.sanitize import printable
+from auditview.tui.widgets.rows import RowsView, cursor_bindings
 from auditview.tui.widgets.waterfall import (
     CURSOR_GLYPH,
     FAILED_GLYPH,
@@ -136,7 +136,7 @@ def axis_end(diff: RunDiff) -> float:
 # --- the widget -----------------------------------------------------------------------------------
 
 
-class CompareWaterfall(ScrollView, can_focus=True):
+class CompareWaterfall(RowsView):
     """Both runs' steps, aligned pair by pair, on one time axis."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -161,13 +161,10 @@ class CompareWaterfall(ScrollView, can_focus=True):
         "run) and now. + only now · - only then · ~ changed (exit code, params, version, operator or host) · "
         "= alike; Δ is now − then, × now / then.",
     )
+    HEADER_LINES: ClassVar[int] = HEADER_LINES
+    LINES_PER_ROW: ClassVar[int] = LINES_PER_PAIR
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor_up", "Up", show=False, tooltip="previous step"),
-        Binding("down,j", "cursor_down", "Down", show=False, tooltip="next step"),
-        Binding("pageup", "page_up", "Page up", show=False, tooltip="a page up"),
-        Binding("pagedown", "page_down", "Page down", show=False, tooltip="a page down"),
-        Binding("home,g", "first", "First", show=False, tooltip="first step"),
-        Binding("end,G", "last", "Last", show=False, tooltip="last step"),
+        *cursor_bindings("step"),
         Binding(
             "n",
             "next_difference",
@@ -199,13 +196,12 @@ class CompareWaterfall(ScrollView, can_focus=True):
         """Show ``diff``, the cursor on its first pair."""
         super().__init__(name=name, id=id, classes=classes)
         self.diff = diff
-        self.cursor = 0
         self._end = axis_end(diff)
         self.virtual_size = Size(0, len(diff.pairs) * LINES_PER_PAIR + HEADER_LINES)
 
     @property
-    def pair_count(self) -> int:
-        """How many aligned pairs there are."""
+    def row_count(self) -> int:
+        """How many aligned pairs there are (the rows the cursor can be on)."""
         return len(self.diff.pairs)
 
     @property
@@ -216,90 +212,32 @@ class CompareWaterfall(ScrollView, can_focus=True):
 
     # --- cursor ---------------------------------------------------------------------------------------
 
-    def _body_height(self) -> int:
-        return max(LINES_PER_PAIR, self.scrollable_content_region.height - HEADER_LINES)
-
-    def _scroll_to_cursor(self) -> None:
-        first = self.cursor * LINES_PER_PAIR
-        top = round(self.scroll_y)
-        height = self._body_height()
-        if first < top:
-            self.scroll_to(y=first, animate=False, immediate=True)
-        elif first + LINES_PER_PAIR > top + height:
-            self.scroll_to(y=first + LINES_PER_PAIR - height, animate=False, immediate=True)
-
-    def move_cursor(self, index: int) -> None:
-        """Put the cursor on pair ``index`` (clamped), scroll it into view and announce it."""
-        if not self.diff.pairs:
-            return
-        index = max(0, min(len(self.diff.pairs) - 1, index))
-        changed = index != self.cursor
-        self.cursor = index
-        self._scroll_to_cursor()
-        self.refresh()
-        if changed:
-            self._post_highlight()
-
-    def _post_highlight(self) -> None:
+    def announce_cursor(self) -> None:
+        """Post ``PairHighlighted`` for the cursor pair."""
         pair = self.cursor_pair
         if pair is not None:
             self.post_message(self.PairHighlighted(self.cursor, pair))
 
-    def on_mount(self) -> None:
-        """Announce the initial cursor pair."""
-        self._post_highlight()
-
-    def on_resize(self, event: events.Resize) -> None:
-        """Keep the cursor visible when the widget changes size."""
-        self._scroll_to_cursor()
-
-    def action_cursor_up(self) -> None:
-        """Move to the previous pair."""
-        self.move_cursor(self.cursor - 1)
-
-    def action_cursor_down(self) -> None:
-        """Move to the next pair."""
-        self.move_cursor(self.cursor + 1)
-
-    def action_page_up(self) -> None:
-        """Move up a screenful."""
-        self.move_cursor(self.cursor - max(1, self._body_height() // LINES_PER_PAIR))
-
-    def action_page_down(self) -> None:
-        """Move down a screenful."""
-        self.move_cursor(self.cursor + max(1, self._body_height() // LINES_PER_PAIR))
-
-    def action_first(self) -> None:
-        """Move to the first pair."""
-        self.move_cursor(0)
-
-    def action_last(self) -> None:
-        """Move to the last pair."""
-        self.move_cursor(len(self.diff.pairs) - 1)
-
-    def _jump(self, direction: int) -> None:
-        pairs = self.diff.pairs
-        positions = range(self.cursor + 1, len(pairs)) if direction > 0 else range(self.cursor - 1, -1, -1)
-        for position in positions:
-            if is_difference(pairs[position]):
-                self.move_cursor(position)
-                return
-        where = "after" if direction > 0 else "before"
-        self.notify(f"No difference {where} this step.", timeout=2)
+    def _jump(self, forward: bool) -> None:
+        """Move to the next (previous) pair that differs; say so when there is none."""
+        targets = [position for position, pair in enumerate(self.diff.pairs) if is_difference(pair)]
+        if not self.jump(targets, forward):
+            self.notify(f"No difference {'after' if forward else 'before'} this step.", timeout=2)
 
     def action_next_difference(self) -> None:
         """Jump to the next pair that differs."""
-        self._jump(1)
+        self._jump(True)
 
     def action_previous_difference(self) -> None:
         """Jump to the previous pair that differs."""
-        self._jump(-1)
+        self._jump(False)
 
     def on_click(self, event: events.Click) -> None:
         """A click on a pair's lines moves the cursor there."""
-        if event.y < HEADER_LINES:
+        line = self.line_at(event.y)
+        if line is None:
             return
-        index = (round(self.scroll_y) + event.y - HEADER_LINES) // LINES_PER_PAIR
+        index = line // LINES_PER_PAIR
         if 0 <= index < len(self.diff.pairs):
             self.move_cursor(index)
 

@@ -4,7 +4,8 @@ It never builds a Python object per record: ``render_line`` slices the polars fr
 (cached per scroll position), formats those few rows, and turns each cell into a ``Segment`` of *sanitized*
 text (``sanitize.printable``), so hostile field values reach the terminal as inert, visible characters.
 
-Data comes down as an attribute (``show_frame``); the widget tells the app about the cursor through messages.
+The cursor, paging and jumping are ``RowsView``'s (shared with the traces list and the waterfalls). Data comes
+down as an attribute (``show_frame``); the widget tells the app about the cursor through messages.
 It follows new records while the cursor is on the last row and otherwise stays on the same record and counts
 "N new" until the user jumps to the end.
 """
@@ -20,15 +21,15 @@ import polars as pl
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
-from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from auditview.text.humanize import UNKNOWN, format_duration
 from auditview.text.sanitize import printable
+from auditview.tui.widgets.rows import RowsView
 
 __all__ = ["NO_TRACE", "RecordKey", "RecordsTable", "fit_tail"]
 
@@ -151,7 +152,7 @@ _ROW_COLUMNS: Final[tuple[str, ...]] = (
 )
 
 
-class RecordsTable(ScrollView, can_focus=True):
+class RecordsTable(RowsView):
     """A virtual table of audit records: time, tool, command, duration, exit, operator, trace."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -189,8 +190,6 @@ class RecordsTable(ScrollView, can_focus=True):
         Binding("space", "toggle_mark", "Mark", show=False, tooltip="mark the record (●) for export"),
         Binding("enter", "open_detail", "Detail", tooltip="the record: pretty JSON, file:line, raw line"),
     ]
-
-    cursor: reactive[int] = reactive(0, init=False)
 
     @dataclass
     class CursorMoved(Message):
@@ -260,16 +259,16 @@ class RecordsTable(ScrollView, can_focus=True):
         self._match_rows, self._match_set = (), frozenset()
         self.virtual_size = Size(self.size.width, frame.height + 1)
         if frame.height == 0:
-            self.set_cursor(0, scroll=False)
+            self.move_cursor(0, scroll=False)
         elif self.following or old_key is None:
-            self.set_cursor(frame.height - 1 if self.following else 0, scroll=True)
+            self.move_cursor(frame.height - 1 if self.following else 0, scroll=True)
         else:
             row = self.row_of(old_key)
             new_row = row if row is not None else min(self.cursor, frame.height - 1)
             if appended:
                 self.unseen += max(frame.height - old_height, 0)
                 self.post_message(self.FollowChanged(self.following, self.unseen))
-            self.set_cursor(new_row, scroll=False)
+            self.move_cursor(new_row, scroll=False)
             self.scroll_to(y=max(new_row + 1 - old_offset_in_view, 0), animate=False, immediate=True)
         self.refresh()
 
@@ -304,60 +303,27 @@ class RecordsTable(ScrollView, can_focus=True):
         return int(hits[0]) if hits.len() else None
 
     # ------------------------------------------------------------------------------------------------ cursor
-    def set_cursor(self, row: int, *, scroll: bool = True) -> None:
-        """Move the cursor to ``row`` (clamped) and scroll it into view."""
-        last = self._frame.height - 1
-        row = max(0, min(row, last)) if last >= 0 else 0
-        self.cursor = row
+    def move_cursor(self, position: int, *, scroll: bool = True) -> None:
+        """Move the cursor to row ``position`` (clamped) and scroll it into view (again once the table is laid
+        out for a new frame); on the last row the table follows new records."""
+        super().move_cursor(position, scroll=scroll)
         if scroll:
-            self._scroll_cursor_into_view()
-            self.call_after_refresh(self._scroll_cursor_into_view)
-        at_end = last < 0 or row == last
+            self.call_after_refresh(self.scroll_to_cursor)
+        last = self._frame.height - 1
+        at_end = last < 0 or self.cursor == last
         if at_end != self.following or (at_end and self.unseen):
             self.following = at_end
             if at_end:
                 self.unseen = 0
             self.post_message(self.FollowChanged(self.following, self.unseen))
 
-    def _scroll_cursor_into_view(self) -> None:
-        body = max(self.scrollable_content_region.height - 1, 1)
-        top = round(self.scroll_y)
-        if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
-        elif self.cursor >= top + body:
-            self.scroll_to(y=self.cursor - body + 1, animate=False, immediate=True)
+    def announce_cursor(self) -> None:
+        """Post ``CursorMoved`` for the cursor row."""
+        self.post_message(self.CursorMoved(self.cursor if self._frame.height else -1))
 
-    def watch_cursor(self, old: int, new: int) -> None:
-        """Repaint the two rows that changed and tell the app."""
-        self.refresh()
-        self.post_message(self.CursorMoved(new if self._frame.height else -1))
-
-    def _page(self) -> int:
-        return max(self.scrollable_content_region.height - 2, 1)
-
-    def action_cursor_down(self) -> None:
-        """Move down one row."""
-        self.set_cursor(self.cursor + 1)
-
-    def action_cursor_up(self) -> None:
-        """Move up one row."""
-        self.set_cursor(self.cursor - 1)
-
-    def action_page_down(self) -> None:
-        """Move down one page."""
-        self.set_cursor(self.cursor + self._page())
-
-    def action_page_up(self) -> None:
-        """Move up one page."""
-        self.set_cursor(self.cursor - self._page())
-
-    def action_first(self) -> None:
-        """Go to the oldest record."""
-        self.set_cursor(0)
-
-    def action_last(self) -> None:
-        """Go to the newest record and follow."""
-        self.set_cursor(self._frame.height - 1)
+    def page_rows(self) -> int:
+        """A screenful less one row: the row at the edge of the page stays in view."""
+        return max(self.body_height() - 1, 1)
 
     def _jump(self, rows: pl.Series | Sequence[int], forward: bool, what: str, *, wrap: bool = False) -> bool:
         """Move to the next (previous) row of ``rows`` after (before) the cursor; say so when there is none.
@@ -370,22 +336,14 @@ class RecordsTable(ScrollView, can_focus=True):
             hint = " (f searches)" if wrap else ""
             self.notify(f"no {what} in this view{hint}", timeout=3)
             return False
-        import bisect
-
-        if forward:
-            index = bisect.bisect_right(values, self.cursor)
-            target = values[index] if index < len(values) else None
-        else:
-            index = bisect.bisect_left(values, self.cursor) - 1
-            target = values[index] if index >= 0 else None
-        if target is None and wrap:
-            target = values[0] if forward else values[-1]
-            where, again = ("last", "first") if forward else ("first", "last")
-            self.notify(f"past the {where} {what}: wrapped to the {again}", timeout=3)
-        elif target is None:
+        if self.jump(values, forward):
+            return True
+        if not wrap:
             self.notify(f"no {what} {'below' if forward else 'above'}", timeout=3)
             return False
-        self.set_cursor(int(target))
+        where, again = ("last", "first") if forward else ("first", "last")
+        self.notify(f"past the {where} {what}: wrapped to the {again}", timeout=3)
+        self.move_cursor(values[0] if forward else values[-1])
         return True
 
     def action_next_failed(self) -> None:
@@ -422,18 +380,18 @@ class RecordsTable(ScrollView, can_focus=True):
         else:
             self.marked.add(key)
         self.refresh()
-        self.set_cursor(self.cursor + 1)
+        self.move_cursor(self.cursor + 1)
 
     def action_open_detail(self) -> None:
         """Ask for the detail of the record under the cursor."""
         if self._frame.height:
             self.post_message(self.DetailWanted(self.cursor))
 
-    def on_click(self, event: object) -> None:
+    def on_click(self, event: events.Click) -> None:
         """Put the cursor on the clicked row."""
-        y = getattr(event, "y", None)
-        if isinstance(y, int) and y >= 1:
-            self.set_cursor(round(self.scroll_y) + y - 1, scroll=False)
+        row = self.line_at(event.y)
+        if row is not None:
+            self.move_cursor(row, scroll=False)
 
     # --------------------------------------------------------------------------------------------- rendering
     def _load_window(self, top: int, height: int) -> None:
@@ -569,9 +527,9 @@ class RecordsTable(ScrollView, can_focus=True):
         value = self._frame["slow"][row]
         return bool(value)
 
-    def on_resize(self) -> None:
-        """Keep the virtual size in step with the width and the cursor visible."""
+    def resized(self) -> None:
+        """Keep the virtual size in step with the width, and the cursor visible while following."""
         self.virtual_size = Size(self.size.width, self._frame.height + 1)
         self._window_start = -1
         if self.following and self._frame.height:
-            self._scroll_cursor_into_view()
+            self.scroll_to_cursor()

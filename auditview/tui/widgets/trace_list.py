@@ -1,12 +1,13 @@
 """The traces list: a virtual, line-API table over the trace summaries, sortable, surviving live growth.
 
-``TraceList`` renders only the rows on screen (1M records make ~87k traces; no Python object per trace is
-built): ``render_line`` reads the visible rows from the sorted polars frame, a block at a time, and turns each
-cell into a ``Segment`` of ``printable()`` text, never markup. Columns: start, span, steps, failed, slow,
-slowest step, tools and trace id, plus the findings when the frame has them (``finding_marks``: a ⚑ in the
-gutter, and a findings column when wide enough); ``o`` cycles the sort column and ``O`` reverses it. ``m``
-marks one trace (● in the gutter) to compare another with. ``update_summaries`` takes a newer
-summaries frame (open traces grow) and keeps the cursor on the same trace id.
+``TraceList`` is a ``RowsView`` (the cursor, paging and jumping shared with the other lists) that renders only
+the rows on screen (1M records make ~87k traces; no Python object per trace is built): ``render_line`` reads
+the visible rows from the sorted polars frame, a block at a time, and turns each cell into a ``Segment`` of
+``printable()`` text, never markup. Columns: start, span, steps, failed, slow, slowest step, tools and trace
+id, plus the findings when the frame has them (``finding_marks``: a ⚑ in the gutter, and a findings column
+when wide enough); ``o`` cycles the sort column and ``O`` reverses it. ``m`` marks one trace (● in the gutter)
+to compare another with. ``update_summaries`` takes a newer summaries frame (open traces grow) and keeps the
+cursor on the same trace id.
 
 The widget computes nothing about traces itself (``auditview.core.traces.summarize_traces`` does) and opens
 nothing: it is handed a frame (attributes down) and posts ``TraceSelected`` / ``TraceHighlighted`` /
@@ -27,13 +28,13 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from auditview.text.humanize import UNKNOWN, format_duration
 from auditview.text.sanitize import printable
 from auditview.tui.finding_marks import FINDING_GLYPH
 from auditview.tui.widgets.records import fit_tail
+from auditview.tui.widgets.rows import RowsView, cursor_bindings
 from auditview.tui.widgets.waterfall import CURSOR_GLYPH, FAILED_GLYPH, SLOW_GLYPH
 
 __all__ = [
@@ -163,7 +164,7 @@ def _known(value: object) -> str:
     return UNKNOWN if value is None else str(value)[:_FIELD_CAP]
 
 
-class TraceList(ScrollView, can_focus=True):
+class TraceList(RowsView):
     """The list of traces, one line each, under a fixed header line."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -183,13 +184,9 @@ class TraceList(ScrollView, can_focus=True):
         "✗ a failed step · ◷ a slow step · ⚑ a finding (retry-loop, flapping...) · ● the trace marked to "
         "compare; the line under the list names the whole trace, its operators, tools and first finding.",
     )
+    HEADER_LINES: ClassVar[int] = HEADER_LINES
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor_up", "Up", show=False, tooltip="previous trace"),
-        Binding("down,j", "cursor_down", "Down", show=False, tooltip="next trace"),
-        Binding("pageup", "page_up", "Page up", show=False, tooltip="a page up"),
-        Binding("pagedown", "page_down", "Page down", show=False, tooltip="a page down"),
-        Binding("home,g", "first", "First", show=False, tooltip="first trace"),
-        Binding("end,G", "last", "Last", show=False, tooltip="last trace"),
+        *cursor_bindings("trace"),
         Binding("enter", "select", "Timeline", tooltip="the trace's timeline (waterfall)"),
         Binding(
             "o",
@@ -252,7 +249,6 @@ class TraceList(ScrollView, can_focus=True):
         self._columns: list[str] = []
         self.sort_index = 0
         self.descending = SORT_COLUMNS[0].descending
-        self.cursor = 0
         #: The trace marked for comparing (kept while it leaves and re-enters the list).
         self.marked_trace: str | None = None
         self._has_findings = False
@@ -312,9 +308,9 @@ class TraceList(ScrollView, can_focus=True):
         self._resort(keep=keep)
         if keep is not None and self.selected_trace_id == keep:
             self.scroll_to(y=max(0, self.cursor - screen_line), animate=False, immediate=True)
-        self._scroll_to_cursor()
+        self.scroll_to_cursor()
         self.refresh()
-        self._post_highlight()
+        self.announce_cursor()
 
     def _resort(self, keep: str | None) -> None:
         raw = self._raw if self._raw is not None else pl.DataFrame()
@@ -351,7 +347,7 @@ class TraceList(ScrollView, can_focus=True):
         self.sort_index = index % len(SORT_COLUMNS)
         self.descending = self.sort_column.descending if descending is None else descending
         self._resort(keep=keep)
-        self._scroll_to_cursor()
+        self.scroll_to_cursor()
         self.refresh()
 
     def action_next_sort(self) -> None:
@@ -364,41 +360,11 @@ class TraceList(ScrollView, can_focus=True):
 
     # --- cursor -------------------------------------------------------------------------------------------
 
-    def _body_height(self) -> int:
-        return max(1, self.scrollable_content_region.height - HEADER_LINES)
-
-    def _scroll_to_cursor(self) -> None:
-        top = round(self.scroll_y)
-        height = self._body_height()
-        if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
-        elif self.cursor >= top + height:
-            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
-
-    def move_cursor(self, index: int) -> None:
-        """Put the cursor on row ``index`` (clamped), scroll it into view and announce it."""
-        if self._sorted.is_empty():
-            return
-        index = max(0, min(self._sorted.height - 1, index))
-        changed = index != self.cursor
-        self.cursor = index
-        self._scroll_to_cursor()
-        self.refresh()
-        if changed:
-            self._post_highlight()
-
-    def _post_highlight(self) -> None:
+    def announce_cursor(self) -> None:
+        """Post ``TraceHighlighted`` for the cursor trace."""
         row = self.row(self.cursor)
         if row is not None:
             self.post_message(self.TraceHighlighted(row))
-
-    def on_mount(self) -> None:
-        """Announce the initial cursor trace."""
-        self._post_highlight()
-
-    def on_resize(self, event: events.Resize) -> None:
-        """Keep the cursor visible when the widget changes size."""
-        self._scroll_to_cursor()
 
     def select_trace(self, trace_id: str) -> bool:
         """Put the cursor on ``trace_id`` (in the middle of the screen when it has to scroll); ``False``
@@ -414,82 +380,51 @@ class TraceList(ScrollView, can_focus=True):
         # old size): scroll again once it has
         self.call_after_refresh(self._center_cursor)
         self.refresh()
-        self._post_highlight()
+        self.announce_cursor()
         return True
 
     def _center_cursor(self) -> None:
         """Scroll the cursor to the middle of the screen when it is not on it."""
         top = round(self.scroll_y)
-        height = self._body_height()
+        height = self.body_height()
         if not top <= self.cursor < top + height:
             self.scroll_to(y=max(0, self.cursor - height // 2), animate=False, immediate=True)
 
-    def action_cursor_up(self) -> None:
-        """Move up one trace."""
-        self.move_cursor(self.cursor - 1)
-
-    def action_cursor_down(self) -> None:
-        """Move down one trace."""
-        self.move_cursor(self.cursor + 1)
-
-    def action_page_up(self) -> None:
-        """Move up a screenful."""
-        self.move_cursor(self.cursor - self._body_height())
-
-    def action_page_down(self) -> None:
-        """Move down a screenful."""
-        self.move_cursor(self.cursor + self._body_height())
-
-    def action_first(self) -> None:
-        """Move to the first trace."""
-        self.move_cursor(0)
-
-    def action_last(self) -> None:
-        """Move to the last trace."""
-        self.move_cursor(self._sorted.height - 1)
-
-    def _jump(self, column: str, direction: int) -> None:
+    def _jump(self, column: str, forward: bool) -> None:
+        """Move to the next (previous) trace whose ``column`` count is above 0; say so when there is none."""
         if self._sorted.is_empty():
             return
         if column not in self._columns:  # findings not computed (yet)
             self.notify("No findings known yet.", timeout=2)
             return
-        hits = self._sorted.get_column(column) > 0
-        if direction > 0:
-            after = hits.slice(self.cursor + 1).arg_true()
-            target = None if after.is_empty() else self.cursor + 1 + int(after[0])
-        else:
-            before = hits.slice(0, self.cursor).arg_true()
-            target = None if before.is_empty() else int(before[-1])
-        if target is None:
+        targets = (self._sorted.get_column(column) > 0).arg_true().to_list()
+        if not self.jump(targets, forward):
             what = {"failed": "failed steps", "slow": "slow steps"}.get(column, "findings")
-            self.notify(f"No trace with {what} {'below' if direction > 0 else 'above'}.", timeout=2)
-            return
-        self.move_cursor(target)
+            self.notify(f"No trace with {what} {'below' if forward else 'above'}.", timeout=2)
 
     def action_next_failed(self) -> None:
         """Jump to the next trace with a failed step."""
-        self._jump("failed", 1)
+        self._jump("failed", True)
 
     def action_previous_failed(self) -> None:
         """Jump to the previous trace with a failed step."""
-        self._jump("failed", -1)
+        self._jump("failed", False)
 
     def action_next_slow(self) -> None:
         """Jump to the next trace with a slow step."""
-        self._jump("slow", 1)
+        self._jump("slow", True)
 
     def action_previous_slow(self) -> None:
         """Jump to the previous trace with a slow step."""
-        self._jump("slow", -1)
+        self._jump("slow", False)
 
     def action_next_finding(self) -> None:
         """Jump to the next trace with a finding."""
-        self._jump("finding_count", 1)
+        self._jump("finding_count", True)
 
     def action_previous_finding(self) -> None:
         """Jump to the previous trace with a finding."""
-        self._jump("finding_count", -1)
+        self._jump("finding_count", False)
 
     def action_toggle_mark(self) -> None:
         """Mark the trace under the cursor for comparing (unmark it when it is the marked one)."""
@@ -508,9 +443,9 @@ class TraceList(ScrollView, can_focus=True):
 
     def on_click(self, event: events.Click) -> None:
         """A click moves the cursor to the row; a double click opens it; a click on the header sorts."""
-        if event.y < HEADER_LINES:
+        index = self.line_at(event.y)
+        if index is None:
             return
-        index = round(self.scroll_y) + event.y - HEADER_LINES
         if 0 <= index < self._sorted.height:
             self.move_cursor(index)
             if event.chain >= 2:

@@ -1,24 +1,26 @@
 """The trace waterfall: one row per step on the trace's time axis, with idle gaps, nesting, slow and failures.
 
-``Waterfall`` is a line-API ``ScrollView``: it renders only the rows on screen, under a fixed two-line time
-axis. Each step row shows a gutter (cursor, a failure/slow glyph, a critical-path dot), the indented
-``tool command`` label, and a bar placed and scaled on the visible time window in eighths of a cell, followed
-by its duration (``humanize.format_duration``) and, for slow steps, the reason; a step involved in a finding
-(``set_findings``) shows ⚑ in its gutter and the finding's name after its bar. Gap rows (time spent outside
-any tool) are hatched.
+``Waterfall`` is a ``RowsView`` (a line-API ``ScrollView``): it renders only the rows on screen, under a fixed
+two-line time axis. Each step row shows a gutter (cursor, a failure/slow glyph, a critical-path dot), the
+indented ``tool command`` label, and a bar placed and scaled on the visible time window in eighths of a cell,
+followed by its duration (``humanize.format_duration``) and, for slow steps, the reason; a step involved in a
+finding (``set_findings``) shows ⚑ in its gutter and the finding's name after its bar. Gap rows (time spent
+outside any tool) are hatched.
 
-The layout is done by pure functions (``bar_glyphs``, ``axis_ticks``, ``place_label``, ``build_rows``) that
-the tests call directly. Every field of a step is untrusted: it goes through ``printable()`` and becomes
-plain ``Segment`` text, never markup. The widget owns no data source: it is handed a ``Timeline``
+The rows are ``auditview.core.timeline.display_rows`` (the layout every front end shares); the drawing is
+done by pure functions (``bar_glyphs``, ``axis_ticks``, ``place_label``) that the tests call directly. The
+cursor, paging and the keys that move it come from ``RowsView``; the cursor is a position among the steps in
+display order (gap rows are skipped). Every field of a step is untrusted: it goes through ``printable()`` and
+becomes plain ``Segment`` text, never markup. The widget owns no data source: it is handed a ``Timeline``
 (attributes down) and posts ``StepSelected`` / ``StepHighlighted`` (messages up).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import ClassVar, Final, Literal
+from typing import ClassVar, Final
 
 from rich.cells import cell_len, get_character_cell_size, set_cell_size
 from rich.segment import Segment
@@ -27,23 +29,21 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from auditview.core.timeline import Gap, Timeline, TimelineStep, display_order
+from auditview.core.timeline import DisplayRow, Gap, Timeline, TimelineStep, display_rows
 from auditview.text.humanize import UNKNOWN, format_duration
 from auditview.text.sanitize import printable
 from auditview.tui.finding_marks import FINDING_GLYPH, StepFinding, step_finding_names, worst_severity
+from auditview.tui.widgets.rows import RowsView, cursor_bindings
 
 __all__ = [
     "AxisTick",
     "BarGlyphs",
     "LabelPlacement",
     "Waterfall",
-    "WaterfallRow",
     "axis_ticks",
     "bar_glyphs",
-    "build_rows",
     "draw_label",
     "exit_text",
     "format_offset",
@@ -235,40 +235,6 @@ def label_width(total_width: int) -> int:
     return max(12, min(40, int(total_width * 0.3)))
 
 
-@dataclass(frozen=True)
-class WaterfallRow:
-    """One row below the axis: a step (``step`` is its index in ``Timeline.steps``) or an idle gap."""
-
-    kind: Literal["step", "gap"]
-    step: int = -1
-    gap: Gap | None = None
-
-
-def build_rows(steps: Sequence[TimelineStep], gaps: Iterable[Gap]) -> list[WaterfallRow]:
-    """Lay the steps out in tree order (``display_order``) with a gap row just before the step that ends it.
-
-    A gap goes before the step named by ``before_request_id``; if no such step exists, before the first step
-    (in start order) that starts at or after the gap's end; else at the bottom.
-    """
-    index_of = {step.request_id: i for i, step in enumerate(steps) if step.request_id is not None}
-    before: dict[int, list[Gap]] = {}
-    trailing: list[Gap] = []
-    for gap in sorted(gaps, key=lambda g: (g.start_ms, g.end_ms)):
-        target = index_of.get(gap.before_request_id) if gap.before_request_id is not None else None
-        if target is None:
-            target = next((i for i, step in enumerate(steps) if step.start_ms >= gap.end_ms), None)
-        if target is None:
-            trailing.append(gap)
-        else:
-            before.setdefault(target, []).append(gap)
-    rows: list[WaterfallRow] = []
-    for i in display_order(steps):
-        rows.extend(WaterfallRow("gap", gap=gap) for gap in before.get(i, ()))
-        rows.append(WaterfallRow("step", step=i))
-    rows.extend(WaterfallRow("gap", gap=gap) for gap in trailing)
-    return rows
-
-
 def _known(value: str | None) -> str:
     """A text field of a step, ``UNKNOWN`` when the record did not say (cut before anything measures it)."""
     return UNKNOWN if value is None else value[:_FIELD_CAP]
@@ -297,7 +263,7 @@ def fit(text: str, width: int) -> str:
 # --- the widget -----------------------------------------------------------------------------------
 
 
-class Waterfall(ScrollView, can_focus=True):
+class Waterfall(RowsView):
     """A Jaeger-like waterfall of one trace: axis, one bar per step, idle gaps, zoom and pan."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -323,13 +289,9 @@ class Waterfall(ScrollView, can_focus=True):
         "✗ failed · ◷ slow · ● critical path · ⚑ in a finding (named after the bar; all of them under the "
         "title) · ┄ idle (time between steps); └ hangs a step off its parent.",
     )
+    HEADER_LINES: ClassVar[int] = HEADER_LINES
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor_up", "Up", show=False, tooltip="previous step"),
-        Binding("down,j", "cursor_down", "Down", show=False, tooltip="next step"),
-        Binding("pageup", "page_up", "Page up", show=False, tooltip="a page up"),
-        Binding("pagedown", "page_down", "Page down", show=False, tooltip="a page down"),
-        Binding("home,g", "first", "First", show=False, tooltip="first step"),
-        Binding("end,G", "last", "Last", show=False, tooltip="last step"),
+        *cursor_bindings("step"),
         Binding("enter", "select", "Detail", tooltip="the step's record (detail)"),
         Binding("plus,equals_sign", "zoom_in", "Zoom +", tooltip="zoom in around the cursor step"),
         Binding("minus", "zoom_out", "Zoom −", tooltip="zoom out"),
@@ -375,11 +337,10 @@ class Waterfall(ScrollView, can_focus=True):
         """Show ``timeline`` as a whole, with the cursor on its first step."""
         super().__init__(name=name, id=id, classes=classes)
         self._timeline = timeline
-        self._rows: list[WaterfallRow] = []
+        self._rows: list[DisplayRow] = []
         self._order: list[int] = []  # step indices in display order; the cursor is a position in it
         self._position: dict[int, int] = {}
         self._step_row: list[int] = []
-        self.cursor = 0
         self._full_end = 1.0
         self.view_start = 0.0
         self.view_end = 1.0
@@ -395,9 +356,14 @@ class Waterfall(ScrollView, can_focus=True):
         return self._timeline
 
     @property
-    def rows(self) -> list[WaterfallRow]:
+    def rows(self) -> list[DisplayRow]:
         """The rows below the axis, in display order."""
         return list(self._rows)
+
+    @property
+    def row_count(self) -> int:
+        """How many steps the cursor can be on (gap rows are not among them)."""
+        return len(self._order)
 
     @property
     def cursor_step(self) -> TimelineStep | None:
@@ -434,8 +400,8 @@ class Waterfall(ScrollView, can_focus=True):
         """Show a newer version of the same trace: keep the cursor's step and, if zoomed, the window."""
         self._set_timeline(timeline, keep_view=True)
         self.refresh()
-        self._scroll_to_cursor()
-        self._post_highlight()
+        self.scroll_to_cursor()
+        self.announce_cursor()
 
     def _set_timeline(self, timeline: Timeline, *, keep_view: bool) -> None:
         # the cursor's step by its place in the logs: request ids may be missing or repeat
@@ -443,7 +409,7 @@ class Waterfall(ScrollView, can_focus=True):
         previous = (step.file_id, step.offset) if step is not None else None
         was_whole = self.view_start <= 0 and self.view_end >= self._full_end
         self._timeline = timeline
-        self._rows = build_rows(timeline.steps, timeline.gaps)
+        self._rows = display_rows(timeline.steps, timeline.gaps)
         self._order = [row.step for row in self._rows if row.kind == "step"]
         self._position = {step: position for position, step in enumerate(self._order)}
         self._step_row = [row_index for row_index, row in enumerate(self._rows) if row.kind == "step"]
@@ -529,119 +495,66 @@ class Waterfall(ScrollView, can_focus=True):
 
     # --- cursor ---------------------------------------------------------------------------------------
 
-    def move_cursor(self, position: int) -> None:
-        """Put the cursor on the ``position``-th step in display order (clamped), show it and announce it."""
-        count = len(self._order)
-        if count == 0:
-            return
-        position = max(0, min(count - 1, position))
-        changed = position != self.cursor
-        self.cursor = position
-        step = self._timeline.steps[self._order[position]]
-        self._bring_into_view(step)
-        self._scroll_to_cursor()
-        self.refresh()
-        if changed:
-            self._post_highlight()
+    def move_cursor(self, position: int, *, scroll: bool = True) -> None:
+        """Put the cursor on the ``position``-th step in display order (clamped), show it (panning the window
+        to its start when it lies outside) and announce it."""
+        super().move_cursor(position, scroll=scroll)
+        step = self.cursor_step
+        if step is not None:
+            self._bring_into_view(step)
 
-    def _post_highlight(self) -> None:
+    def announce_cursor(self) -> None:
+        """Post ``StepHighlighted`` for the cursor step."""
         step = self.cursor_step
         if step is not None:
             self.post_message(self.StepHighlighted(step))
 
-    def _body_height(self) -> int:
-        return max(1, self.scrollable_content_region.height - HEADER_LINES)
-
-    def _scroll_to_cursor(self) -> None:
+    def cursor_lines(self) -> tuple[int, int] | None:
+        """The cursor step's row among the rows (gap rows included)."""
         if not self._step_row:
-            return
-        row = self._step_row[self.cursor]
-        top = round(self.scroll_y)
-        height = self._body_height()
-        if row < top:
-            self.scroll_to(y=row, animate=False, immediate=True)
-        elif row >= top + height:
-            self.scroll_to(y=row - height + 1, animate=False, immediate=True)
+            return None
+        return self._step_row[self.cursor], 1
 
-    def on_mount(self) -> None:
-        """Announce the initial cursor step."""
-        self._post_highlight()
-
-    def on_resize(self, event: events.Resize) -> None:
-        """Keep the cursor visible when the widget changes size."""
-        self._scroll_to_cursor()
-
-    def action_cursor_up(self) -> None:
-        """Move to the previous step."""
-        self.move_cursor(self.cursor - 1)
-
-    def action_cursor_down(self) -> None:
-        """Move to the next step."""
-        self.move_cursor(self.cursor + 1)
-
-    def _step_at_row_offset(self, rows: int) -> int:
+    def page_target(self, pages: int) -> int:
+        """The step whose row is nearest ``pages`` screenfuls of rows from the cursor's."""
         if not self._step_row:
             return 0
-        target = self._step_row[self.cursor] + rows
+        target = self._step_row[self.cursor] + pages * self.body_height()
         return min(range(len(self._step_row)), key=lambda i: abs(self._step_row[i] - target))
 
-    def action_page_up(self) -> None:
-        """Move up by a screenful."""
-        self.move_cursor(self._step_at_row_offset(-self._body_height()))
-
-    def action_page_down(self) -> None:
-        """Move down by a screenful."""
-        self.move_cursor(self._step_at_row_offset(self._body_height()))
-
-    def action_first(self) -> None:
-        """Move to the first step."""
-        self.move_cursor(0)
-
-    def action_last(self) -> None:
-        """Move to the last step."""
-        self.move_cursor(len(self._order) - 1)
-
-    def _jump(self, predicate_name: Literal["slow", "failed", "finding"], direction: int) -> None:
+    def _jump(self, hit: Callable[[TimelineStep], bool], forward: bool, what: str) -> None:
+        """Move to the next (previous) step that is a ``hit``; say so when there is none."""
         steps = self._timeline.steps
-        positions = (
-            range(self.cursor + 1, len(self._order)) if direction > 0 else range(self.cursor - 1, -1, -1)
-        )
-        for position in positions:
-            step = steps[self._order[position]]
-            if predicate_name == "finding":
-                hit = bool(self.findings_of(step))
-            else:
-                hit = bool(step.slow_reason) if predicate_name == "slow" else bool(step.failed)
-            if hit:
-                self.move_cursor(position)
-                return
-        what = {"slow": "slow step", "failed": "failed step"}.get(predicate_name, "step in a finding")
-        where = "after" if direction > 0 else "before"
-        self.notify(f"No {what} {where} this one.", timeout=2)
+        targets = [position for position, i in enumerate(self._order) if hit(steps[i])]
+        if not self.jump(targets, forward):
+            self.notify(f"No {what} {'after' if forward else 'before'} this one.", timeout=2)
 
     def action_next_finding(self) -> None:
         """Jump to the next step involved in a finding."""
-        self._jump("finding", 1)
+        self._jump(self._in_finding, True, "step in a finding")
 
     def action_previous_finding(self) -> None:
         """Jump to the previous step involved in a finding."""
-        self._jump("finding", -1)
+        self._jump(self._in_finding, False, "step in a finding")
 
     def action_next_slow(self) -> None:
         """Jump to the next slow step."""
-        self._jump("slow", 1)
+        self._jump(_is_slow, True, "slow step")
 
     def action_previous_slow(self) -> None:
         """Jump to the previous slow step."""
-        self._jump("slow", -1)
+        self._jump(_is_slow, False, "slow step")
 
     def action_next_failed(self) -> None:
         """Jump to the next failed step."""
-        self._jump("failed", 1)
+        self._jump(_is_failed, True, "failed step")
 
     def action_previous_failed(self) -> None:
         """Jump to the previous failed step."""
-        self._jump("failed", -1)
+        self._jump(_is_failed, False, "failed step")
+
+    def _in_finding(self, step: TimelineStep) -> bool:
+        return bool(self.findings_of(step))
 
     def action_select(self) -> None:
         """Ask for the detail of the cursor step."""
@@ -651,8 +564,8 @@ class Waterfall(ScrollView, can_focus=True):
 
     def on_click(self, event: events.Click) -> None:
         """A click on a step row moves the cursor there; a double click opens it."""
-        row_index = round(self.scroll_y) + event.y - HEADER_LINES
-        if event.y < HEADER_LINES or not 0 <= row_index < len(self._rows):
+        row_index = self.line_at(event.y)
+        if row_index is None or not 0 <= row_index < len(self._rows):
             return
         row = self._rows[row_index]
         if row.kind == "step":
@@ -804,6 +717,14 @@ class Waterfall(ScrollView, can_focus=True):
         )
         segments.extend(merge_cells(cells))
         return Strip(segments, width).crop_extend(0, width, base)
+
+
+def _is_slow(step: TimelineStep) -> bool:
+    return bool(step.slow_reason)
+
+
+def _is_failed(step: TimelineStep) -> bool:
+    return bool(step.failed)
 
 
 def draw_label(
