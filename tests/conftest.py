@@ -33,8 +33,8 @@ def parsed_offsets(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     from auditview.source.types import Chunk
 
     seen: list[int] = []
-    real = index_module.parse_chunk
-    real_prefiltered = index_module.parse_chunk_prefiltered
+    from auditview.core.parse import parse_chunk as real
+    from auditview.core.parse import parse_chunk_prefiltered as real_prefiltered
 
     def spy(chunk: Chunk, file_id: int, columns: Any = None) -> Any:
         seen.append(chunk.offset)

@@ -1,16 +1,15 @@
 """One trace of a selection, for ``trace``, ``report`` and ``diff``: its id from a prefix, its timeline, its
-findings, the details of its steps that the timeline does not carry.
+findings.
 
 Owns ``find_trace_id`` (``core.selection.resolve_trace_id`` with its failures as ``CliError``: an ambiguous
-prefix is exit 2, an unknown trace exit 1), ``trace_timeline``, ``trace_findings`` and ``step_details``.
+prefix is exit 2, an unknown trace exit 1), ``trace_timeline`` and ``trace_findings``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import orjson
 import polars as pl
 
 from auditview.cli.errors import EXIT_FAILURE, CliError, usage_error
@@ -23,10 +22,7 @@ from auditview.text.sanitize import printable
 if TYPE_CHECKING:
     from auditview.core.selection import Selected
 
-__all__ = ["StepDetails", "find_trace_id", "step_details", "trace_findings", "trace_timeline"]
-
-#: Per step, by its place (``file_id``, ``offset``): params, error, host, derived and warned fields.
-StepDetails = dict[tuple[int, int], dict[str, Any]]
+__all__ = ["find_trace_id", "trace_findings", "trace_timeline"]
 
 
 def find_trace_id(frame: pl.DataFrame, wanted: str, *, side: str | None = None) -> str:
@@ -57,31 +53,6 @@ def trace_findings(selected: Selected, trace_ids: Sequence[str] | None = None) -
     frame = time_range(selected.index.frame, selected.selection.since, selected.selection.until)
     findings = detect_findings(frame, trace_ids=trace_ids)
     return group_findings(findings, [source.display for source in selected.index.files])
-
-
-def step_details(frame: pl.DataFrame, trace_id: str) -> StepDetails:
-    """Per step of the trace, by its place (``file_id``, ``offset``): parsed params, error, host, and which
-    fields were derived or unusable (``derived``, ``warnings``), which the timeline does not carry."""
-    details: StepDetails = {}
-    wanted = ("file_id", "offset", "params", "error_type", "error_message", "host", "derived", "warnings")
-    cols = [c for c in wanted if c in frame.columns]
-    rows = frame.filter(pl.col("trace_id").cast(pl.String) == trace_id).select(cols)
-    for row in rows.iter_rows(named=True):
-        try:
-            params = orjson.loads(row["params"]) if row.get("params") is not None else None
-        except orjson.JSONDecodeError:
-            params = row["params"]
-        error = None
-        if row.get("error_type") is not None or row.get("error_message") is not None:
-            error = {"type": row.get("error_type"), "message": row.get("error_message")}
-        details[(row["file_id"], row["offset"])] = {
-            "params": params,
-            "error": error,
-            "host": row.get("host"),
-            "derived": row["derived"].split(",") if row.get("derived") else [],
-            "warnings": row["warnings"].split("\n") if row.get("warnings") else [],
-        }
-    return details
 
 
 def trace_timeline(selected: Selected, trace_id: str) -> tuple[pl.DataFrame, Timeline]:

@@ -448,7 +448,12 @@ def test_a_big_stream_spills_to_an_unlinked_temporary_file(
     monkeypatch.setattr(tempfile, "tempdir", None)
     read_end, write_end = os.pipe()
     data = log.read_bytes()
-    writer = threading.Thread(target=lambda: (os.write(write_end, data), os.close(write_end)), daemon=True)
+
+    def feed() -> None:
+        os.write(write_end, data)
+        os.close(write_end)
+
+    writer = threading.Thread(target=feed, daemon=True)
     writer.start()
     try:
         sources = discover([f"/dev/fd/{read_end}"])

@@ -6,12 +6,16 @@ import io
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, cast
 
 from auditview.cli.output import terminal_palette
 from auditview.cli.tables import Column, render_table
 from auditview.core.render.waterfall import render_waterfall
 from auditview.text.humanize import format_duration
 from auditview.text.plain import Palette, display_width, truncate_width, truncate_width_left
+
+if TYPE_CHECKING:
+    from auditview.core.timeline import Gap, Timeline
 
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -72,17 +76,23 @@ class FakeTimeline:
         return self.start + timedelta(milliseconds=self.span_ms)
 
 
-def _timeline() -> FakeTimeline:
-    return FakeTimeline(
-        trace_id="trace-a",
-        span_ms=10_000,
-        steps=[
-            FakeStep("r1", "deployctl", "plan", 0, 1_000, on_critical_path=True),
-            FakeStep("r2", "deployctl", "apply", 2_000, 6_000, on_critical_path=True, slow_reason="over 5 s"),
-            FakeStep("r3", "deployctl", "push", 3_000, 500, depth=1, parent_request_id="r2"),
-            FakeStep("r4", "verifier", "check", 9_000, 1_000, exit_code=3, on_critical_path=True),
-        ],
-        gaps=[FakeGap(1_000, 2_000), FakeGap(8_000, 9_000)],
+def _timeline() -> Timeline:
+    """A fake with the attributes the waterfall reads, typed as the ``Timeline`` it stands in for."""
+    return cast(
+        "Timeline",
+        FakeTimeline(
+            trace_id="trace-a",
+            span_ms=10_000,
+            steps=[
+                FakeStep("r1", "deployctl", "plan", 0, 1_000, on_critical_path=True),
+                FakeStep(
+                    "r2", "deployctl", "apply", 2_000, 6_000, on_critical_path=True, slow_reason="over 5 s"
+                ),
+                FakeStep("r3", "deployctl", "push", 3_000, 500, depth=1, parent_request_id="r2"),
+                FakeStep("r4", "verifier", "check", 9_000, 1_000, exit_code=3, on_critical_path=True),
+            ],
+            gaps=[FakeGap(1_000, 2_000), FakeGap(8_000, 9_000)],
+        ),
     )
 
 
@@ -213,7 +223,7 @@ def test_waterfall_escapes_hostile_names() -> None:
         span_ms=100,
         steps=[FakeStep("r", "to\x1b[2Jol", "[bold]c\u202e", 0, 100, exit_code=1)],
     )
-    text = "\n".join(render_waterfall(timeline, width=120, palette=Palette(colour=True)))
+    text = "\n".join(render_waterfall(cast("Timeline", timeline), width=120, palette=Palette(colour=True)))
     assert "\\x1b[2J" in text
     assert "[bold]c\\u{202e}" in text
     assert "t\\x1b]0;x\\x07" in text
@@ -225,7 +235,7 @@ def test_waterfall_escapes_hostile_names() -> None:
 def test_waterfall_folds_gaps_too_short_to_draw() -> None:
     """Gaps narrower than one bar cell get no row of their own but are counted in the idle summary."""
     timeline = _timeline()
-    timeline.gaps.append(FakeGap(8_500, 8_510))
+    timeline.gaps.append(cast("Gap", FakeGap(8_500, 8_510)))
     lines = render_waterfall(timeline, width=100, palette=Palette())
     assert lines[1].startswith("idle 2.01s in 3 gaps (1 shorter than one cell")
     assert sum(1 for line in lines if "gap (outside any tool)" in line) == 2

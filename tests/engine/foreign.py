@@ -298,7 +298,7 @@ def _truth(rng: random.Random, *, precision_ns: int = 1) -> _Truth:
     ts_ns = _BASE_NS + rng.randrange(0, 30 * 86_400 * 10**9)
     ts_ns -= ts_ns % precision_ns
     ok = rng.random() < 0.75
-    params = rng.choice(
+    params: dict[str, Any] = rng.choice(
         [
             {"env": "prod", "replicas": 3},
             {"env": "staging", "service": "orders-api", "dry_run": False},

@@ -249,11 +249,11 @@ def _check_pushdown(
     wanted = None if columns is None else columns | compiled.columns | set(equals)
     chunk = Chunk(SOURCE, 10, 5, b"".join(line + b"\n" for line in lines))
     original = parse_module._SUBSET_EXACT_LINES
-    parse_module._SUBSET_EXACT_LINES = subset_exact_lines
+    parse_module._SUBSET_EXACT_LINES = subset_exact_lines  # type: ignore[misc]  # a Final, set for this test
     try:
         kept, kept_rejects, count = parse_chunk_prefiltered(chunk, 2, wanted, prefilter)
     finally:
-        parse_module._SUBSET_EXACT_LINES = original
+        parse_module._SUBSET_EXACT_LINES = original  # type: ignore[misc]
     full_parses = {} if full_parses is None else full_parses
     if wanted not in full_parses:
         full_parses[wanted] = parse_chunk(chunk, 2, wanted)

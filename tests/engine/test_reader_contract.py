@@ -821,6 +821,7 @@ def test_writer_contract_records_read_unchanged(record: dict[str, Any]) -> None:
             continue
         want = record.get(name)
         if name == "duration_ms":
+            assert want is not None
             want = float(want)
         assert orjson.dumps(got.values[name]) == orjson.dumps(want), name
     assert got.extra == {key: value for key, value in record.items() if key not in FIELDS}

@@ -25,7 +25,7 @@ def timeline(*steps: dict[str, object], rule: SlowStepRule | None = None) -> Tim
 
 
 def by_id(tl: Timeline) -> dict[str, tuple[float, float, int, bool]]:
-    return {s.request_id: (s.start_ms, s.end_ms, s.depth, s.on_critical_path) for s in tl.steps}
+    return {str(s.request_id): (s.start_ms, s.end_ms, s.depth, s.on_critical_path) for s in tl.steps}
 
 
 def test_sequential_steps_with_gaps() -> None:

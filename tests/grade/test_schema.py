@@ -455,7 +455,7 @@ def test_reader_schema_examples() -> None:
         {"@timestamp": "2024-03-11 14:30"},
     ):
         assert (READER.is_valid(record), _read_ok(record)) == (True, True)
-    for record in ({"command": "deploy"}, [1], {"timestamp": "yesterday"}, {"timestamp": True}):
-        assert (READER.is_valid(record), _read_ok(record)) == (False, False)
+    for refused in ({"command": "deploy"}, [1], {"timestamp": "yesterday"}, {"timestamp": True}):
+        assert (READER.is_valid(refused), _read_ok(refused)) == (False, False)
     warned = {"timestamp": "2024-03-11T14:30:00Z", "exit_code": "one", "duration_ms": -1}
     assert (READER.is_valid(warned), CLEAN.is_valid(warned)) == (True, False)

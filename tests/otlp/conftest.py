@@ -172,7 +172,8 @@ def parse_request(document: dict[str, Any]) -> ExportTraceServiceRequest:
     """``document`` read by the protobuf definitions (unknown fields fail) after the OTLP/JSON id rule."""
     converted = copy.deepcopy(document)
     _ids_to_base64(converted)
-    return json_format.Parse(json.dumps(converted), ExportTraceServiceRequest())
+    request: ExportTraceServiceRequest = json_format.Parse(json.dumps(converted), ExportTraceServiceRequest())
+    return request
 
 
 def read_lines(data: bytes) -> list[dict[str, Any]]:
@@ -204,7 +205,7 @@ def _ids_to_hex(node: Any) -> None:
 
 def spans_of(documents: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """Every ``(resource attributes, span)`` of the documents, in order."""
-    found = []
+    found: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for document in documents:
         for resource_spans in document["resourceSpans"]:
             resource = attributes(resource_spans["resource"])

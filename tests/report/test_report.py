@@ -98,7 +98,8 @@ def _assert_inert_html(page: str) -> None:
 
 def _rendered_markdown(text: str) -> str:
     """The HTML a GitHub-like renderer (tables, autolinks) makes of ``text``."""
-    return MarkdownIt("gfm-like").render(text)
+    rendered: str = MarkdownIt("gfm-like").render(text)
+    return rendered
 
 
 def test_markdown_report_of_a_failing_sample_trace_has_every_section(

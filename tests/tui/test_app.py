@@ -202,7 +202,7 @@ async def test_export_writes_the_selected_lines_byte_for_byte(tmp_path: Path) ->
         assert target.read_bytes() == expected
         assert all(json.loads(line)["exit_code"] != 0 for line in target.read_bytes().splitlines())
         await pilot.press("x")
-        app.screen.query_one("#export-path").value = str(target)  # type: ignore[attr-defined]
+        app.screen.query_one("#export-path").value = str(target)
         await pilot.click("#export-write")
         await settle(app, pilot)
         assert isinstance(app.screen, ExportDialog)

@@ -8,6 +8,8 @@ from typing import Any
 from textual.widgets import Static
 
 from auditview.core.diff import diff_runs
+from auditview.core.render.diff_summary import diff_summary_line, summary_parts
+from auditview.text.plain import Palette
 from auditview.tui.app import AuditViewApp
 from auditview.tui.screens.compare import CompareScreen, describe_pair, describe_summary
 from auditview.tui.screens.traces import TracesScreen
@@ -153,7 +155,7 @@ async def test_the_compare_screen_shows_changes_on_one_axis() -> None:
         assert "duration 300ms → 2s (Δ+1.7s ×6.67)" in pair_text
         assert "exit 0 → 4" in pair_text
         assert "gap before" in pair_text
-        summary = str(describe_summary(diff))
+        summary = str(describe_summary(summary_parts(diff)))
         assert "failed 0 → 1" in summary
         assert "most: dbctl migrate +1.7s (duration)" in summary
         await pilot.press("n")  # no difference after the last pair: the cursor stays
@@ -176,6 +178,54 @@ def test_pair_helpers() -> None:
     assert delta_text(migrate) == "Δ+1.7s ×6.67"
     assert delta_text(flags) == "Δ+20ms"
     assert "+force=true" in str(describe_pair(apply))
+
+
+def _handed_over() -> list[dict[str, Any]]:
+    """run-a again as run-c, but by bob on another host: the operator and host changed in every pair, and the
+    check's params changed too."""
+    steps = [("deployctl", "apply"), ("verifyctl", "check"), ("dbctl", "migrate")]
+    then = [
+        record(n, tool=t, command=c, trace_id="run-a", host="runner-1", params={"env": "prod"})
+        for n, (t, c) in enumerate(steps)
+    ]
+    now = [
+        record(
+            30 + n,
+            tool=t,
+            command=c,
+            trace_id="run-c",
+            operator="bob",
+            host="runner-9",
+            params={"env": "staging" if c == "check" else "prod"},
+        )
+        for n, (t, c) in enumerate(steps)
+    ]
+    return then + now
+
+
+async def test_the_summary_says_what_the_cli_says_and_shared_changes_once() -> None:
+    """The compare screen's summary is the CLI's summary line, clause by clause (``summary_parts``, styled),
+    and a field changed alike in every pair is said once above it, left out of the pair lines and of the
+    changed count, as ``auditview diff`` does."""
+    diff = diff_runs(MemoryIndex(lines_of(_handed_over())).frame, "run-a", "run-c")
+    app = ScreenHost(CompareScreen(diff))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await pilot.pause()
+        summary = str(app.screen.query_one("#compare-summary", Static).content)
+        for clause in diff_summary_line(diff, palette=Palette(colour=False, unicode=True)).split("; "):
+            assert clause in summary, clause
+        assert "3 paired (1 changed)" in summary
+        shared = str(app.screen.query_one("#compare-shared", Static).content)
+        assert shared == "in every paired step: host runner-1→runner-9, operator alice→bob"
+        check = str(describe_pair(diff.pairs[1], app.screen.shared))  # type: ignore[attr-defined]
+        assert "env: prod → staging" in check
+        assert "operator" not in check
+        assert "host" not in check
+    assert "operator alice → bob" in str(describe_pair(diff.pairs[1]))
+    alone = ScreenHost(CompareScreen(diff_runs(index_frame(), "run-a", "run-b")))
+    async with alone.run_test(size=(160, 30)) as pilot:
+        await pilot.pause()
+        assert not alone.screen.query("#compare-shared")
 
 
 async def test_hostile_text_is_shown_literally_in_the_compare_screen() -> None:

@@ -61,7 +61,7 @@ def test_lines_appended_while_loading_are_indexed_exactly_once(
     log.write_bytes(_lines(range(50)))
     real_load = AuditIndex.load.__func__  # type: ignore[attr-defined]
 
-    def load_while_appending(cls: type[AuditIndex], sources: Any, **kwargs: Any) -> AuditIndex:
+    def load_while_appending(cls: type[AuditIndex], /, sources: Any, **kwargs: Any) -> AuditIndex:
         _append(log, _lines(range(50, 60)) + lines_of([record(60)])[0][:20])  # seen by the load, half line
         index: AuditIndex = real_load(cls, sources, **kwargs)
         _append(log, lines_of([record(60)])[0][20:] + b"\n" + _lines(range(61, 70)))  # after it stopped
@@ -92,7 +92,7 @@ def test_a_file_replaced_during_the_load_falls_back_to_reading_serially(
     log.write_bytes(_lines(range(30)))
     real_load = AuditIndex.load.__func__  # type: ignore[attr-defined]
 
-    def load_then_rotate(cls: type[AuditIndex], sources: Any, **kwargs: Any) -> AuditIndex:
+    def load_then_rotate(cls: type[AuditIndex], /, sources: Any, **kwargs: Any) -> AuditIndex:
         index: AuditIndex = real_load(cls, sources, **kwargs)
         log.rename(tmp_path / "audit.jsonl.1")
         log.write_bytes(_lines(range(30, 40)))

@@ -183,7 +183,7 @@ def test_lines_appended_while_the_child_indexes_are_indexed_exactly_once(
 
     real_load = AuditIndex.load.__func__  # type: ignore[attr-defined]
 
-    def load_then_append(cls: type[AuditIndex], sources: Any, **kwargs: Any) -> AuditIndex:
+    def load_then_append(cls: type[AuditIndex], /, sources: Any, **kwargs: Any) -> AuditIndex:
         index: AuditIndex = real_load(cls, sources, **kwargs)
         with log.open("ab") as out:
             out.write(tail[20:] + b"\n" + _lines(range(61, 70)))

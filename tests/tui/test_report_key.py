@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from auditview.launch import AppOptions
+from auditview.main import main
 from auditview.tui.app import AuditViewApp, create_app
 from auditview.tui.report_file import report_file_name
 from auditview.tui.screens.export import ExportDialog
@@ -15,6 +17,9 @@ from auditview.tui.screens.traces import TracesScreen
 from tests.tui.app_fixtures import frozen_clock, settle
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_logs"
+#: Failed and slow steps, a previous similar run and findings: every section of the report has content.
+WITH_PREVIOUS = "agent-session-56-step-7"
+_CREATED = re.compile(r'"created": "[^"]*"')
 
 
 def _notes(app: AuditViewApp) -> list[str]:
@@ -92,3 +97,28 @@ async def test_the_report_goes_next_to_the_last_export(
         await settle(app, pilot)
         assert (target_dir / report_file_name(trace_id)).is_file()
         assert not (tmp_path / report_file_name(trace_id)).exists()
+
+
+async def test_the_report_file_is_what_auditview_report_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """The app's report of a trace is, byte for byte, the Markdown ``auditview report TRACE`` prints over the
+    same logs (but the manifest's ``created`` time)."""
+    monkeypatch.chdir(tmp_path)
+    app = create_app(AppOptions(paths=[str(SAMPLES)], follow=False), clock=frozen_clock)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("t")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, TracesScreen)
+        assert screen.trace_list.select_trace(WITH_PREVIOUS)
+        await pilot.press("r")
+        await settle(app, pilot)
+    written = (tmp_path / report_file_name(WITH_PREVIOUS)).read_text(encoding="utf-8")
+    capsysbinary.readouterr()
+    assert main(["report", WITH_PREVIOUS, str(SAMPLES)]) == 0
+    printed = capsysbinary.readouterr().out.decode()
+    for section in ("## Failed and slow steps", "then ", "## Findings", "## Export manifest"):
+        assert section in printed
+    assert _CREATED.sub("", written) == _CREATED.sub("", printed)

@@ -250,7 +250,7 @@ async def test_jump_to_slow_and_failed_steps() -> None:
 
         def at() -> str:
             assert waterfall.cursor_step is not None
-            return waterfall.cursor_step.request_id
+            return str(waterfall.cursor_step.request_id)
 
         await pilot.press("s")  # root (60 s) is slow itself; the next slow step is apply (12 s)
         assert at() == "apply"

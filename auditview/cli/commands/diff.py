@@ -2,8 +2,8 @@
 lines; ``diff B --previous`` compares B with its previous similar run.
 
 Owns ``render_diff``, the diff table: marks ``=`` paired and alike, ``~`` paired and changed, ``+`` only in B
-(now), ``-`` only in A (then); the summary line is the one every front end shows
-(``auditview.core.render.diff_summary``).
+(now), ``-`` only in A (then); the summary line and the field changes shared by every pair are the ones every
+front end shows (``auditview.core.render.diff_summary``).
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from auditview.cli.tables import Cell, Column, render_table
 from auditview.cli.trace_lookup import find_trace_id
 from auditview.core.diff import DIFF_COLUMNS, diff_runs, previous_run
 from auditview.core.render.diff_summary import (
+    SHARED_LABEL,
     diff_summary_line,
     field_change,
     ratio_text,
     row_changed,
     shared_field_changes,
     signed_duration,
+    summary_parts,
 )
 from auditview.core.timeline import TraceNotFoundError
 from auditview.text.humanize import UNKNOWN, format_duration
@@ -150,9 +152,9 @@ def render_diff(diff: RunDiff, *, width: int, palette: Palette) -> list[str]:
             )
         )
     shared = shared_field_changes(diff)
-    if shared:
-        said = ", ".join(field_change(name, then, now, arrow) for name, (then, now) in shared.items())
-        lines.append(truncate_width(printable(f"in every paired step: {said}"), width))
+    said = summary_parts(diff, palette=palette).shared
+    if said:
+        lines.append(truncate_width(printable(f"{SHARED_LABEL} {', '.join(said)}"), width))
     columns = [
         Column("", min_width=1, max_width=1),
         Column("step", min_width=8, max_width=40, flex=True),

@@ -3,18 +3,14 @@ printed, or written with the trace's records and their manifest into ``--export 
 
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
-from typing import Any
 
-from auditview.cli.errors import EXIT_OK, EXIT_USAGE, CliError, usage_error, write_errors
+from auditview.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError, usage_error, write_errors
 from auditview.cli.loading import load, selection_text
 from auditview.cli.output import Run
-from auditview.cli.trace_lookup import find_trace_id, step_details, trace_findings, trace_timeline
-from auditview.core.diff import diff_runs, previous_run
-from auditview.core.exporters.jsonl import ExportResult, build_manifest, export_lines
-from auditview.core.exporters.report import TraceReport, check_export_dir, render, write_export_dir
+from auditview.cli.trace_lookup import find_trace_id
+from auditview.core.exporters.report import build_report, check_export_dir, render, write_export_dir
+from auditview.core.selection import slow_rule
 from auditview.core.timeline import TraceNotFoundError
 from auditview.text.sanitize import printable
 from auditview.text.timeparse import TimeParseError, parse_duration_ms
@@ -23,8 +19,9 @@ __all__ = ["execute"]
 
 
 def execute(run: Run) -> int:
-    """Build the report of one trace: its timeline, step details, findings, the diff against its previous
-    similar run and the manifest of its records; print it or write the ``--export`` directory."""
+    """Build the report of one trace (``build_report``: its timeline, step details, findings, the diff against
+    its previous similar run and the manifest of its records); print it or write the ``--export``
+    directory."""
     ns = run.ns
     try:
         gap_ms = parse_duration_ms(ns.gap, default_unit="ms")
@@ -38,51 +35,34 @@ def execute(run: Run) -> int:
             check_export_dir(target, force=ns.force)
     selected = load(run)
     trace_id = find_trace_id(selected.frame, ns.trace_id)
-    rows, timeline = trace_timeline(selected, trace_id)
-    grouped = trace_findings(selected, [trace_id])
-    findings: list[dict[str, Any]] = grouped.get_column("findings")[0].to_list() if grouped.height else []
-    diff = None
-    previous = previous_run(selected.frame, trace_id)
-    if previous is not None:
-        with contextlib.suppress(TraceNotFoundError):
-            diff = diff_runs(selected.frame, previous.trace_id, trace_id, previous=previous)
-    buffer = io.BytesIO()
-    result = export_lines(selected.index, rows, buffer)
-    if target is not None:
-        result = ExportResult(result.count, result.bytes, result.sha256, target / "trace.jsonl")
-    manifest = build_manifest(
-        selected.index,
-        rows,
-        result,
-        filter_text=selection_text(ns.filter, trace_id),
-        since=run.since,
-        until=run.until,
-    )
-    report = TraceReport(
-        timeline=timeline,
-        details=step_details(selected.frame, trace_id),
-        paths=[source.display for source in selected.index.files],
-        findings=findings,
-        diff=diff,
-        manifest=manifest,
-        gap_threshold_ms=gap_ms,
-    )
-    text = render(report, ns.format)
+    try:
+        report = build_report(
+            selected.index,
+            trace_id,
+            records=selected.index.frame,
+            selected=selected.frame,
+            slow_rule=slow_rule(selected.selection),
+            since=selected.selection.since,
+            until=selected.selection.until,
+            manifest_filter=selection_text(ns.filter, trace_id),
+            gap_threshold_ms=gap_ms,
+            export_dir=target,
+        )
+    except TraceNotFoundError:
+        raise CliError(
+            f"no usable trace {trace_id!r}", exit_code=EXIT_FAILURE, error_type="TraceNotFound"
+        ) from None
     if target is None:
-        run.emit_lines(text.rstrip("\n").split("\n"))
+        run.emit_lines(render(report, ns.format).rstrip("\n").split("\n"))
         return EXIT_OK
     with write_errors(ns.export):
-        written = write_export_dir(
-            target,
-            report_text=text,
-            fmt=ns.format,
-            jsonl=buffer.getvalue(),
-            manifest=manifest,
-            force=ns.force,
-        )
+        written = write_export_dir(target, report, ns.format, force=ns.force)
+    manifest = report.manifest
+    assert manifest is not None  # write_export_dir refuses a report without one
+    count = manifest["count"]
     run.emit_lines(
         [f"wrote {printable(str(path))}" for path in written]
-        + [f"{result.count} record{'s' if result.count != 1 else ''}, {result.bytes} bytes"]
-        + [f"sha256 {result.sha256}"]
+        + [f"{count} record{'s' if count != 1 else ''}, {manifest['bytes']} bytes"]
+        + [f"sha256 {manifest['sha256']}"]
     )
     return EXIT_OK

@@ -10,8 +10,9 @@ from auditview.cli.errors import EXIT_OK
 from auditview.cli.loading import load
 from auditview.cli.output import Run
 from auditview.cli.tables import render_findings
-from auditview.cli.trace_lookup import find_trace_id, step_details, trace_findings, trace_timeline
+from auditview.cli.trace_lookup import find_trace_id, trace_findings, trace_timeline
 from auditview.core.render.waterfall import render_waterfall
+from auditview.core.step_details import step_details
 
 __all__ = ["execute"]
 

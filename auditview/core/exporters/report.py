@@ -1,8 +1,10 @@
 """A shareable report of one trace: Markdown to paste into a ticket, or one self-contained HTML file.
 
 Owns ``TraceReport`` (what a report shows: the timeline, each step's params and error, the findings, the diff
-against the previous similar run, the export manifest of the trace's records), ``render_markdown``,
-``render_html`` and ``write_export_dir`` (the report with the byte-exact JSONL slice and its manifest).
+against the previous similar run, the export manifest of the trace's records, and those records as JSONL),
+``build_report`` (the one way to assemble it from the loaded records, for the CLI's ``auditview report`` and
+the app's report key alike), ``render_markdown``, ``render_html`` and ``write_export_dir`` (the report with
+the byte-exact JSONL slice and its manifest).
 
 The sections: a header (trace, time range in UTC, span, steps, failures, slow steps, tools, operators), the
 waterfall as fixed-width text, every failed or slow step (params, error, why slow), the idle gaps above a
@@ -14,35 +16,51 @@ per format: control and bidi characters become visible escapes (``sanitize.print
 ``Val`` is a code span and a ``Block`` a fenced code block, each delimited by a backtick run longer than any
 in the text (so it cannot close early, and nothing inside is a link, an image or HTML); in HTML all text goes
 through ``html.escape``. The HTML has inline CSS only, no script, no external resource, and a
-Content-Security-Policy forbidding both. This module must not import a UI library; it reads no file and
-writes only the ``--export`` directory.
+Content-Security-Policy forbidding both. This module must not import a UI library; it reads the trace's
+source bytes only through the index (``export_lines``) and writes only the ``--export`` directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
+import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import orjson
+import polars as pl
 
-from auditview.core.diff import DiffPair, RunDiff
+from auditview.core.diff import DiffPair, RunDiff, diff_runs, previous_run
+from auditview.core.exporters.jsonl import ExportResult, build_manifest, export_lines
+from auditview.core.findings import detect_findings
+from auditview.core.index import AuditIndex
+from auditview.core.query import time_range
 from auditview.core.render.diff_summary import diff_summary_line
 from auditview.core.render.waterfall import render_waterfall
-from auditview.core.timeline import Timeline, TimelineStep
+from auditview.core.step_details import step_details
+from auditview.core.timeline import Timeline, TimelineStep, TraceNotFoundError, build_timeline
 from auditview.text.humanize import format_duration
 from auditview.text.plain import Palette
 from auditview.text.sanitize import printable
 
+if TYPE_CHECKING:
+    from auditview.core.slow import SlowStepRule
+    from auditview.source.types import SourceFile
+
 __all__ = [
     "DEFAULT_GAP_MS",
+    "EXPORT_RECORDS",
     "FORMATS",
     "REPORT_WIDTH",
+    "ReportSources",
     "TraceReport",
+    "build_report",
+    "check_export_dir",
     "md_code",
     "md_fence",
     "render",
@@ -56,6 +74,8 @@ FORMATS: Final = ("md", "html")
 DEFAULT_GAP_MS: Final = 30_000.0
 #: The width of the waterfall block (fixed, whatever the terminal).
 REPORT_WIDTH: Final = 110
+#: The name of the trace's records (the byte-exact JSONL slice) in an ``--export`` directory.
+EXPORT_RECORDS: Final = "trace.jsonl"
 _PLAIN: Final = Palette(colour=False, unicode=True)
 _BACKTICKS: Final = re.compile("`+")
 #: The HTML page may load nothing and run nothing; only its inline style applies.
@@ -65,7 +85,10 @@ _CSP: Final = "default-src 'none'; style-src 'unsafe-inline'"
 @dataclass(frozen=True)
 class TraceReport:
     """Everything a report shows. ``details`` per step place ``(file_id, offset)``: ``params``, ``error``
-    (``{"type", "message"}`` or ``None``); ``paths`` the display path of each ``file_id``."""
+    (``{"type", "message"}`` or ``None``); ``paths`` the display path of each ``file_id``; ``findings`` each
+    with its ``name``, ``severity`` and ``reason``. ``records``: the trace's records as JSONL, byte for byte
+    from the sources (what ``manifest`` describes; ``write_export_dir`` writes them, the report does not show
+    them)."""
 
     timeline: Timeline
     details: Mapping[tuple[int, int], Mapping[str, Any]] = field(default_factory=dict)
@@ -75,6 +98,70 @@ class TraceReport:
     manifest: Mapping[str, Any] | None = None
     gap_threshold_ms: float = DEFAULT_GAP_MS
     width: int = REPORT_WIDTH
+    records: bytes = field(default=b"", repr=False)
+
+
+class ReportSources(Protocol):
+    """What a report needs of an index besides the records: its files (``file_id`` -> source). An
+    ``AuditIndex`` also gives the trace's source bytes, for the manifest and the JSONL slice."""
+
+    @property
+    def files(self) -> Sequence[SourceFile]: ...
+
+
+def build_report(
+    index: ReportSources,
+    trace_id: str,
+    *,
+    records: pl.DataFrame,
+    selected: pl.DataFrame | None = None,
+    slow_rule: SlowStepRule,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    manifest_filter: str | None = None,
+    gap_threshold_ms: float = DEFAULT_GAP_MS,
+    export_dir: Path | None = None,
+) -> TraceReport:
+    """The report of ``trace_id``: its timeline, step details, findings, the diff against its previous
+    similar run, and the manifest and JSONL of its records. Raises ``TraceNotFoundError`` when the trace has
+    no usable record in ``selected``.
+
+    ``records`` are all the loaded records: slow means slow compared with all of them, and the findings are
+    detected over those in ``since``..``until`` (whatever a filter left). ``selected`` (default ``records``)
+    are those the selection kept: the trace's steps and the runs the diff looks at come from them.
+    ``manifest_filter``, ``since`` and ``until`` are what the manifest says chose the records; ``export_dir``
+    the directory the JSONL will be written to (its ``EXPORT_RECORDS`` file is the manifest's ``export``).
+    Only an ``AuditIndex`` gives the records' bytes: with any other index the report has no manifest.
+    """
+    selected = records if selected is None else selected
+    rows = selected.filter(pl.col("trace_id").cast(pl.String) == trace_id)
+    timeline = build_timeline(slow_rule.annotate(rows, reference=records), trace_id, slow_rule)
+    found = detect_findings(time_range(records, since, until), trace_ids=[trace_id])
+    findings = found.select("name", "severity", "reason").to_dicts() if found.height else []
+    diff = None
+    previous = previous_run(selected, trace_id)
+    if previous is not None:
+        with contextlib.suppress(TraceNotFoundError):
+            diff = diff_runs(selected, previous.trace_id, trace_id, previous=previous)
+    manifest = None
+    jsonl = b""
+    if isinstance(index, AuditIndex):
+        buffer = io.BytesIO()
+        result = export_lines(index, rows, buffer)
+        jsonl = buffer.getvalue()
+        if export_dir is not None:
+            result = ExportResult(result.count, result.bytes, result.sha256, export_dir / EXPORT_RECORDS)
+        manifest = build_manifest(index, rows, result, filter_text=manifest_filter, since=since, until=until)
+    return TraceReport(
+        timeline=timeline,
+        details=step_details(selected, trace_id),
+        paths=[source.display for source in index.files],
+        findings=findings,
+        diff=diff,
+        manifest=manifest,
+        gap_threshold_ms=gap_threshold_ms,
+        records=jsonl,
+    )
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -447,15 +534,18 @@ def check_export_dir(directory: Path, *, force: bool = False) -> None:
         raise FileExistsError(f"{directory} is not empty (use --force to write into it)")
 
 
-def write_export_dir(
-    directory: Path, *, report_text: str, fmt: str, jsonl: bytes, manifest: Mapping[str, Any], force: bool
-) -> list[Path]:
-    """Write ``report.<fmt>``, ``trace.jsonl`` (``jsonl``, the byte-exact slice) and ``manifest.json`` into
-    ``directory`` (created if missing; refused when not empty unless ``force``); the paths written."""
+def write_export_dir(directory: Path, report: TraceReport, fmt: str, *, force: bool = False) -> list[Path]:
+    """Write ``report.<fmt>`` (the report rendered), ``EXPORT_RECORDS`` (its records, the byte-exact slice)
+    and ``manifest.json`` into ``directory`` (created if missing; refused when not empty unless ``force``);
+    the paths written. A report without a manifest (``build_report`` without an ``AuditIndex``) is a
+    ``ValueError``."""
+    if report.manifest is None:
+        raise ValueError("the report has no manifest: its records cannot be exported")
+    text = render(report, fmt)
     check_export_dir(directory, force=force)
     directory.mkdir(parents=True, exist_ok=True)
-    written = [directory / f"report.{fmt}", directory / "trace.jsonl", directory / "manifest.json"]
-    written[0].write_text(report_text, encoding="utf-8")
-    written[1].write_bytes(jsonl)
-    written[2].write_bytes(orjson.dumps(dict(manifest), option=orjson.OPT_INDENT_2) + b"\n")
+    written = [directory / f"report.{fmt}", directory / EXPORT_RECORDS, directory / "manifest.json"]
+    written[0].write_text(text, encoding="utf-8")
+    written[1].write_bytes(report.records)
+    written[2].write_bytes(orjson.dumps(dict(report.manifest), option=orjson.OPT_INDENT_2) + b"\n")
     return written

@@ -2,15 +2,17 @@
 
 It is handed a ``RunDiff`` (``auditview.core.diff.diff_runs``, built by the app in a worker: a marked trace
 against the one under the cursor, or a trace against its previous similar run) and shows a line per run
-(trace, start, span, steps, failures, operators), the summary (span then → now, failures, steps, the step
-that contributed most), the ``CompareWaterfall`` and, for the cursor pair, everything that changed: the
-duration (absolute and ×), the exit code then → now, the gap before the step then → now, params key by key,
-version, operator and host. Escape goes back. Nothing here reads files; every string shown is sanitized and
-built as ``Content``, never markup.
+(trace, start, span, steps, failures, operators), the field changes shared by every pair (said once, as the
+CLI's diff says them), the summary (span then → now, failures, steps, the step that contributed most: the
+clauses of ``auditview.core.render.diff_summary.summary_parts``, styled), the ``CompareWaterfall`` and, for
+the cursor pair, everything else that changed: the duration (absolute and ×), the exit code then → now, the
+gap before the step then → now, params key by key, version, operator and host. Escape goes back. Nothing here
+reads files; every string shown is sanitized and built as ``Content``, never markup.
 """
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Any, ClassVar, Final
 
 import orjson
@@ -22,6 +24,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from auditview.core.diff import DiffPair, RunDiff, RunSide
+from auditview.core.render.diff_summary import (
+    SHARED_LABEL,
+    SummaryParts,
+    Trend,
+    shared_field_changes,
+    summary_parts,
+)
 from auditview.text.humanize import UNKNOWN, format_duration
 from auditview.text.sanitize import printable, truncate_display
 from auditview.tui.widgets.compare_waterfall import (
@@ -34,7 +43,7 @@ from auditview.tui.widgets.compare_waterfall import (
 )
 from auditview.tui.widgets.waterfall import FAILED_GLYPH
 
-__all__ = ["CompareScreen", "describe_pair", "describe_side", "describe_summary"]
+__all__ = ["CompareScreen", "describe_pair", "describe_shared", "describe_side", "describe_summary"]
 
 LEGEND: Final = "+ only now  - only then  ~ changed  = alike   then ▬ earlier run  now ▬ later run  ✗ failed"
 _VALUE_CAP: Final = 60
@@ -45,6 +54,10 @@ _MARK_STYLE: Final = {
     "changed": "$text-accent",
     "same": "",
 }
+#: The theme style of a summary clause that got worse or better (more time is a warning, more failures an
+#: error).
+_SPAN_STYLE: Final[dict[Trend, str]] = {"worse": "$text-warning", "better": "$text-success", None: ""}
+_FAILED_STYLE: Final[dict[Trend, str]] = {"worse": "$text-error", "better": "$text-success", None: ""}
 
 Part = tuple[str, str] | str
 
@@ -57,10 +70,6 @@ def _value(value: Any) -> str:
     """A params or field value: a string bare, anything else as compact JSON, sanitized and cut short."""
     text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
     return _safe(text.replace("\n", " "), _VALUE_CAP)
-
-
-def _signed(ms: float) -> str:
-    return ("+" if ms > 0 else "") + format_duration(ms)
 
 
 def describe_side(label: str, side: RunSide, note: str = "") -> Content:
@@ -82,34 +91,32 @@ def describe_side(label: str, side: RunSide, note: str = "") -> Content:
     return Content.assemble(*parts)
 
 
-def describe_summary(diff: RunDiff) -> Content:
-    """``span 41.5s → 2m19s (+1m38s, ×3.36) · failed 0 → 4 · steps 8 → 14: 5 paired (5 changed), 9 added,
-    3 removed · most: deployctl deploy +2m01s (duration)``, coloured by what got worse or better."""
-    s = diff.summary
-    change = _signed(s.delta_ms)
-    if s.ratio is not None:
-        change += f", ×{s.ratio:.2f}"
-    span_style = "$text-warning" if s.delta_ms > 0 else ("$text-success" if s.delta_ms < 0 else "")
-    failed_style = (
-        "$text-error"
-        if s.failed_now > s.failed_then
-        else ("$text-success" if s.failed_now < s.failed_then else "")
-    )
-    parts: list[Part] = [
+def describe_summary(parts: SummaryParts) -> Content:
+    """``span 41.5s → 2m19s (+1m38s, ×3.36)  failed 0 → 4  steps 8 → 14: 5 paired (5 changed), 9 added,
+    3 removed  most: deployctl deploy +2m01s (duration)``: the clauses of ``summary_parts``, coloured by what
+    got worse or better."""
+    content: list[Part] = [
         ("span ", "$text-muted"),
-        f"{format_duration(s.span_then_ms)} → {format_duration(s.span_now_ms)} ",
-        (f"({change})", span_style),
+        f"{parts.span} ",
+        (f"({parts.span_change})", _SPAN_STYLE[parts.span_trend]),
         ("  failed ", "$text-muted"),
-        (f"{s.failed_then} → {s.failed_now}", failed_style),
+        (parts.failed, _FAILED_STYLE[parts.failed_trend]),
         ("  steps ", "$text-muted"),
-        f"{s.steps_then} → {s.steps_now}: {s.matched} paired ({s.changed} changed), "
-        f"{s.inserted} added, {s.deleted} removed",
+        parts.steps,
     ]
-    if s.biggest is not None:
-        what = "duration" if s.biggest.what == "duration" else "gap before"
-        name = _safe(f"{s.biggest.tool or UNKNOWN} {s.biggest.command or UNKNOWN}", 48)
-        parts += [("  most: ", "$text-muted"), (name, "bold"), f" {_signed(s.biggest.delta_ms)} ({what})"]
-    return Content.assemble(*parts)
+    if parts.most is not None:
+        most = parts.most
+        content += [
+            ("  most: ", "$text-muted"),
+            (_safe(most.name, 48), "bold"),
+            f" {most.change} ({most.what})",
+        ]
+    return Content.assemble(*content)
+
+
+def describe_shared(parts: SummaryParts) -> Content:
+    """``in every paired step: operator carol→agent-session-56``: field changes said once, not per pair."""
+    return Content.assemble((f"{SHARED_LABEL} ", "$text-muted"), _safe(", ".join(parts.shared), 200))
 
 
 def _then_now(then: str, now: str) -> str:
@@ -120,8 +127,9 @@ def _exit(code: int | None) -> str:
     return UNKNOWN if code is None else str(code)
 
 
-def describe_pair(pair: DiffPair) -> Content:
-    """Everything that changed in one pair, up to three lines: timing and exit code; params; fields."""
+def describe_pair(pair: DiffPair, shared: Container[str] = ()) -> Content:
+    """Everything that changed in one pair, up to three lines: timing and exit code; params; fields, but
+    those in ``shared`` (changed alike in every pair, said once above)."""
     mark = pair_mark(pair)
     style = _MARK_STYLE[mark]
     first: list[Part] = [(f"{MARK_GLYPHS[mark]} ", style), (pair_label(pair), f"bold {style}".strip())]
@@ -157,10 +165,11 @@ def describe_pair(pair: DiffPair) -> Content:
         params += [("-", "$text-muted"), (_safe(key, 40), "bold"), f"={_value(value)}", "; "]
     if params:
         lines.append(Content.assemble(("params ", "$text-muted"), *params[:-1]))
-    if pair.fields:
-        fields: list[Part] = []
-        for name, change in pair.fields.items():
+    fields: list[Part] = []
+    for name, change in pair.fields.items():
+        if name not in shared:
             fields += [(f"{name} ", "$text-muted"), f"{_value(change.then)} → {_value(change.now)}", "  "]
+    if fields:
         lines.append(Content.assemble(*fields[:-1]))
     return Content("\n").join(lines)
 
@@ -182,6 +191,8 @@ class CompareScreen(Screen[None]):
         """Show ``diff`` (A = then, B = now)."""
         super().__init__(name=name, id=id, classes=classes)
         self.diff = diff
+        self.summary = summary_parts(diff)
+        self.shared = frozenset(shared_field_changes(diff))
 
     @property
     def waterfall(self) -> CompareWaterfall:
@@ -189,14 +200,17 @@ class CompareScreen(Screen[None]):
         return self.query_one(CompareWaterfall)
 
     def compose(self) -> ComposeResult:
-        """Both runs, the summary, the waterfall, the cursor pair's changes, the legend, the footer."""
+        """Both runs, the changes shared by every pair (when any), the summary, the waterfall, the cursor
+        pair's changes, the legend, the footer."""
         diff = self.diff
         note = ""
         if diff.previous is not None:
             note = f"(previous similar run: {diff.previous.rule})"
         yield Static(describe_side("then", diff.a, note), id="compare-then", classes="compare-line")
         yield Static(describe_side("now", diff.b), id="compare-now", classes="compare-line")
-        yield Static(describe_summary(diff), id="compare-summary")
+        if self.summary.shared:
+            yield Static(describe_shared(self.summary), id="compare-shared", classes="compare-line")
+        yield Static(describe_summary(self.summary), id="compare-summary")
         yield CompareWaterfall(diff, id="compare-waterfall")
         yield Static(Content(""), id="compare-pair")
         yield Static(Content(LEGEND), id="compare-legend")
@@ -208,7 +222,7 @@ class CompareScreen(Screen[None]):
 
     @on(CompareWaterfall.PairHighlighted)
     def _show_pair(self, message: CompareWaterfall.PairHighlighted) -> None:
-        self.query_one("#compare-pair", Static).update(describe_pair(message.pair))
+        self.query_one("#compare-pair", Static).update(describe_pair(message.pair, self.shared))
 
     def action_back(self) -> None:
         """Return to the previous screen."""
