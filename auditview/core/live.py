@@ -370,8 +370,10 @@ def covered_positions(
 def _load_index(
     sources: Sequence[SourceFile], options: LoaderOptions, emit: Emit, cancelled: Cancelled
 ) -> tuple[AuditIndex, dict[Identity, tuple[int, int]]] | None:
-    """The full index through ``AuditIndex.load`` (parallel parse) and where following must start after it."""
-    from auditview.core.index import AuditIndex
+    """The full index through the one selection seam (``core.selection.open_index``: every column, every line
+    checked, the parallel parse) and where following must start after it. The app's time range and filter are
+    applied to the frame afterwards (``core.view``), as the user changes them."""
+    from auditview.core.selection import Selection, open_index
 
     last_progress = 0.0
 
@@ -385,7 +387,8 @@ def _load_index(
             emit(BytesIndexed(min(done, total), max(total, done, 1)))
 
     before = _identities(sources)
-    index = AuditIndex.load(sources, progress=progress, cache=_cache_setting(options))
+    selection = Selection(tuple(options.paths), cache=options.cache)
+    index = open_index(selection, None, sources=list(sources), progress=progress)
     positions = covered_positions(index, before, _identities(sources))
     if positions is None:
         index.close()
