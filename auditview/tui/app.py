@@ -110,7 +110,12 @@ class AuditViewApp(App[int]):
         ),
         Binding("t", "traces", "Traces", tooltip="traces, the cursor on the record's trace"),
         Binding("T", "trace_timeline", "Timeline", show=False, tooltip="the record's trace as a waterfall"),
-        Binding("x", "export", "Export", tooltip="export filtered / marked records or a trace (byte-exact)"),
+        Binding(
+            "x",
+            "export",
+            "Export",
+            tooltip="export filtered / marked records or a trace (byte-exact JSONL or OTLP/JSON)",
+        ),
         Binding("r", "rejects", "Rejects", show=False, tooltip="rejected lines and field warnings"),
     ]
 
@@ -711,7 +716,9 @@ class AuditViewApp(App[int]):
         yield SystemCommand(
             "Trace timeline", "The waterfall of the record's trace (T)", self.action_trace_timeline
         )
-        yield SystemCommand("Export", "Write records as byte-exact JSONL (x)", self.action_export)
+        yield SystemCommand(
+            "Export", "Write records as byte-exact JSONL or OTLP/JSON (x)", self.action_export
+        )
         yield SystemCommand("Rejects", "List malformed lines and field warnings (r)", self.action_rejects)
         yield SystemCommand(
             "Next failure", "Jump to the next failed record (e)", self.records.action_next_failed

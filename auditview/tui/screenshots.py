@@ -2,8 +2,8 @@
 
 Run ``python -m auditview.tui.screenshots --out screenshots`` from the repository root. It drives the real
 app headless (``App.run_test`` + Pilot: key presses only, waiting on workers, never sleeping) and saves one
-SVG per screen: records, filter error, detail, traces, timeline, export dialog, rejects and help, and the
-incident views: a timeline with its findings marked, and two runs compared. The same
+SVG per screen: records, filter error, detail, traces, timeline, export dialog (a trace as OTLP/JSON spans),
+rejects and help, and the incident views: a timeline with its findings marked, and two runs compared. The same
 sample logs, clock and terminal size give the same files, so a diff of ``screenshots/`` shows real changes.
 
 ``ScreenHost`` (one screen on the app's stylesheet, no loading) is here too: the trace views' tests and
@@ -37,8 +37,8 @@ from auditview.tui.messages import (
 
 __all__ = ["FROZEN_NOW", "SHOTS", "ScreenHost", "load_samples", "main", "take_screenshots"]
 
-#: The screenshots' "now": just after the last sample record (sample_logs span 09:00–09:19 UTC).
-FROZEN_NOW: Final = datetime(2026, 11, 20, 9, 30, 0, tzinfo=UTC)
+#: The screenshots' "now": just after the last sample record (sample_logs span 09:00–09:41 UTC).
+FROZEN_NOW: Final = datetime(2026, 11, 20, 9, 45, 0, tzinfo=UTC)
 DEFAULT_SIZE: Final = (120, 35)
 
 
@@ -158,7 +158,16 @@ async def _compare(pilot: Pilot[Any]) -> None:
 
 
 async def _export(pilot: Pilot[Any]) -> None:
-    await pilot.press("x")
+    # a failing trace (the whole of it, not only its failed steps) as OpenTelemetry spans, GenAI conventions
+    await pilot.press("slash", *"exit_code!=0", "enter")
+    await _settle(pilot)
+    await pilot.press("t")
+    await _settle(pilot)
+    await pilot.press("x")  # on a trace: the trace is the scope
+    await _settle(pilot)
+    await pilot.press("shift+tab", "right", "enter")  # from the file name back to the format: OTLP/JSON
+    await _settle(pilot)
+    await pilot.press("tab", "space")  # the GenAI conventions
     await _settle(pilot)
 
 

@@ -4,12 +4,9 @@ collector (``--otlp-endpoint``)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import orjson
 
 from auditview.cli.errors import EXIT_FAILURE, EXIT_OK, CliError, usage_error, write_errors
 from auditview.cli.loading import listing_columns, load, selection_text
@@ -124,18 +121,17 @@ def _export_otlp(run: Run, index: AuditIndex, frame: pl.DataFrame) -> int:
     from auditview.core.exporters.otlp import (
         OtlpSendError,
         Semconv,
-        build_requests,
-        counted_lines,
+        export_otlp_to_file,
+        index_lines,
         send_otlp,
         write_otlp,
     )
 
     ns = run.ns
     semconv: Semconv = "genai" if ns.semconv == "genai" else "cli"
-    places = [os.path.abspath(source.path) for source in index.files]
 
     def lines() -> Iterator[tuple[bytes, int]]:
-        return counted_lines(build_requests(frame, semconv=semconv, places=places))
+        return index_lines(index, frame, semconv=semconv)
 
     summary: dict[str, object] = {"format": "otlp-json", "semconv": semconv}
     if not ns.to and ns.otlp_endpoint is None:
@@ -144,22 +140,18 @@ def _export_otlp(run: Run, index: AuditIndex, frame: pl.DataFrame) -> int:
         run.stdout.buffer.flush()
         return EXIT_OK
     if ns.to:
-        from auditview.core.exporters.jsonl import ExportResult, _atomic_write, build_manifest
-
         with write_errors(ns.to):
-            written = _atomic_write(Path(ns.to), lambda out: write_otlp(lines(), out), force=ns.force)
-            if ns.manifest:
-                result = ExportResult(written.spans, written.bytes, written.sha256, Path(ns.to))
-                document = build_manifest(
-                    index,
-                    frame,
-                    result,
-                    filter_text=selection_text(ns.filter, ns.trace),
-                    since=run.since,
-                    until=run.until,
-                )
-                manifest = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
-                _atomic_write(Path(ns.manifest), lambda out: out.write(manifest), force=ns.force)
+            written = export_otlp_to_file(
+                index,
+                frame,
+                Path(ns.to),
+                semconv=semconv,
+                force=ns.force,
+                manifest=Path(ns.manifest) if ns.manifest else None,
+                filter_text=selection_text(ns.filter, ns.trace),
+                since=run.since,
+                until=run.until,
+            )
         summary.update(
             count=written.spans,
             requests=written.requests,

@@ -22,7 +22,14 @@ import polars as pl
 
 from auditview.core.index import AuditIndex
 
-__all__ = ["ExportResult", "build_manifest", "check_targets", "export_lines", "export_to_file"]
+__all__ = [
+    "ExportResult",
+    "atomic_write",
+    "build_manifest",
+    "check_targets",
+    "export_lines",
+    "export_to_file",
+]
 
 _BATCH: int = 4096
 
@@ -85,12 +92,12 @@ def export_to_file(
     def write(out: IO[bytes]) -> ExportResult:
         return export_lines(index, frame, out)
 
-    result = _atomic_write(path, write, force=force)
+    result = atomic_write(path, write, force=force)
     result = ExportResult(result.count, result.bytes, result.sha256, path)
     if manifest is not None:
         document = build_manifest(index, frame, result, filter_text=filter_text, since=since, until=until)
         text = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
-        _atomic_write(Path(manifest), lambda out: out.write(text), force=force)
+        atomic_write(Path(manifest), lambda out: out.write(text), force=force)
     return result
 
 
@@ -108,7 +115,9 @@ def check_targets(path: Path, manifest: Path | None = None, *, force: bool = Fal
             raise FileNotFoundError(f"cannot write {target}: the directory {parent} does not exist")
 
 
-def _atomic_write(path: Path, write: Any, *, force: bool) -> Any:
+def atomic_write(path: Path, write: Any, *, force: bool) -> Any:
+    """``write(out)`` into a temporary file beside ``path``, then moved onto it (refused when ``path`` exists
+    unless ``force``); returns what ``write`` returned. Every exporter writes its files through it."""
     directory = path.parent if str(path.parent) else Path(".")
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:

@@ -48,6 +48,7 @@ import hashlib
 import http.client
 import json
 import math
+import os
 import re
 import time
 import urllib.error
@@ -55,6 +56,8 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import IO, Any, BinaryIO, Final, Literal
 
 import orjson
@@ -78,6 +81,8 @@ __all__ = [
     "SendResult",
     "build_requests",
     "counted_lines",
+    "export_otlp_to_file",
+    "index_lines",
     "otel_span_id",
     "otel_trace_id",
     "send_otlp",
@@ -526,6 +531,43 @@ def counted_lines(requests: Iterable[dict[str, Any]]) -> Iterator[tuple[bytes, i
     """Each document as ``(JSON line, span count)``."""
     for request in requests:
         yield orjson.dumps(request), _span_count(request)
+
+
+def index_lines(index: Any, frame: pl.DataFrame, *, semconv: Semconv = "cli") -> Iterator[tuple[bytes, int]]:
+    """The OTLP/JSON lines of ``frame``'s records (``counted_lines`` of ``build_requests``), a record without
+    a request id placed by its source's absolute path (``index.files``), as every front end writes them."""
+    places = [os.path.abspath(source.path) for source in index.files]
+    return counted_lines(build_requests(frame, semconv=semconv, places=places))
+
+
+def export_otlp_to_file(
+    index: Any,
+    frame: pl.DataFrame,
+    path: Path,
+    *,
+    semconv: Semconv = "cli",
+    force: bool = False,
+    manifest: Path | None = None,
+    filter_text: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> OtlpResult:
+    """Write ``frame`` as OTLP/JSON lines to ``path`` atomically, and its manifest (the source byte ranges
+    of the records, as ``export`` writes it) to ``manifest``: what ``auditview export --format otlp-json --to
+    PATH [--manifest M]`` and the app's export dialog both write. Refuses before any work what
+    ``jsonl.check_targets`` refuses (a directory; an existing file unless ``force``)."""
+    from auditview.core.exporters.jsonl import ExportResult, atomic_write, build_manifest, check_targets
+
+    check_targets(path, manifest, force=force)
+    written: OtlpResult = atomic_write(
+        path, lambda out: write_otlp(index_lines(index, frame, semconv=semconv), out), force=force
+    )
+    if manifest is not None:
+        result = ExportResult(written.spans, written.bytes, written.sha256, path)
+        document = build_manifest(index, frame, result, filter_text=filter_text, since=since, until=until)
+        text = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+        atomic_write(manifest, lambda out: out.write(text), force=force)
+    return written
 
 
 # ----------------------------------------------------------------------------------------------------

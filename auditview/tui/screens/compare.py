@@ -130,7 +130,7 @@ def _exit(code: int | None) -> str:
 def describe_pair(pair: DiffPair, shared: Container[str] = ()) -> Content:
     """Everything that changed in one pair, up to three lines: timing and exit code; params; fields, but
     those in ``shared`` (changed alike in every pair, said once above)."""
-    mark = pair_mark(pair)
+    mark = pair_mark(pair, shared)
     style = _MARK_STYLE[mark]
     first: list[Part] = [(f"{MARK_GLYPHS[mark]} ", style), (pair_label(pair), f"bold {style}".strip())]
     a, b = pair.a, pair.b

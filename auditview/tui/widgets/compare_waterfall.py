@@ -4,9 +4,10 @@
 aligned pair: a two-line time axis of offsets from each run's own start, shared by both runs, then two lines
 per aligned pair of ``auditview.core.diff.diff_runs``: *then* (the step of run A) and *now* (the step of run
 B), each with its bar on the shared axis, its duration and exit code; the now line adds the duration change
-(``Δ+1.2s ×2.00``) and an exit code that changed (``exit 0→1``). The gutter marks each pair as the CLI's
-``auditview diff`` does — ``+`` only now (inserted), ``-`` only then (deleted), ``~`` paired with a changed
-exit code, params, version, operator or host, ``=`` paired and alike — and the label takes that mark's
+(``Δ+1.2s ×2.00``, the texts of ``auditview.core.render.diff_summary``) and an exit code that changed
+(``exit 0→1``). The gutter marks each pair as the CLI's ``auditview diff`` does — ``+`` only now (inserted),
+``-`` only then (deleted), ``~`` paired with a changed exit code, params, version, operator or host (but not
+one changed alike in every pair: ``row_changed``), ``=`` paired and alike — and the label takes that mark's
 colour; a step notably slower (×1.5 or more) or faster shows its Δ in the slow or the ok colour.
 
 Every field is untrusted: it goes through ``printable()`` into plain ``Segment`` text, never markup. The
@@ -15,6 +16,7 @@ widget is handed a ``RunDiff`` (attributes down) and posts ``PairHighlighted`` (
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import ClassVar, Final, Literal
 
@@ -27,7 +29,9 @@ from textual.message import Message
 from textual.strip import Strip
 
 from auditview.core.diff import DiffPair, DiffStep, RunDiff
+from auditview.core.render.diff_summary import ratio_text, row_changed, shared_field_changes, signed_duration
 from auditview.text.humanize import UNKNOWN, format_duration
+from auditview.text.plain import Palette
 from auditview.text.sanitize import printable
 from auditview.tui.widgets.rows import RowsView, cursor_bindings
 from auditview.tui.widgets.waterfall import (
@@ -72,18 +76,25 @@ NOTABLE_RATIO: Final = 1.5
 PairMark = Literal["insert", "delete", "changed", "same"]
 #: The gutter glyph of each kind of pair (as ``auditview diff`` marks its rows).
 MARK_GLYPHS: Final[dict[PairMark, str]] = {"insert": "+", "delete": "-", "changed": "~", "same": "="}
+#: The app draws Unicode glyphs (``×``, ``→``) whatever the colours.
+_GLYPHS: Final = Palette(colour=False, unicode=True)
 
 
 # --- pure helpers ---------------------------------------------------------------------------------
 
 
-def pair_mark(pair: DiffPair) -> PairMark:
-    """How a pair differs: only now (``insert``), only then (``delete``), ``changed`` or the ``same``."""
+def pair_mark(pair: DiffPair, shared: Container[str] = ()) -> PairMark:
+    """How a pair differs: only now (``insert``), only then (``delete``), ``changed`` or the ``same``.
+
+    ``changed`` as ``auditview diff`` marks a row ``~`` (``row_changed``): the fields in ``shared`` (those
+    changed alike in every pair, ``shared_field_changes``; none by default) do not count.
+    """
     if pair.op == "insert":
         return "insert"
     if pair.op == "delete":
         return "delete"
-    return "changed" if pair.changed else "same"
+    in_every_pair = {name: None for name in pair.fields if name in shared}
+    return "changed" if row_changed(pair, in_every_pair) else "same"
 
 
 def speed_change(pair: DiffPair) -> Literal["slower", "faster"] | None:
@@ -97,21 +108,19 @@ def speed_change(pair: DiffPair) -> Literal["slower", "faster"] | None:
     return None
 
 
-def is_difference(pair: DiffPair) -> bool:
-    """Whether ``n`` stops on the pair: inserted, deleted, changed, or notably slower or faster."""
-    return pair_mark(pair) != "same" or speed_change(pair) is not None
+def is_difference(pair: DiffPair, shared: Container[str] = ()) -> bool:
+    """Whether ``n`` stops on the pair: inserted, deleted, changed (``pair_mark`` with ``shared``), or
+    notably slower or faster."""
+    return pair_mark(pair, shared) != "same" or speed_change(pair) is not None
 
 
 def delta_text(pair: DiffPair) -> str:
-    """``Δ+1.2s ×2.00`` (the ratio when known), ``Δ-300ms``; empty when the change is unknown."""
+    """``Δ+1.2s ×2.00`` (the ratio when known), ``Δ-300ms``; empty when the change is unknown. The signed
+    duration and the ratio are the CLI diff's (``signed_duration``, ``ratio_text``)."""
     if pair.delta_ms is None:
         return ""
-    sign = "+" if pair.delta_ms > 0 else ""
-    text = f"Δ{sign}{format_duration(pair.delta_ms)}"
-    if pair.ratio is not None:
-        digits = 2 if pair.ratio < 10 else (1 if pair.ratio < 100 else 0)
-        text += f" ×{pair.ratio:.{digits}f}"
-    return text
+    ratio = ratio_text(pair.ratio, _GLYPHS)
+    return f"Δ{signed_duration(pair.delta_ms)}" + (f" {ratio}" if ratio else "")
 
 
 def _known(value: str | None) -> str:
@@ -196,6 +205,8 @@ class CompareWaterfall(RowsView):
         """Show ``diff``, the cursor on its first pair."""
         super().__init__(name=name, id=id, classes=classes)
         self.diff = diff
+        #: The fields changed alike in every pair: said once by the screen, no pair's change (as in the CLI).
+        self.shared = frozenset(shared_field_changes(diff))
         self._end = axis_end(diff)
         self.virtual_size = Size(0, len(diff.pairs) * LINES_PER_PAIR + HEADER_LINES)
 
@@ -220,7 +231,9 @@ class CompareWaterfall(RowsView):
 
     def _jump(self, forward: bool) -> None:
         """Move to the next (previous) pair that differs; say so when there is none."""
-        targets = [position for position, pair in enumerate(self.diff.pairs) if is_difference(pair)]
+        targets = [
+            position for position, pair in enumerate(self.diff.pairs) if is_difference(pair, self.shared)
+        ]
         if not self.jump(targets, forward):
             self.notify(f"No difference {'after' if forward else 'before'} this step.", timeout=2)
 
@@ -301,7 +314,7 @@ class CompareWaterfall(RowsView):
         base = self.rich_style
         dim = self._style("compare--dim")
         cursor_style = self._style("compare--cursor") if is_cursor else base
-        mark = pair_mark(pair)
+        mark = pair_mark(pair, self.shared)
         mark_style = self._mark_style(mark)
         step = pair.b if now else pair.a
         segments = [Segment(CURSOR_GLYPH if is_cursor else " ", cursor_style)]
