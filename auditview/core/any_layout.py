@@ -40,6 +40,7 @@ from auditview.reader_contract import FIELDS, FieldMap
 __all__ = [
     "PARAMS_ANY_RE",
     "PARAMS_OBJECT_RE",
+    "PARAMS_PREFIX_RE",
     "PARAMS_SOURCE_RE",
     "PLAIN_STRING_RE",
     "decide_any",
@@ -60,7 +61,8 @@ PARAMS_OBJECT_RE: Final = rf"\{{(?:[^{{}}\[\]\"]|{_STR}|{_OBJ1})*\}}"
 PARAMS_ANY_RE: Final = _PARAMS_KEY + PARAMS_OBJECT_RE
 #: The same, with the object's text as its one capture group (for a per-line search).
 PARAMS_SOURCE_RE: Final = f"{_PARAMS_KEY}({PARAMS_OBJECT_RE})"
-_PARAMS_PREFIX: Final = "^" + _PARAMS_KEY
+#: The key and colon before a ``PARAMS_ANY_RE`` match's object (removed to keep the object's text).
+PARAMS_PREFIX_RE: Final = "^" + _PARAMS_KEY
 #: What polars renders for a value that is not a JSON string (decimal numbers without exponent, booleans,
 #: objects, arrays): a string field holding such text may have been a non-string, which the contract warns of.
 _RENDERED_NON_STRING: Final = r"^(?:-?[0-9]+(?:\.[0-9]+)?|true|false|[\[{].*)$"
@@ -268,7 +270,7 @@ def decide_any(
         elif name == "params":  # the source text of an object under its own key, found once
             params_key = f'"params"{_WS}:'
             found = line.str.extract_all(PARAMS_ANY_RE).list.first()
-            source_text = found.str.replace(_PARAMS_PREFIX, "")
+            source_text = found.str.replace(PARAMS_PREFIX_RE, "")
             inner = value.str.count_matches(params_key)
             # the line's only top-level "params", and the match is it (not one nested in a deeper params)
             once = (line.str.count_matches(params_key) == 1 + inner) & (

@@ -270,10 +270,9 @@ _KEY_END: Final = '":'
 _ERROR_KEY: Final = '"error":'
 _STR: Final = any_layout.PLAIN_STRING_RE
 #: A flat ``error`` object (anything nested in it is decided exactly).
-_ERROR_RE: Final = rf'"error":(\{{(?:[^{{}}\[\]\"]|{_STR})*\}})'
+_ERROR_RE: Final = rf'"error":[ \t]*(\{{(?:[^{{}}\[\]\"]|{_STR})*\}})'
 #: The first ``"params":`` and its object, nested up to three levels deep (deeper ones are decided exactly).
-_PARAMS_RE: Final = '"params":' + any_layout.PARAMS_OBJECT_RE
-_PARAMS_KEY_BYTES: Final = len('"params":')
+_PARAMS_RE: Final = any_layout.PARAMS_ANY_RE
 #: The reference's pattern for the text of ``params`` (blanks allowed around the colon), the text captured.
 _PARAMS_SOURCE: Final = re.compile(any_layout.PARAMS_SOURCE_RE)
 _TIMESTAMP_RE: Final = layout.UTC_TIMESTAMP_RE
@@ -481,7 +480,7 @@ def _params_text() -> pl.Expr:
     """The text of the first ``params`` object in ``line`` (null if none), without a capture group: finding
     the match alone is cheaper than the regex engine's captures."""
     found = pl.col("line").str.extract_all(_PARAMS_RE).list.first()
-    return found.str.slice(_PARAMS_KEY_BYTES)
+    return found.str.replace(any_layout.PARAMS_PREFIX_RE, "")
 
 
 def _settle(counted: pl.LazyFrame) -> pl.LazyFrame:
@@ -511,8 +510,8 @@ def _error_ok() -> pl.Expr:
         ~_spaced()
         & (line.str.count_matches(_ERROR_KEY, literal=True) == 1)
         & (error_text.str.count_matches(_KEY_END, literal=True) == 2)
-        & (error_text.str.count_matches('"type":"', literal=True) == 1)
-        & (error_text.str.count_matches('"message":"', literal=True) == 1)
+        & (error_text.str.count_matches('"type":[ \t]*"') == 1)
+        & (error_text.str.count_matches('"message":[ \t]*"') == 1)
     )
 
 
