@@ -29,7 +29,7 @@ layout and task gives the time per million records at each size.
 Tasks: ``export --filter 'duration_ms>10s'`` (filter pushdown: only the lines that may match are parsed; cold,
 it writes no cache); the same with ``--check-all`` (every line checked, the cache written); ``traces -o
 json``; ``stats -o json``; ``index`` (this script in ``--task index`` mode: ``AuditIndex.load`` of every
-column, as the terminal app does, with ``auditview.configure_allocator()`` before polars is imported, then a
+column, as the terminal app does, with ``configure_allocator()`` (``auditview.core.allocator``) first, then a
 new filter applied to the loaded frame, timed inside the process). ``cat FILE`` is the floor;
 ``--baselines`` adds ``jq -c 'select(.duration_ms > 10000)'`` and a hand-written polars scan (which aborts on
 the first malformed line and checks nothing). auditview's bytecode is compiled first and the children run
@@ -173,7 +173,11 @@ def _run_once(
     # as installed: pip compiles the bytecode at install time (see ``_compile_bytecode``)
     env = {name: value for name, value in (env or os.environ).items() if name != "PYTHONDONTWRITEBYTECODE"}
     start = time.perf_counter()
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    # run in the scratch directory: a current directory holding another ``auditview/`` would shadow the one
+    # this script imports (``python -m`` puts it first on ``sys.path``)
+    process = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=_CACHE_ROOT
+    )
     assert process.stderr is not None
     stderr = process.stderr.read()
     _, status, usage = os.wait4(process.pid, 0)
@@ -309,13 +313,18 @@ def _auditview() -> list[str]:
     return [sys.executable, "-m", "auditview"]
 
 
-def _compile_bytecode() -> None:
-    """Compile auditview's bytecode first, as ``pip install`` does, so that no timed run pays for compiling
-    its modules (an editable install under ``PYTHONDONTWRITEBYTECODE=1`` would, about 60 ms a run)."""
+def _package_root() -> Path:
+    """The directory holding the ``auditview`` package this script imports (``PYTHONPATH`` can point it at
+    another checkout); the children are made to import the same one."""
     import auditview
 
-    package = Path(auditview.__file__).parent
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
+    return Path(auditview.__file__).resolve().parents[1]
+
+
+def _compile_bytecode(root: Path) -> None:
+    """Compile auditview's bytecode first, as ``pip install`` does, so that no timed run pays for compiling
+    its modules (an editable install under ``PYTHONDONTWRITEBYTECODE=1`` would, about 60 ms a run)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "auditview")], check=True)
 
 
 def _duckdb_version() -> str | None:
@@ -334,7 +343,7 @@ def _tasks(auditview: list[str], path: Path) -> list[tuple[str, str | None, list
         ("export --check-all", None, [*auditview, "export", "--filter", FILTER, "--check-all", str(path)]),
         ("traces", "traces", [*auditview, "traces", "-o", "json", str(path)]),
         ("stats", "stats", [*auditview, "stats", "-o", "json", str(path)]),
-        ("index", "index", [sys.executable, __file__, "--task", "index", str(path)]),
+        ("index", "index", [sys.executable, str(Path(__file__).resolve()), "--task", "index", str(path)]),
     ]
 
 
@@ -403,7 +412,10 @@ def bench(
 ) -> Run:
     """Measure every task on every size and layout, cold (empty cache) and warm (cache present)."""
     global _CACHE_ROOT
-    _compile_bytecode()
+    root = _package_root()
+    _compile_bytecode(root)
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])])
+    directory = directory.resolve()
     duckdb = bool(run.duckdb)
     directory.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="auditview-bench-", dir=directory) as scratch:
@@ -516,8 +528,9 @@ def per_million(rows: Sequence[Row]) -> list[str]:
 
 
 def _revision() -> str:
-    """The commit auditview was measured at, ``+`` when its engine has uncommitted changes."""
-    root = Path(__file__).resolve().parents[2]
+    """The commit auditview was measured at (``+ uncommitted changes`` when the package has some), or the
+    directory it was imported from when that is not a git checkout."""
+    root = _package_root()
     try:
         commit = subprocess.run(
             ["git", "-C", str(root), "log", "--oneline", "-1", "--format=%h"],
@@ -532,7 +545,7 @@ def _revision() -> str:
             check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "(no git)"
+        return f"from {root} (not a git checkout)"
     return f"{commit}{' + uncommitted changes' if dirty else ''}"
 
 
@@ -556,7 +569,7 @@ def _load_runs(paths: Iterable[Path]) -> list[Run]:
 
 def task_index(path: Path) -> None:
     """``--task index``: load every column as the app does, then time one new filter on the loaded frame."""
-    from auditview.allocator import configure_allocator
+    from auditview.core.allocator import configure_allocator
 
     configure_allocator()  # before polars is imported, as the entry points should
     start = time.perf_counter()
