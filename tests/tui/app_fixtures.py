@@ -6,6 +6,7 @@ and serves ``raw_line`` from memory, which lets Pilot tests drive the app withou
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import orjson
 import polars as pl
+from textual.worker import WorkerCancelled
 
 from auditview.core.index import field_warning_count
 from auditview.core.live import IndexChanged
@@ -128,10 +130,17 @@ def feed(app: AuditViewApp, index: MemoryIndex) -> None:
     )
 
 
+async def wait_for_workers(app: AuditViewApp) -> None:
+    """Wait for the app's workers; one cancelled meanwhile (an exclusive worker replaced by a newer one, which
+    the next round waits for) is not an error."""
+    with contextlib.suppress(WorkerCancelled):
+        await app.workers.wait_for_complete()
+
+
 async def settle(app: AuditViewApp, pilot: Any) -> None:
     """Wait until every worker that can finish has finished and the messages they posted are handled."""
     for _ in range(5):
-        await app.workers.wait_for_complete()
+        await wait_for_workers(app)
         await pilot.pause()
-    await app.workers.wait_for_complete()
+    await wait_for_workers(app)
     await pilot.pause()

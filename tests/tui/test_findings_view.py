@@ -23,7 +23,7 @@ from auditview.tui.screenshots import ScreenHost
 from auditview.tui.widgets.trace_list import TraceList, column_layout
 from auditview.tui.widgets.waterfall import Waterfall
 from tests.engine.frames import make_frame
-from tests.tui.app_fixtures import MemoryIndex, feed, lines_of, memory_app, record, settle
+from tests.tui.app_fixtures import MemoryIndex, feed, lines_of, memory_app, record, settle, wait_for_workers
 
 HOSTILE_COMMAND = "[@click=app.quit]q[/]\x1b[2J"
 
@@ -47,7 +47,7 @@ def _records(command: str = "apply") -> list[dict[str, Any]]:
 async def _settled(pilot: Any) -> None:
     for _ in range(3):
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        await wait_for_workers(pilot.app)
     await pilot.pause()
 
 

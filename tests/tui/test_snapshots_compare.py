@@ -16,6 +16,7 @@ from auditview.tui.screens.compare import CompareScreen
 from auditview.tui.screens.timeline import TimelineScreen
 from auditview.tui.screens.traces import TracesScreen
 from auditview.tui.screenshots import ScreenHost, load_samples
+from tests.tui.app_fixtures import wait_for_workers
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_logs"
 #: 2m19s with a 2-minute failed deploy and a rollback; its previous similar run is carol's, 41.5 s, all ok.
@@ -38,7 +39,7 @@ def _diff() -> RunDiff:
 async def _settle(pilot: Any) -> None:
     for _ in range(3):
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        await wait_for_workers(pilot.app)
     await pilot.pause()
 
 

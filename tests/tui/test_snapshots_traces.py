@@ -13,6 +13,7 @@ from auditview.core.timeline import build_timeline
 from auditview.tui.screens.timeline import TimelineScreen
 from auditview.tui.screens.traces import TracesScreen
 from auditview.tui.screenshots import ScreenHost, load_samples
+from tests.tui.app_fixtures import wait_for_workers
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_logs"
 LONG_TRACE = "agent-session-55-step-8"  # 6m48s: a 5-minute failed deploy, slow steps, idle gaps, nesting
@@ -25,7 +26,7 @@ def _frame() -> pl.DataFrame:
 
 async def _settle(pilot: Any) -> None:
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    await wait_for_workers(pilot.app)
     await pilot.pause()
 
 

@@ -14,6 +14,7 @@ from auditview.tui.screens.traces import TracesScreen
 from auditview.tui.screenshots import ScreenHost
 from auditview.tui.widgets.trace_list import TraceList
 from tests.engine.frames import BASE, make_frame
+from tests.tui.app_fixtures import wait_for_workers
 
 HOSTILE_TRACE = "[red]t[/]\x1b[2J\u202eevil"
 
@@ -30,7 +31,7 @@ def _records() -> list[dict[str, Any]]:
 
 async def _settled(pilot: Any) -> None:
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    await wait_for_workers(pilot.app)
     await pilot.pause()
 
 
