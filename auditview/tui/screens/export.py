@@ -42,7 +42,6 @@ __all__ = [
     "default_export_name",
     "export_file_name",
     "trace_selection",
-    "write_otlp_file",
 ]
 
 #: The formats of the dialog, named as ``auditview export --format`` names them.
@@ -67,38 +66,6 @@ def export_file_name(name: str, export_format: ExportFormat) -> str:
         if name.endswith(suffix) and len(name) > len(suffix):
             return name[: -len(suffix)] + EXPORT_FORMATS[export_format][2]
     return name
-
-
-def write_otlp_file(
-    index: Any,
-    frame: pl.DataFrame,
-    path: Path,
-    *,
-    semconv: Semconv = "cli",
-    force: bool = False,
-    manifest: Path | None = None,
-    filter_text: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> ExportResult:
-    """Write ``frame`` as OTLP/JSON lines to ``path`` (and the manifest to ``manifest``) exactly as
-    ``auditview export --format otlp-json --to PATH [--manifest M]`` does (the core's
-    ``export_otlp_to_file``); ``count`` is the number of spans (one a record). Raises as ``export_to_file``
-    does (``FileExistsError``, ``IsADirectoryError``, ...)."""
-    from auditview.core.exporters.otlp import export_otlp_to_file
-
-    written = export_otlp_to_file(
-        index,
-        frame,
-        path,
-        semconv=semconv,
-        force=force,
-        manifest=manifest,
-        filter_text=filter_text,
-        since=since,
-        until=until,
-    )
-    return ExportResult(written.spans, written.bytes, written.sha256, path)
 
 
 def trace_selection(trace_id: str) -> str:
@@ -252,7 +219,9 @@ class ExportDialog(ModalScreen[ExportResult | None]):
                     until=scope.until,
                 )
             else:
-                result = write_otlp_file(
+                from auditview.core.exporters.otlp import export_otlp_to_file
+
+                written = export_otlp_to_file(
                     self.index,
                     scope.frame,
                     path,
@@ -263,6 +232,7 @@ class ExportDialog(ModalScreen[ExportResult | None]):
                     since=scope.since,
                     until=scope.until,
                 )
+                result = ExportResult(written.spans, written.bytes, written.sha256, path)
         except FileExistsError:
             self.app.call_from_thread(self._exists, path)
             return
