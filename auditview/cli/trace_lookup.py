@@ -14,6 +14,7 @@ import polars as pl
 
 from auditview.cli.errors import EXIT_FAILURE, CliError, usage_error
 from auditview.core.findings import detect_findings, group_findings
+from auditview.core.index import RawLineChanged
 from auditview.core.query import time_range
 from auditview.core.selection import AmbiguousTraceId, resolve_trace_id, slow_rule
 from auditview.core.timeline import Timeline, TraceNotFoundError, build_timeline
@@ -49,9 +50,17 @@ def trace_findings(selected: Selected, trace_ids: Sequence[str] | None = None) -
     """The findings of each trace with any (``auditview.core.findings.group_findings``: ``trace_id``,
     ``findings``; steps with their ``path``), detected over the loaded records in --since/--until (the frame
     ``--filter`` runs on, so they agree with ``trace.finding``), whatever the filter left; only ``trace_ids``
-    when given."""
+    when given. An index loaded without ``params`` (``FINDING_COLUMNS_WITHOUT_PARAMS``) has the few params
+    the detectors read parsed again from their lines; a line changed since is exit 1."""
     frame = time_range(selected.index.frame, selected.selection.since, selected.selection.until)
-    findings = detect_findings(frame, trace_ids=trace_ids)
+    try:
+        findings = detect_findings(frame, trace_ids=trace_ids, params_of=selected.index.params_of)
+    except RawLineChanged as exc:
+        raise CliError(
+            f"{exc}: cannot read the params of the findings",
+            exit_code=EXIT_FAILURE,
+            error_type="RawLineChanged",
+        ) from None
     return group_findings(findings, [source.display for source in selected.index.files])
 
 

@@ -38,15 +38,20 @@ trace in the frame given; the cross-record ones (duplicate-request-id, new-error
 
 Everything but flapping and rollback-after-verify is vectorised with polars; those two walk, in Python,
 only the deploy, verify, rollback (and failed) steps of the traces where they can hold (a rollback between
-two deploys; a rollback after a successful verify). This module must not import a UI library and never
-reads files.
+two deploys of one tool and command; a rollback whose latest-ended step is a successful verify). This module
+must not import a UI library and never reads files.
+
+Only retry-loop and flapping read ``params``, and only of a few candidate steps (the runs of calls with
+enough failures; the deploys and rollbacks of the traces that may flap). A frame without a ``params`` column
+can come with ``params_of`` (``ParamsOf``), which gives the params text of just those rows from their places:
+a one-shot caller then need not load ``params`` for every record.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
@@ -61,10 +66,12 @@ __all__ = [
     "DETECTORS",
     "FINDINGS_SCHEMA",
     "FINDING_COLUMNS",
+    "FINDING_COLUMNS_WITHOUT_PARAMS",
     "SEVERITIES",
     "SEVERITY",
     "STEP_DTYPE",
     "FindingThresholds",
+    "ParamsOf",
     "detect_findings",
     "empty_findings",
     "group_findings",
@@ -108,6 +115,11 @@ FINDINGS_SCHEMA: Final[dict[str, pl.DataType]] = {
 FINDING_COLUMNS: Final = frozenset(
     {"trace_id", "ts", "duration_ms", "exit_code", "tool", "command", "params", "request_id"}
 )
+#: ``FINDING_COLUMNS`` but ``params``: what the detectors read when ``params_of`` gives the few params needed.
+FINDING_COLUMNS_WITHOUT_PARAMS: Final = FINDING_COLUMNS - {"params"}
+#: The params text (as the index's ``params`` column holds it) of each row of a frame of places (``file_id``,
+#: ``offset``, ``length``), in order.
+ParamsOf = Callable[[pl.DataFrame], pl.Series]
 
 _WORD_SPLIT: Final = re.compile(r"[^0-9a-z]+")
 
@@ -189,9 +201,10 @@ def _column(frame: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
     return pl.lit(None, dtype=dtype)
 
 
-def _base(frame: pl.DataFrame, thresholds: FindingThresholds) -> pl.DataFrame:
+def _base(frame: pl.DataFrame, thresholds: FindingThresholds, *, locate: bool = False) -> pl.DataFrame:
     """The columns the detectors read, one row per record (``row``: its place in ``frame``) with ``kind``,
-    ``usable`` (a usable trace id) and ``failed``, in start order (ties: frame order)."""
+    ``usable`` (a usable trace id) and ``failed``, in start order (ties: frame order). ``locate``: without
+    ``params`` but with ``length``, for ``params_of``."""
     start_us = pl.col("ts").dt.epoch("us")
     duration_us = (_column(frame, "duration_ms", pl.Float64()).fill_null(0.0) * 1000.0).round(0)
     base = frame.select(
@@ -202,11 +215,12 @@ def _base(frame: pl.DataFrame, thresholds: FindingThresholds) -> pl.DataFrame:
         (start_us + duration_us.cast(pl.Int64)).alias("end_us"),
         _column(frame, "tool", pl.String()).alias("tool"),
         _column(frame, "command", pl.String()).alias("command"),
-        _column(frame, "params", pl.String()).alias("params"),
+        *([] if locate else [_column(frame, "params", pl.String()).alias("params")]),
         _column(frame, "exit_code", pl.Int64()).alias("exit_code"),
         _column(frame, "request_id", pl.String()).alias("request_id"),
         _column(frame, "file_id", pl.UInt32()).alias("file_id"),
         _column(frame, "offset", pl.Int64()).alias("offset"),
+        *([_column(frame, "length", pl.UInt32()).alias("length")] if locate else []),
     )
     if not base.get_column("start_us").is_sorted():
         # The index frame is in time order already; windows over a trace then see its steps by start.
@@ -241,8 +255,11 @@ def _label(prefix: str = "") -> pl.Expr:
 # another one's expression is evaluated group by group, hundreds of times slower.
 
 
-def _retry_loop(base: pl.LazyFrame, th: FindingThresholds) -> pl.LazyFrame:
-    key = ["trace_id", "tool", "command", "params"]
+def _retry_calls(base: pl.LazyFrame, th: FindingThresholds) -> pl.LazyFrame:
+    """The runs of the calls that may hold a retry loop, whatever their params: all the runs of each tool and
+    command of a trace run ``retry_runs`` times or more, ``retry_runs - 1`` of them failed (every call with
+    the same params is among them, whole)."""
+    key = ["trace_id", "tool", "command"]
     needed = th.retry_runs - 1
     failed = pl.col("failed")
     # only the traces with enough failures (found among the few failed steps) can hold a loop
@@ -252,15 +269,27 @@ def _retry_loop(base: pl.LazyFrame, th: FindingThresholds) -> pl.LazyFrame:
         .agg(pl.len().alias("failures"))
         .filter(pl.col("failures") >= needed)
     )
-    calls = (
+    return (
         base.join(failing, on="trace_id", how="semi")
         .with_columns(pl.len().over(key).alias("calls"), failed.sum().over(key).alias("call_failures"))
+        .filter((pl.col("calls") >= th.retry_runs) & (pl.col("call_failures") >= needed))
+        .drop("calls", "call_failures")
+    )
+
+
+def _retry_loop(runs: pl.LazyFrame, th: FindingThresholds) -> pl.LazyFrame:
+    """The retry loops among ``runs`` (``_retry_calls``, with ``params``)."""
+    key = ["trace_id", "tool", "command", "params"]
+    needed = th.retry_runs - 1
+    failed = pl.col("failed")
+    calls = (
+        runs.with_columns(pl.len().over(key).alias("calls"), failed.sum().over(key).alias("call_failures"))
         .filter((pl.col("calls") >= th.retry_runs) & (pl.col("call_failures") >= needed))
         # a chain ends with the first run that did not fail: the next run of the call starts a new one
         .with_columns((~failed).shift(1, fill_value=False).cum_sum().over(key).alias("chain"))
     )
     chains = (
-        calls.group_by([*key, "chain"])
+        calls.group_by([*key, "chain"], maintain_order=True)
         .agg(
             pl.len().alias("runs"),
             pl.col("exit_code").filter(failed).alias("codes"),
@@ -357,7 +386,7 @@ def _duplicate_request_id(base: pl.LazyFrame) -> pl.LazyFrame:
         .filter(rid.is_duplicated())
         .with_columns(pl.len().over("request_id").alias("total"))
         .filter(pl.col("usable"))
-        .group_by("trace_id", "request_id")
+        .group_by("trace_id", "request_id", maintain_order=True)
         .agg(pl.len().alias("here"), pl.col("total").first(), pl.col("ts").first(), _STEP.alias("steps"))
     )
     reason = pl.format(
@@ -453,6 +482,48 @@ def _flapping_rows(base: pl.LazyFrame) -> pl.LazyFrame:
             .alias("candidate")
         )
         .filter(pl.col("candidate"))
+        .drop("first_deploy", "last_deploy", "candidate")
+    )
+
+
+def _flapping_calls(rows: pl.DataFrame) -> pl.DataFrame:
+    """Of ``_flapping_rows``, the deploys of a tool and command deployed twice in a trace with a rollback
+    starting between (ties included: steps walk in start order) and the rollbacks of their traces. The
+    deploys of any other tool and command complete no cycle, and the deploys of a cycle share their tool and
+    command: the walk finds the same in these rows."""
+    kind = pl.col("kind")
+    start = pl.col("start_us")
+    call = ["trace_id", "tool", "command"]
+    deployed = (
+        rows.lazy()
+        .filter(kind == "deploy")
+        .group_by(call)
+        .agg(start.min().alias("first"), start.max().alias("last"), pl.len().alias("deploys"))
+        .filter(pl.col("deploys") >= 2)
+        .sort("first")
+    )
+    rollbacks = rows.lazy().filter(kind == "rollback").select("trace_id", start.alias("rollback_start"))
+    # the first rollback starting at or after each call's first deploy: a cycle needs it by the last one
+    live = (
+        deployed.join_asof(
+            rollbacks.sort("rollback_start"),
+            left_on="first",
+            right_on="rollback_start",
+            by="trace_id",
+            strategy="forward",
+            check_sortedness=False,
+        )
+        .filter(pl.col("rollback_start") <= pl.col("last"))
+        .select(*call, pl.lit(True).alias("live"))
+    )
+    flagged = rows.lazy().join(live, on=call, how="left", nulls_equal=True, maintain_order="left")
+    live_trace = pl.col("live").fill_null(False).any().over("trace_id")
+    return (
+        flagged.filter(
+            ((kind == "deploy") & pl.col("live").fill_null(False)) | ((kind == "rollback") & live_trace)
+        )
+        .drop("live")
+        .collect()
     )
 
 
@@ -491,20 +562,72 @@ def _flapping(steps: Sequence[_Step], targets: _Targets) -> list[_Found]:
 
 def _rollback_after_verify_rows(base: pl.LazyFrame) -> pl.LazyFrame:
     """The deploy, verify, rollback and failed steps of the traces where a rollback started after a
-    successful verify ended."""
+    successful verify ended (with ``first_verified``, the end of the trace's first successful verify)."""
     kind = pl.col("kind")
     verified = pl.when((kind == "verify") & (pl.col("exit_code") == 0)).then(pl.col("end_us"))
     return (
         base.filter(pl.col("usable") & (kind.is_not_null() | pl.col("failed")))
         .with_columns(verified.min().over("trace_id").alias("first_verified"))
-        .with_columns(
-            ((kind == "rollback") & (pl.col("start_us") >= pl.col("first_verified")))
-            .any()
-            .over("trace_id")
-            .alias("candidate")
+        .filter(
+            ((kind == "rollback") & (pl.col("start_us") >= pl.col("first_verified"))).any().over("trace_id")
         )
-        .filter(pl.col("candidate"))
     )
+
+
+def _after_verify_traces(collected: pl.DataFrame) -> pl.DataFrame:
+    """Of ``_rollback_after_verify_rows``, the traces where a rollback may follow a successful verify: one
+    that started after a successful verify ended, when the latest end among the trace's other deploys,
+    verifies and rollbacks by its start is a successful verify's, and no failure ended after it by then (the
+    walk leaves the rollback itself out of both; one that ends by its own start is kept unchecked)."""
+    kind = pl.col("kind")
+    start, end = pl.col("start_us"), pl.col("end_us")
+    success = (kind == "verify") & (pl.col("exit_code") == 0)
+    rows = collected.lazy()
+    classified = rows.filter(kind.is_not_null())
+    rollbacks = (
+        rows.filter((kind == "rollback") & (start >= pl.col("first_verified")))
+        .select("trace_id", "start_us", (end <= start).alias("instant"))
+        .sort("start_us")
+    )
+
+    def latest_end(steps: pl.LazyFrame, name: str) -> pl.LazyFrame:
+        # the latest end by each rollback's start among ``steps`` of its trace (which end is what counts)
+        return steps.select("trace_id", end.alias(name)).sort(name)
+
+    found = (
+        rollbacks.join_asof(
+            latest_end(classified, "last_end"),
+            left_on="start_us",
+            right_on="last_end",
+            by="trace_id",
+            check_sortedness=False,
+        )
+        .join_asof(
+            latest_end(rows.filter(pl.col("failed")), "failure_end"),
+            left_on="start_us",
+            right_on="failure_end",
+            by="trace_id",
+            check_sortedness=False,
+        )
+        .join(
+            classified.filter(success).select("trace_id", end.alias("verified_end")).unique(),
+            left_on=["trace_id", "last_end"],
+            right_on=["trace_id", "verified_end"],
+            how="left",
+            maintain_order="left",
+            coalesce=False,
+        )
+        .filter(
+            pl.col("instant")
+            | (
+                pl.col("verified_end").is_not_null()
+                & (pl.col("failure_end").is_null() | (pl.col("failure_end") <= pl.col("last_end")))
+            )
+        )
+        .select("trace_id")
+        .unique()
+    )
+    return rows.join(found, on="trace_id", how="semi").drop("first_verified").collect()
 
 
 def _rollback_after_verify(steps: Sequence[_Step]) -> list[_Found]:
@@ -566,16 +689,21 @@ def _target_text(target: _Target) -> str:
     return "(no params)" if target is None else target
 
 
-def _walked(base: pl.DataFrame, own: pl.LazyFrame, th: FindingThresholds) -> pl.DataFrame | None:
-    """The findings of the Python detectors (flapping, rollback-after-verify) as ``_OUT`` columns."""
+def _walked(
+    base: pl.DataFrame,
+    flapping: pl.DataFrame | None,
+    after_verify: pl.DataFrame | None,
+    th: FindingThresholds,
+) -> pl.DataFrame | None:
+    """The findings of the Python detectors as ``_OUT`` columns: flapping over its ``_flapping_rows`` (with
+    ``params``), rollback-after-verify over its ``_rollback_after_verify_rows`` (each ``None`` when off)."""
     found: list[tuple[str, _Found]] = []
-    enabled = set(th.detectors)
-    if "flapping" in enabled:
+    if flapping is not None:
         targets = _Targets(th)
-        for trace_id, steps in _traces(_flapping_rows(own).collect(), ("tool", "command", "params")):
+        for trace_id, steps in _traces(flapping, ("tool", "command", "params")):
             found += [(trace_id, item) for item in _flapping(steps, targets)]
-    if "rollback-after-verify" in enabled:
-        for trace_id, steps in _traces(_rollback_after_verify_rows(own).collect(), ()):
+    if after_verify is not None:
+        for trace_id, steps in _traces(after_verify, ()):
             found += [(trace_id, item) for item in _rollback_after_verify(steps)]
     if not found:
         return None
@@ -622,31 +750,74 @@ def empty_findings() -> pl.DataFrame:
     return pl.DataFrame(schema=FINDINGS_SCHEMA)
 
 
+def _with_params(parts: list[pl.DataFrame], params_of: ParamsOf | None) -> list[pl.DataFrame]:
+    """``parts`` (rows of ``_base``) with ``params``: as they hold it, else from ``params_of``, asked once
+    for the rows of all of them."""
+    if params_of is None or not parts or "params" in parts[0].columns:
+        return parts
+    places = pl.concat([part.select("row", "file_id", "offset", "length") for part in parts]).unique(
+        "row", maintain_order=True
+    )
+    params = params_of(places.select("file_id", "offset", "length"))
+    if params.len() != places.height:
+        raise ValueError(f"params_of gave {params.len()} params for {places.height} rows")
+    known = places.select("row", params.cast(pl.String()).alias("params"))
+    return [part.join(known, on="row", how="left", maintain_order="left") for part in parts]
+
+
+def _needing_params(
+    own: pl.LazyFrame, th: FindingThresholds, params_of: ParamsOf | None
+) -> list[pl.DataFrame | None]:
+    """The rows retry-loop, flapping and rollback-after-verify run on (``None`` for a detector that is off),
+    with ``params`` where read; polars collects them, then ``params_of`` gives the params of just those."""
+    enabled = set(th.detectors)
+    wanted = [
+        _retry_calls(own, th) if "retry-loop" in enabled else None,
+        _flapping_rows(own) if "flapping" in enabled else None,
+        _rollback_after_verify_rows(own) if "rollback-after-verify" in enabled else None,
+    ]
+    collected = iter(pl.collect_all([rows for rows in wanted if rows is not None]))
+    runs, flapping, after_verify = [next(collected) if rows is not None else None for rows in wanted]
+    flapping = _flapping_calls(flapping) if flapping is not None else None
+    after_verify = _after_verify_traces(after_verify) if after_verify is not None else None
+    read = [rows for rows in (runs, flapping) if rows is not None]
+    resolved = iter(_with_params(read, params_of))
+    return [
+        next(resolved) if runs is not None else None,
+        next(resolved) if flapping is not None else None,
+        after_verify,
+    ]
+
+
 def detect_findings(
     frame: pl.DataFrame,
     thresholds: FindingThresholds | None = None,
     *,
     trace_ids: Collection[str] | None = None,
+    params_of: ParamsOf | None = None,
 ) -> pl.DataFrame:
     """Every finding in ``frame`` (an index frame, possibly projected: it needs ``ts`` and reads
     ``FINDING_COLUMNS`` and the location columns where present), one row each (``FINDINGS_SCHEMA``), by
     trace id, then the start of the first step involved, then ``DETECTORS`` order.
 
     ``trace_ids``: report the findings of these traces only (the cross-record detectors still look at every
-    record, so each trace gets what the whole run gives it, only cheaper).
+    record, so each trace gets what the whole run gives it, only cheaper). ``params_of``: for a ``frame``
+    without ``params`` (but with ``file_id``, ``offset`` and ``length``), the params of the few rows that
+    retry-loop and flapping read; the findings are those of the frame with its ``params`` column. Without
+    either, every step has no params.
     """
     th = thresholds or FindingThresholds()
     if frame.height == 0 or "trace_id" not in frame.columns or not th.detectors:
         return empty_findings()
-    base = _base(frame, th)
+    if "params" in frame.columns:
+        params_of = None
+    base = _base(frame, th, locate=params_of is not None)
     every = base.lazy()
     own = every
     if trace_ids is not None:
         own = every.filter(pl.col("trace_id").is_in(pl.Series(list(trace_ids), dtype=pl.String).implode()))
     enabled = set(th.detectors)
     parts: list[pl.LazyFrame] = []
-    if "retry-loop" in enabled:
-        parts.append(_retry_loop(own, th))
     if "deploy-without-verify" in enabled:
         parts.append(_deploy_without_verify(own))
     if "long-think-gap" in enabled:
@@ -664,10 +835,13 @@ def detect_findings(
     # polars computes the vectorised detectors (without the GIL) while Python walks the few traces left
     with ThreadPoolExecutor(max_workers=1) as pool:
         vectorised = pool.submit(pl.collect_all, lazy) if lazy else None
-        walked = _walked(base, own, th)
+        runs, flapping, after_verify = _needing_params(own, th, params_of)
+        looped = _retry_loop(runs.lazy(), th).collect() if runs is not None else None
+        walked = _walked(base, flapping, after_verify, th)
         frames = vectorised.result() if vectorised is not None else []
-    if walked is not None:
-        frames.append(walked.cast(schema))  # type: ignore[arg-type]
+    for found in (looped, walked):
+        if found is not None:
+            frames.append(found.cast(schema))  # type: ignore[arg-type]
     if not frames:
         return empty_findings()
     order = {name: i for i, name in enumerate(DETECTORS)}

@@ -512,6 +512,28 @@ class AuditIndex:
                 self._raw.spans(file_id, self.files[file_id], places, out)
             yield from out
 
+    def params_of(self, rows: pl.DataFrame) -> pl.Series:
+        """The ``params`` of each row of ``rows`` (with its location columns ``file_id``, ``offset``,
+        ``length``), in order, as a load with that column holds it: each line read back (``iter_raw``) and
+        parsed again, the lines of a file as one chunk (``parse_chunk``: the same text whichever path decides
+        a line). For ``auditview.core.findings.detect_findings``, which reads the params of a few rows only.
+        ``RawLineChanged`` if a line is gone or no longer a record."""
+        out: list[str | None] = [None] * rows.height
+        lines = list(self.iter_raw(rows))
+        slots: dict[int, list[int]] = {}
+        for slot, file_id in enumerate(rows.get_column("file_id").to_list()):
+            slots.setdefault(file_id, []).append(slot)
+        for file_id, wanted in slots.items():
+            source = self.files[file_id]
+            data = b"".join(lines[slot] + b"\n" for slot in wanted)
+            parsed, _ = parse_chunk(Chunk(source, 0, 1, data), file_id, ("params",))
+            # every line was a record: each gives one row, in line order
+            if parsed.get_column("line").to_list() != list(range(1, len(wanted) + 1)):
+                raise RawLineChanged(f"{source.display}: a record's line changed since indexing")
+            for slot, params in zip(wanted, parsed.get_column("params").to_list(), strict=True):
+                out[slot] = params
+        return pl.Series("params", out, dtype=pl.String())
+
     def close(self) -> None:
         """Close the file descriptors kept for ``raw_line``."""
         self._raw.close()

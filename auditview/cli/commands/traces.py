@@ -12,7 +12,7 @@ from auditview.cli.loading import load
 from auditview.cli.output import Run, frame_json, frame_ndjson
 from auditview.cli.tables import Cell, Column, findings_cell, render_table
 from auditview.cli.trace_lookup import trace_findings
-from auditview.core.findings import FINDING_COLUMNS
+from auditview.core.findings import FINDING_COLUMNS_WITHOUT_PARAMS
 from auditview.core.selection import slow_rule
 from auditview.core.traces import orphans, summarize_traces
 from auditview.text.humanize import format_duration
@@ -47,7 +47,9 @@ def _sorted_traces(run: Run, summary: pl.DataFrame) -> pl.DataFrame:
 def execute(run: Run) -> int:
     """Summarize the selected traces; ``-o json``/``jsonl`` straight from polars, else a table."""
     with_findings = not run.ns.no_findings
-    selected = load(run, TRACE_SUMMARY_COLUMNS | (FINDING_COLUMNS if with_findings else frozenset()))
+    # the detectors read the params of a few steps only: ``trace_findings`` reads those from their lines
+    finding_columns = FINDING_COLUMNS_WITHOUT_PARAMS if with_findings else frozenset()
+    selected = load(run, TRACE_SUMMARY_COLUMNS | finding_columns)
     rule = slow_rule(selected.selection)
     frame = selected.frame
     if selected.narrowed:
