@@ -78,6 +78,7 @@ def test_percentiles_match_a_reference(rows: list[tuple[str, float, int]]) -> No
         values = [d for c, d, _ in rows if c == row["command"]]
         for q, column in ((0.5, "p50_ms"), (0.95, "p95_ms"), (0.99, "p99_ms")):
             # rounded to whole microseconds (3 decimals), so within half a microsecond of the exact value
-            assert math.isclose(row[column], linear_quantile(values, q), rel_tol=1e-9, abs_tol=5e-4)
+            # (plus the float error of a value that lies exactly halfway: 2.9775 -> 2.978)
+            assert math.isclose(row[column], linear_quantile(values, q), rel_tol=1e-9, abs_tol=5e-4 + 1e-9)
             assert row[column] == round(row[column], 3)
         assert row["errors"] == sum(e for c, _, e in rows if c == row["command"])
