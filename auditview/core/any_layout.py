@@ -106,6 +106,16 @@ def _key_count(keys: Collection[str], *, null: bool = False) -> str:
     return f'"(?:{alternatives})":' + (f"{_WS}null" if null else "")
 
 
+def _contains_where(text: pl.Series, pattern: str, literal: str) -> pl.Series:
+    """``text.str.contains(pattern)``, searched only in the values holding ``literal`` (which every match of
+    ``pattern`` holds): the others are False without a pass of the regex."""
+    hint = text.str.contains(literal, literal=True)
+    rows = hint.arg_true()
+    if not len(rows):
+        return hint
+    return hint.scatter(rows, text.gather(rows).str.contains(pattern))
+
+
 def _chosen(keys: tuple[str, ...]) -> tuple[pl.Expr, pl.Expr]:
     """The first non-null of ``keys`` and the index of the key it came from (null when none)."""
     value = pl.coalesce([pl.col(key) for key in keys]) if len(keys) > 1 else pl.col(keys[0])
@@ -216,7 +226,15 @@ def decide_any(
     """
     all_keys = [name for name in decoded.columns if name != "i"]
     keys = {name: tuple(key for key in names if key in all_keys) for name, names in fields.keys.items()}
-    frame = decoded.join(table.select("i", __av_line="line", __av_length="length"), on="i", how="inner")
+    text = table.select("i", __av_line="line", __av_length="length")
+    if decoded.height == table.height and decoded["i"].equals(table["i"]):  # every line decoded: side by side
+        frame = decoded.hstack(text.drop("i"))
+    else:
+        frame = decoded.join(text, on="i", how="inner")
+    # a known key with a null value (refused below), looked for only in lines that hold a "null" at all
+    frame = frame.with_columns(
+        __av_null_key=_contains_where(frame["__av_line"], _key_count(all_keys, null=True), "null")
+    )
     line = pl.col("__av_line")
 
     exprs: dict[str, pl.Expr] = {}
@@ -307,7 +325,7 @@ def decide_any(
     present_count = pl.sum_horizontal(pl.col(key).is_not_null().cast(pl.Int32) for key in all_keys)
     top_keys = line.str.count_matches(known) - nested.str.count_matches(known)
     checks.append(top_keys == present_count)
-    checks.append(~line.str.contains(_key_count(all_keys, null=True)))
+    checks.append(~pl.col("__av_null_key"))
 
     wanted = set(columns)
     if "extra" in wanted:

@@ -289,6 +289,16 @@ _TS_EXPR: Final = pl.col("timestamp").str.to_datetime("%+", time_unit="us", time
 _SUBSET_EXACT_LINES: Final = 512
 #: A range the reader refuses is halved until it is this small, then decided line by line.
 _BISECT_LINES: Final = 16
+#: A projection's typed read proves rows by the whole-row count first (cheaper than the counts of known keys,
+#: which then run only over the rows it leaves) from this many rows on; below, the second pass costs more
+#: than it saves (e.g. the few lines of a writer's chunk that its layout leaves, most with unknown keys).
+_WHOLE_ROW_FIRST_LINES: Final = 2048
+#: Lines (spread over the chunk) that choose which fast path runs first: a path none of them fits is not
+#: tried on the chunk. Only the speed depends on the choice: each path proves what it decides (the writer's
+#: layout, the typed read, the text read) and leaves the rest to the next path or the reference.
+_ROUTE_SAMPLE: Final = 16
+#: A ``timestamp`` key with a UTC time in the writer's form: the typed read proves no line without one.
+_TYPED_HINT_RE: Final = rf'"timestamp"[ \t]*:[ \t]*"{layout.UTC_TIMESTAMP_TEXT}"'
 
 
 def _line_table(data: bytes) -> pl.DataFrame | None:
@@ -363,12 +373,11 @@ def _screen(frame: pl.DataFrame, *, full: bool, errors: bool) -> tuple[pl.DataFr
     """Split decoded rows into those the counts prove ordinary and the rest (their line indices).
 
     Proven rows get ``ts`` (and, when ``full``, ``params_text``; ``full`` also proves there are no unknown
-    fields, so ``extra`` is null). ``errors`` (always, with ``full``) also proves ``error.type`` and
-    ``error.message`` were strings.
+    fields, so ``extra`` is null; without ``full`` they lack the decoded ``params``). ``errors`` (always, with
+    ``full``) also proves ``error.type`` and ``error.message`` were strings.
     """
     line = pl.col("line")
     present = pl.sum_horizontal(pl.col(name).is_not_null().cast(pl.Int32) for name in _NDJSON_SCHEMA)
-    has_error = pl.col("error").is_not_null()
     # The low-cardinality string fields are read as Categorical, which the reader fills only from JSON
     # strings; a timestamp that was not a string cannot pass _TIMESTAMP_RE; the others are checked here.
     coerced = pl.any_horizontal(
@@ -387,9 +396,28 @@ def _screen(frame: pl.DataFrame, *, full: bool, errors: bool) -> tuple[pl.DataFr
         .otherwise(True)
     )
     ts = _TS_EXPR
-    if full:  # the key count proves the line has no key besides the known fields: no unknown alias either
-        return _screen_full(frame, base & ~_names_alias(known_only=True), ts=ts, present=present)
-    base = base & ~_names_alias()
+    if not full and frame.height < _WHOLE_ROW_FIRST_LINES:
+        return _screen_known(frame, base & ~_names_alias(), ts=ts, present=present, errors=errors)
+    # the key count proves the line has no key besides the known fields: no unknown alias either
+    whole, left = _screen_full(frame, base & ~_names_alias(known_only=True), ts=ts, present=present)
+    if full or not left:
+        return (whole, left) if full else (whole.drop("params_text", "params"), left)
+    # A projection takes the whole-row proof (one literal count) where it holds, and the counts of known keys
+    # only over the lines it leaves (unknown keys, an error object the projection does not read, ...).
+    rest_frame = frame.filter(pl.col("i").is_in(pl.Series(left, dtype=frame["i"].dtype).implode()))
+    known, doubtful = _screen_known(rest_frame, base & ~_names_alias(), ts=ts, present=present, errors=errors)
+    # (the decoded ``params``, an empty struct no projection reads, is left out: merge_sorted fails on it)
+    kept = [name for name in frame.columns if name not in ("line", "params")]
+    return whole.select(*kept, "ts").merge_sorted(known.select(*kept, "ts"), key="i"), doubtful
+
+
+def _screen_known(
+    frame: pl.DataFrame, base: pl.Expr, *, ts: pl.Expr, present: pl.Expr, errors: bool
+) -> tuple[pl.DataFrame, list[int]]:
+    """``_screen`` of a projection by the counts of known keys (unknown keys allowed, ``params`` text only
+    where a known key hides in it)."""
+    line = pl.col("line")
+    has_error = pl.col("error").is_not_null()
     flags = (
         frame.lazy()
         .with_columns(ts=ts, present=present, known=line.str.count_matches(_KNOWN_KEY_RE))
@@ -629,7 +657,7 @@ def _parse_table(
     belong to (its name gives ``tool`` to records without one)."""
     parts: list[pl.DataFrame] = []
     exact_lines: list[int] = []
-    if _light(columns) or _projected(columns):
+    if (_light(columns) or _projected(columns)) and _sampled(table, layout.LAYOUT_RE):
         light, rest = (
             _read_layout_lines(table, columns)
             if _light(columns)
@@ -649,6 +677,13 @@ def _parse_table(
         parts.append(decided)
         exact_lines.extend(doubtful)
     return parts, exact_lines
+
+
+def _sampled(table: pl.DataFrame, pattern: str) -> bool:
+    """Whether one of the ``_ROUTE_SAMPLE`` lines spread over ``table`` holds a match of ``pattern``."""
+    count = min(table.height, _ROUTE_SAMPLE)
+    sample = table["line"].gather([k * table.height // count for k in range(count)])
+    return bool(sample.str.contains(pattern).any())
 
 
 def _parse_subset(
@@ -770,11 +805,14 @@ def _decide(
 
     First the writer contract's typed read (our writer's lines in any byte layout); when polars refuses the
     chunk under it (a field of another type somewhere: another producer's log), or for the lines it could not
-    prove, the reader contract's text read (``any_layout``)."""
-    try:
-        strict = pl.read_ndjson(data, schema=_NDJSON_SCHEMA)
-    except pl.exceptions.PolarsError:
-        strict = None
+    prove, the reader contract's text read (``any_layout``). The typed read is not tried on a chunk where no
+    sampled line has the UTC ``timestamp`` it needs (another producer's log)."""
+    strict = None
+    if _sampled(table, _TYPED_HINT_RE):
+        try:
+            strict = pl.read_ndjson(data, schema=_NDJSON_SCHEMA)
+        except pl.exceptions.PolarsError:
+            strict = None
     if strict is None or strict.height != table.height:
         return _decide_any(data, table, columns, tool_path)
     values = strict.with_row_index("i").hstack(table.select("line", "length", "start"))

@@ -23,6 +23,7 @@ __all__ = [
     "TIMESTAMP_AT",
     "TIMESTAMP_LENGTH",
     "UTC_TIMESTAMP_RE",
+    "UTC_TIMESTAMP_TEXT",
     "YEAR",
     "column",
     "matches",
@@ -50,8 +51,9 @@ _DURATION: Final = r"(?:0|[1-9][0-9]{0,17})(?:\.[0-9]+)?"
 YEAR: Final = r"(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
 _DATE_TIME: Final = rf"{YEAR}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}:[0-9]{{2}}:[0-5][0-9]"
 #: A UTC timestamp with at most microseconds, which polars parses as the contract does (whether the date
-#: exists is checked when it is parsed).
-UTC_TIMESTAMP_RE: Final = rf"^{_DATE_TIME}(?:\.[0-9]{{1,6}})?Z$"
+#: exists is checked when it is parsed): the text, and the whole value.
+UTC_TIMESTAMP_TEXT: Final = rf"{_DATE_TIME}(?:\.[0-9]{{1,6}})?Z"
+UTC_TIMESTAMP_RE: Final = rf"^{UTC_TIMESTAMP_TEXT}$"
 #: Exactly the writer's form: 27 characters, microseconds, ``Z``; in this form text order is time order.
 FIXED_TIMESTAMP_RE: Final = rf"^{_DATE_TIME}\.[0-9]{{6}}Z$"
 _TIMESTAMP: Final = rf'"{_DATE_TIME}\.[0-9]{{6}}Z"'
