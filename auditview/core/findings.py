@@ -203,13 +203,17 @@ def _column(frame: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
 
 def _base(frame: pl.DataFrame, thresholds: FindingThresholds, *, locate: bool = False) -> pl.DataFrame:
     """The columns the detectors read, one row per record (``row``: its place in ``frame``) with ``kind``,
-    ``usable`` (a usable trace id) and ``failed``, in start order (ties: frame order). ``locate``: without
-    ``params`` but with ``length``, for ``params_of``."""
+    ``usable`` (a usable trace id), ``failed`` and ``trace`` (a UInt32 code per trace id: grouping by it is
+    much cheaper than by the text), in start order (ties: frame order). ``locate``: without ``params`` but
+    with ``length``, for ``params_of``."""
     start_us = pl.col("ts").dt.epoch("us")
     duration_us = (_column(frame, "duration_ms", pl.Float64()).fill_null(0.0) * 1000.0).round(0)
+    trace_id = _column(frame, "trace_id", pl.String())
     base = frame.select(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
-        _column(frame, "trace_id", pl.String()).alias("trace_id"),
+        trace_id.alias("trace_id"),
+        # codes of a Categories of this call's own: equal ids, equal codes (nothing is kept in the global one)
+        trace_id.cast(pl.Categorical(pl.Categories.random())).to_physical().alias("trace"),
         pl.col("ts"),
         start_us.alias("start_us"),
         (start_us + duration_us.cast(pl.Int64)).alias("end_us"),
@@ -259,21 +263,20 @@ def _retry_calls(base: pl.LazyFrame, th: FindingThresholds) -> pl.LazyFrame:
     """The runs of the calls that may hold a retry loop, whatever their params: all the runs of each tool and
     command of a trace run ``retry_runs`` times or more, ``retry_runs - 1`` of them failed (every call with
     the same params is among them, whole)."""
-    key = ["trace_id", "tool", "command"]
-    needed = th.retry_runs - 1
-    failed = pl.col("failed")
-    # only the traces with enough failures (found among the few failed steps) can hold a loop
+    key = ["trace", "tool", "command"]
+    # the calls with enough failures, found among the few failed steps; then their runs (by trace code first:
+    # a cheap semi join that leaves few rows for the one on the text columns)
     failing = (
-        base.filter(pl.col("usable") & failed)
-        .group_by("trace_id")
+        base.filter(pl.col("usable") & pl.col("failed"))
+        .group_by(key)
         .agg(pl.len().alias("failures"))
-        .filter(pl.col("failures") >= needed)
+        .filter(pl.col("failures") >= th.retry_runs - 1)
+        .drop("failures")
     )
     return (
-        base.join(failing, on="trace_id", how="semi")
-        .with_columns(pl.len().over(key).alias("calls"), failed.sum().over(key).alias("call_failures"))
-        .filter((pl.col("calls") >= th.retry_runs) & (pl.col("call_failures") >= needed))
-        .drop("calls", "call_failures")
+        base.join(failing.select("trace").unique(), on="trace", how="semi", maintain_order="left")
+        .join(failing, on=key, how="semi", nulls_equal=True, maintain_order="left")
+        .filter(pl.len().over(key) >= th.retry_runs)
     )
 
 
@@ -313,15 +316,16 @@ def _retry_loop(runs: pl.LazyFrame, th: FindingThresholds) -> pl.LazyFrame:
 
 def _deploy_without_verify(base: pl.LazyFrame) -> pl.LazyFrame:
     kind = pl.col("kind")
-    last_verify = pl.when(kind == "verify").then(pl.col("start_us")).max().over("trace_id")
+    usable = pl.col("usable")
+    last_verify = (
+        base.filter(usable & (kind == "verify"))
+        .group_by("trace")
+        .agg(pl.col("start_us").max().alias("last_verify"))
+    )
     unverified = (
-        base.filter(pl.col("usable") & kind.is_not_null())
-        .with_columns(last_verify.alias("last_verify"))
-        .filter(
-            (kind == "deploy")
-            & (pl.col("exit_code") == 0)
-            & (pl.col("last_verify").is_null() | (pl.col("last_verify") < pl.col("start_us")))
-        )
+        base.filter(usable & (kind == "deploy") & (pl.col("exit_code") == 0))
+        .join(last_verify, on="trace", how="left", maintain_order="left")
+        .filter(pl.col("last_verify").is_null() | (pl.col("last_verify") < pl.col("start_us")))
     )
     reason = pl.format("{} succeeded, but no verify step started after it in this trace", _label())
     steps = pl.concat_list(_STEP)
@@ -333,32 +337,50 @@ def _deploy_without_verify(base: pl.LazyFrame) -> pl.LazyFrame:
 def _long_think_gap(base: pl.LazyFrame, th: FindingThresholds) -> pl.LazyFrame:
     # The gaps of ``auditview.core.timeline``: per trace, by start, the time from the latest end so far to a
     # step's start when the step starts after it; the step that set that end (the last one to reach it)
-    # opened the gap.
-    trace = "trace_id"
+    # opened the gap. The gaps are found on four columns with the steps sorted by trace (a stable sort keeps
+    # each trace's steps by start), where a window is a pass over consecutive rows; the few long ones then
+    # read the rest of their two steps.
+    trace = pl.col("trace")
     covered = pl.col("covered")
+    first = (trace != trace.shift(1)).fill_null(True)
+    after_first = pl.when(first).then(None).otherwise
     steps = (
         base.filter(pl.col("usable"))
-        .with_columns(pl.col("end_us").cum_max().shift(1).over(trace).alias("covered"))
+        .select("trace", "row", "start_us", "end_us")
+        .sort("trace", maintain_order=True)
+        .with_columns(trace.set_sorted())
+        # the trace's rows are consecutive and in group order: "explode" lays the running max out as they are
+        .with_columns(pl.col("end_us").cum_max().over("trace", mapping_strategy="explode").alias("reached"))
+        .with_columns(after_first(pl.col("reached").shift(1)).alias("covered"))
         .with_columns(
             pl.when(covered.is_null() | (pl.col("end_us") >= covered)).then(pl.col("row")).alias("ender"),
             (pl.col("start_us") - covered).alias("gap_us"),
         )
-        .with_columns(pl.col("ender").forward_fill().shift(1).over(trace).alias("opener"))
+        # a trace's first step is an ender (nothing covered yet): filling forward never crosses traces
+        .with_columns(pl.col("ender").forward_fill().shift(1).alias("opener"))
     )
     gaps = steps.filter(pl.col("gap_us") > 0).with_columns(
-        pl.col("gap_us").median().over(trace).alias("median_us")
+        pl.col("gap_us").median().over("trace").alias("median_us")
     )
     limit = pl.max_horizontal(
         pl.lit(th.gap_min_ms * 1000.0), pl.col("median_us") * pl.lit(float(th.gap_median_factor))
     )
-    openers = base.select(
+    # read three times below: computed once
+    long = gaps.filter(pl.col("gap_us") > limit).select("row", "opener", "gap_us", "median_us").cache()
+    involved = pl.concat([long.select("row"), long.select(pl.col("opener").alias("row"))]).unique()
+    details = base.join(involved, on="row", how="semi").select(
+        "row", "trace_id", "tool", "command", "ts", _STEP.alias("step")
+    )
+    openers = details.select(
         pl.col("row").alias("opener"),
         pl.col("tool").alias("opener_tool"),
         pl.col("command").alias("opener_command"),
         pl.col("ts").alias("opener_ts"),
-        _STEP.alias("opener_step"),
+        pl.col("step").alias("opener_step"),
     )
-    long = gaps.filter(pl.col("gap_us") > limit).join(openers, on="opener", how="left")
+    found = long.join(details, on="row", how="left", maintain_order="left").join(
+        openers, on="opener", how="left", maintain_order="left"
+    )
     reason = pl.format(
         "{} idle between {} and {}, {}× the trace's median gap of {}",
         (pl.col("gap_us") / 1000.0).map_elements(format_duration, return_dtype=pl.String()),
@@ -368,9 +390,9 @@ def _long_think_gap(base: pl.LazyFrame, th: FindingThresholds) -> pl.LazyFrame:
         (pl.col("median_us") / 1000.0).map_elements(format_duration, return_dtype=pl.String()),
     )
     return _named(
-        long.with_columns(
+        found.with_columns(
             reason.alias("reason"),
-            pl.concat_list(pl.col("opener_step"), _STEP).alias("steps"),
+            pl.concat_list(pl.col("opener_step"), pl.col("step")).alias("steps"),
             pl.col("opener_ts").alias("ts"),
         ),
         "long-think-gap",
@@ -380,9 +402,16 @@ def _long_think_gap(base: pl.LazyFrame, th: FindingThresholds) -> pl.LazyFrame:
 def _duplicate_request_id(base: pl.LazyFrame) -> pl.LazyFrame:
     rid = pl.col("request_id")
     usable = rid.str.strip_chars().str.len_bytes().fill_null(0) > 0
-    # Equal ids have equal hashes: the exact test runs on the (few) rows whose hash repeats.
+    # Equal ids have equal hashes: the exact test runs on the (few) rows whose hash repeats, found by sorting
+    # the hashes (cheaper than hashing them again).
+    hashed = rid.hash().alias("__av_hash")
+    repeats = (
+        base.select(hashed).sort("__av_hash").filter(pl.col("__av_hash") == pl.col("__av_hash").shift(1))
+    )
     repeated = (
-        base.filter(usable & rid.hash().is_duplicated())
+        base.with_columns(hashed)
+        .join(repeats.unique(), on="__av_hash", how="semi", maintain_order="left")
+        .filter(usable)
         .filter(rid.is_duplicated())
         .with_columns(pl.len().over("request_id").alias("total"))
         .filter(pl.col("usable"))
@@ -468,21 +497,22 @@ def _flapping_rows(base: pl.LazyFrame) -> pl.LazyFrame:
     """The deploys and rollbacks of the traces where a rollback started between two deploys."""
     kind = pl.col("kind")
     start = pl.col("start_us")
-    deploy_start = pl.when(kind == "deploy").then(start)
-    return (
-        base.filter(pl.col("usable") & kind.is_in(["deploy", "rollback"]))
-        .with_columns(
-            deploy_start.min().over("trace_id").alias("first_deploy"),
-            deploy_start.max().over("trace_id").alias("last_deploy"),
-        )
-        .with_columns(
-            ((kind == "rollback") & (start > pl.col("first_deploy")) & (start < pl.col("last_deploy")))
-            .any()
-            .over("trace_id")
-            .alias("candidate")
-        )
-        .filter(pl.col("candidate"))
-        .drop("first_deploy", "last_deploy", "candidate")
+    usable = pl.col("usable")
+    deploys = (
+        base.filter(usable & (kind == "deploy"))
+        .group_by("trace")
+        .agg(start.min().alias("first_deploy"), start.max().alias("last_deploy"))
+    )
+    candidates = (
+        base.filter(usable & (kind == "rollback"))
+        .select("trace", "start_us")
+        .join(deploys, on="trace")
+        .filter((start > pl.col("first_deploy")) & (start < pl.col("last_deploy")))
+        .select("trace")
+        .unique()
+    )
+    return base.filter(usable & kind.is_in(["deploy", "rollback"])).join(
+        candidates, on="trace", how="semi", maintain_order="left"
     )
 
 
@@ -564,13 +594,24 @@ def _rollback_after_verify_rows(base: pl.LazyFrame) -> pl.LazyFrame:
     """The deploy, verify, rollback and failed steps of the traces where a rollback started after a
     successful verify ended (with ``first_verified``, the end of the trace's first successful verify)."""
     kind = pl.col("kind")
-    verified = pl.when((kind == "verify") & (pl.col("exit_code") == 0)).then(pl.col("end_us"))
+    usable = pl.col("usable")
+    verified = (
+        base.filter(usable & (kind == "verify") & (pl.col("exit_code") == 0))
+        .group_by("trace")
+        .agg(pl.col("end_us").min().alias("first_verified"))
+    )
+    candidates = (
+        base.filter(usable & (kind == "rollback"))
+        .select("trace", "start_us")
+        .join(verified, on="trace")
+        .filter(pl.col("start_us") >= pl.col("first_verified"))
+        .select("trace")
+        .unique()
+    )
     return (
-        base.filter(pl.col("usable") & (kind.is_not_null() | pl.col("failed")))
-        .with_columns(verified.min().over("trace_id").alias("first_verified"))
-        .filter(
-            ((kind == "rollback") & (pl.col("start_us") >= pl.col("first_verified"))).any().over("trace_id")
-        )
+        base.filter(usable & (kind.is_not_null() | pl.col("failed")))
+        .join(candidates, on="trace", how="semi", maintain_order="left")
+        .join(verified, on="trace", how="left", maintain_order="left")
     )
 
 

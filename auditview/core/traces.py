@@ -110,10 +110,11 @@ def summarize_traces(frame: pl.DataFrame, rule: SlowStepRule | None = None) -> p
         .sort("start", "trace_id")
         .collect()
     )
-    slowest = frame.select(
+    # gathered, then cast: a Categorical column becomes text for one row per trace, not for every record
+    slowest = frame.select("tool", "command", "request_id")[groups.get_column("__av_slowest_row")].select(
         pl.col("tool").cast(pl.String).alias("slowest_tool"),
         pl.col("command").cast(pl.String).alias("slowest_command"),
         pl.col("request_id").cast(pl.String).alias("slowest_request_id"),
-    )[groups.get_column("__av_slowest_row")]
+    )
     summary = pl.concat([groups, slowest], how="horizontal").select(list(TRACE_SUMMARY_SCHEMA))
     return summary.cast(TRACE_SUMMARY_SCHEMA)  # type: ignore[arg-type]

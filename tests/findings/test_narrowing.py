@@ -86,3 +86,137 @@ def test_params_of_gives_the_findings_of_the_params_column(records: list[dict[st
         expected = findings.detect_findings(full, thresholds)
         lean = findings.detect_findings(full.drop("params"), thresholds, params_of=params_of)
         assert_frame_equal(lean, expected)
+
+
+# -- the detectors' polars shortcuts against their plain window formulations ------------------------------
+
+_ANY_STEP = st.builds(
+    lambda at, command, tool, trace, code, duration, rid: step(
+        at, command, tool=tool, trace_id=trace, exit_code=code, duration_s=duration, request_id=rid
+    ),
+    st.integers(0, 400),
+    st.sampled_from(COMMANDS),
+    st.sampled_from(TOOLS),
+    st.sampled_from(("t0", "t1", "t2", "t3", "", " ")),
+    st.sampled_from((0, 0, 0, 1, 2, None)),
+    # negative durations (an end before the start) too: a gap's opener need not be the step before it
+    st.sampled_from((0.0, 0.0, 1.0, 2.0, 5.0, 60.0, 150.0, -3.0, -100.0)),
+    st.sampled_from(("r1", "r2", "r3", " ", "", "r4", "r5", "r6", "r7")),
+)
+
+
+def _usable() -> pl.Expr:
+    return pl.col("usable")
+
+
+def _retry_calls_by_window(base: pl.LazyFrame, th: findings.FindingThresholds) -> pl.LazyFrame:
+    key = ["trace_id", "tool", "command"]
+    failed = pl.col("failed")
+    return (
+        base.filter(_usable())
+        .with_columns(pl.len().over(key).alias("calls"), failed.sum().over(key).alias("call_failures"))
+        .filter((pl.col("calls") >= th.retry_runs) & (pl.col("call_failures") >= th.retry_runs - 1))
+        .drop("calls", "call_failures")
+    )
+
+
+def _flapping_rows_by_window(base: pl.LazyFrame) -> pl.LazyFrame:
+    kind, start = pl.col("kind"), pl.col("start_us")
+    deploy_start = pl.when(kind == "deploy").then(start)
+    between = (start > deploy_start.min().over("trace_id")) & (start < deploy_start.max().over("trace_id"))
+    rows = base.filter(_usable() & kind.is_in(["deploy", "rollback"]))
+    return rows.filter(((kind == "rollback") & between).any().over("trace_id"))
+
+
+def _after_verify_rows_by_window(base: pl.LazyFrame) -> pl.LazyFrame:
+    kind = pl.col("kind")
+    verified = pl.when((kind == "verify") & (pl.col("exit_code") == 0)).then(pl.col("end_us"))
+    return (
+        base.filter(_usable() & (kind.is_not_null() | pl.col("failed")))
+        .with_columns(verified.min().over("trace_id").alias("first_verified"))
+        .filter(
+            ((kind == "rollback") & (pl.col("start_us") >= pl.col("first_verified"))).any().over("trace_id")
+        )
+    )
+
+
+def _unverified_by_window(base: pl.LazyFrame) -> pl.DataFrame:
+    kind = pl.col("kind")
+    last_verify = pl.when(kind == "verify").then(pl.col("start_us")).max().over("trace_id")
+    return (
+        base.filter(_usable() & kind.is_not_null())
+        .with_columns(last_verify.alias("last_verify"))
+        .filter(
+            (kind == "deploy")
+            & (pl.col("exit_code") == 0)
+            & (pl.col("last_verify").is_null() | (pl.col("last_verify") < pl.col("start_us")))
+        )
+        .select("trace_id", "ts", pl.concat_list(findings._STEP).alias("steps"))
+        .collect()
+    )
+
+
+def _long_gaps_by_window(base: pl.LazyFrame, th: findings.FindingThresholds) -> pl.DataFrame:
+    """The long gaps as (trace, opener step, gap step, gap, median), by windows over the trace id."""
+    trace, covered = "trace_id", pl.col("covered")
+    steps = (
+        base.filter(_usable())
+        .with_columns(pl.col("end_us").cum_max().shift(1).over(trace).alias("covered"))
+        .with_columns(
+            pl.when(covered.is_null() | (pl.col("end_us") >= covered)).then(pl.col("row")).alias("ender"),
+            (pl.col("start_us") - covered).alias("gap_us"),
+        )
+        .with_columns(pl.col("ender").forward_fill().shift(1).over(trace).alias("opener"))
+        .filter(pl.col("gap_us") > 0)
+        .with_columns(pl.col("gap_us").median().over(trace).alias("median_us"))
+    )
+    limit = pl.max_horizontal(pl.lit(th.gap_min_ms * 1000.0), pl.col("median_us") * th.gap_median_factor)
+    return steps.filter(pl.col("gap_us") > limit).select("trace_id", "opener", "row").collect()
+
+
+def _by_trace(found: pl.DataFrame) -> pl.DataFrame:
+    """Findings trace by trace, each trace's in the order found (what the final stable sort keeps on ties)."""
+    return found.sort("trace_id", maintain_order=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_ANY_STEP, min_size=1, max_size=40),
+    st.sampled_from(
+        (
+            findings.FindingThresholds(),
+            findings.FindingThresholds(retry_runs=2, gap_min_ms=0.0, gap_median_factor=0.0),
+            findings.FindingThresholds(gap_min_ms=1000.0, gap_median_factor=1.5),
+        )
+    ),
+)
+def test_narrowed_detectors_equal_their_window_formulations(
+    records: list[dict[str, Any]], th: findings.FindingThresholds
+) -> None:
+    base = findings._base(frame(*records), th).lazy()
+    assert_frame_equal(findings._retry_calls(base, th).collect(), _retry_calls_by_window(base, th).collect())
+    assert_frame_equal(findings._flapping_rows(base).collect(), _flapping_rows_by_window(base).collect())
+    assert_frame_equal(
+        findings._rollback_after_verify_rows(base).collect(), _after_verify_rows_by_window(base).collect()
+    )
+    unverified = findings._deploy_without_verify(base).collect().select("trace_id", "ts", "steps")
+    assert_frame_equal(_by_trace(unverified), _by_trace(_unverified_by_window(base)))
+    gaps = findings._long_think_gap(base, th).collect()
+    expected = _long_gaps_by_window(base, th)
+    rows = base.collect().select("row", findings._STEP.alias("step"))
+    expected_steps = (
+        expected.join(rows.rename({"row": "opener", "step": "first"}), on="opener", maintain_order="left")
+        .join(rows, on="row", maintain_order="left")
+        .select("trace_id", pl.concat_list("first", "step").alias("steps"))
+    )
+    assert_frame_equal(_by_trace(gaps.select("trace_id", "steps")), _by_trace(expected_steps))
+    duplicates = findings._duplicate_request_id(base).collect()
+    rid = pl.col("request_id")
+    plain = (
+        base.filter((rid.str.strip_chars().str.len_bytes().fill_null(0) > 0) & rid.is_duplicated())
+        .filter(_usable())
+        .group_by("trace_id", "request_id", maintain_order=True)
+        .agg(findings._STEP.alias("steps"))
+        .collect()
+    )
+    assert_frame_equal(_by_trace(duplicates.select("trace_id", "steps")), _by_trace(plain.drop("request_id")))
