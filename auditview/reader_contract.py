@@ -20,7 +20,7 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -42,6 +42,7 @@ __all__ = [
     "active_field_map",
     "derived_tool",
     "epoch_to_datetime",
+    "extra_fields",
     "parse_field_option",
     "parse_time_text",
     "read_line",
@@ -439,8 +440,13 @@ def read_record(
     if values["exit_code"] is None and "exit_code" not in _warned(warnings) and values["ok"] is not None:
         values["exit_code"] = 0 if values["ok"] else 1
         derived.append("exit_code<-ok")
-    extra = {key: value for key, value in record.items() if key not in FIELDS and key not in used}
-    return ReadRecord(moment, values, derived, warnings, extra)
+    return ReadRecord(moment, values, derived, warnings, extra_fields(record, used))
+
+
+def extra_fields(record: dict[str, Any], used: Collection[str]) -> dict[str, Any]:
+    """A decoded record's top-level keys that are neither known fields nor the aliases ``used`` (read as a
+    field), with their values, in the record's order: its ``extra`` (the engine's per-line step shares it)."""
+    return {key: value for key, value in record.items() if key not in FIELDS and key not in used}
 
 
 def _warned(warnings: list[str]) -> set[str]:

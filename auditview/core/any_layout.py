@@ -19,7 +19,9 @@ A line is decided here only when cheap checks over its text prove that the resul
   rendered number, boolean, object or array, an integer field that is not an integer, a time that is not
   one of the common ISO 8601 forms or an epoch number, a logged response's ``meta``, an ``error`` object, an
   unusable value (a warning) all go to the reference;
-* with ``extra`` wanted: no key besides the known fields and the aliases actually read (``extra`` is null).
+* with ``extra`` wanted: it is null where the line has no key besides the known fields and the aliases
+  actually read; the other proven lines are decoded one by one by the reference's decoder for it (the fields
+  already proven, only the unknown keys' values are taken from it).
 
 ``params`` keeps its source text, found with the pattern the reference uses. Must not: read files, decide a
 line it cannot prove, or import a UI library.
@@ -28,22 +30,27 @@ line it cannot prove, or import a UI library.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
-from typing import Final
+from collections.abc import Collection, Sequence
+from typing import Any, Final
 
+import orjson
 import polars as pl
 
 from auditview.contract import MAX_LINE_BYTES
 from auditview.core import writer_layout as layout
-from auditview.reader_contract import FIELDS, FieldMap
+from auditview.reader_contract import FIELDS, FieldMap, extra_fields
 
 __all__ = [
     "PARAMS_ANY_RE",
     "PARAMS_OBJECT_RE",
-    "PARAMS_PREFIX_RE",
     "PARAMS_SOURCE_RE",
     "PLAIN_STRING_RE",
+    "alias_patterns",
     "decide_any",
+    "extra_text",
+    "line_extras",
+    "params_match",
+    "params_object",
     "source_schema",
 ]
 
@@ -61,8 +68,8 @@ PARAMS_OBJECT_RE: Final = rf"\{{(?:[^{{}}\[\]\"]|{_STR}|{_OBJ1})*\}}"
 PARAMS_ANY_RE: Final = _PARAMS_KEY + PARAMS_OBJECT_RE
 #: The same, with the object's text as its one capture group (for a per-line search).
 PARAMS_SOURCE_RE: Final = f"{_PARAMS_KEY}({PARAMS_OBJECT_RE})"
-#: The key and colon before a ``PARAMS_ANY_RE`` match's object (removed to keep the object's text).
-PARAMS_PREFIX_RE: Final = "^" + _PARAMS_KEY
+#: ``PARAMS_ANY_RE`` at the start of the text only (tried where the line's first ``"params"`` starts).
+_PARAMS_AT_START: Final = f"^(?:{PARAMS_ANY_RE})"
 #: What polars renders for a value that is not a JSON string (decimal numbers without exponent, booleans,
 #: objects, arrays): a string field holding such text may have been a non-string, which the contract warns of.
 _RENDERED_NON_STRING: Final = r"^(?:-?[0-9]+(?:\.[0-9]+)?|true|false|[\[{].*)$"
@@ -85,18 +92,74 @@ _INTEGER_FIELDS: Final = tuple(name for name, kind in FIELDS.items() if kind == 
 _BOOLEAN_FIELDS: Final = tuple(name for name, kind in FIELDS.items() if kind == "boolean")
 
 
-def source_schema(fields: FieldMap, lines: pl.Series | None = None) -> dict[str, pl.DataType]:
+def extra_text(extra: dict[str, Any]) -> str | None:
+    """The index's ``extra``: the compact JSON of a record's extra fields, null when it has none."""
+    return orjson.dumps(extra).decode() if extra else None
+
+
+def params_match(lines: pl.Series) -> pl.Series:
+    """The first ``PARAMS_ANY_RE`` match of each line (null where none).
+
+    Tried first where the line's first ``"params"`` starts, which no match can precede (anchored, the regex
+    scans only the object: half the cost of a search); only where it fails there (a ``"params"`` value, a
+    deeper object) and the line holds another ``"params"`` the search runs.
+    """
+    start = lines.str.find('"params"', literal=True)
+    found = lines.str.slice(start).str.extract(_PARAMS_AT_START, 0)
+    rows = (found.is_null() & start.is_not_null()).arg_true()
+    if len(rows):
+        found = found.scatter(rows, lines.gather(rows).str.extract_all(PARAMS_ANY_RE).list.first())
+    return found
+
+
+def params_object(found: pl.Expr) -> pl.Expr:
+    """The object's text of a ``params_match`` (without the key and colon before its first ``{``)."""
+    return found.str.slice(found.str.find("{", literal=True))
+
+
+def line_extras(
+    lines: Sequence[str], used: Sequence[Collection[str]] | None = None
+) -> tuple[list[int], list[str | None]]:
+    """``extra_text`` of each line whose every other field is proven (``used``: per line, the aliases read
+    as fields; none without), decoded by the reference's own decoder: the positions of the lines that decode
+    to an object, and their texts. The others (not JSON as orjson reads it) are left to the reference."""
+    positions: list[int] = []
+    texts: list[str | None] = []
+    for position, line in enumerate(lines):
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(record, dict):
+            continue
+        try:
+            text = extra_text(extra_fields(record, used[position] if used is not None else ()))
+        except TypeError:  # a value orjson cannot encode again: the reference decides
+            continue
+        positions.append(position)
+        texts.append(text)
+    return positions, texts
+
+
+def alias_patterns(fields: FieldMap) -> list[str]:
+    """``"alias":`` for every alias the contract reads (the keys ``source_schema`` may leave out)."""
+    return [f'"{key}":' for key in sorted(fields.alias_keys - set(FIELDS))]
+
+
+def source_schema(
+    fields: FieldMap, lines: pl.Series | None = None, *, aliases: bool = True
+) -> dict[str, pl.DataType]:
     """The decoder's schema: every key the contract reads (fields and aliases) and ``meta``, as text.
 
     With ``lines``: the aliases none of them holds as ``"alias":`` are left out (a third fewer columns to
     decode in a log that uses none: most of them). A line holding one only as ``"alias" :`` is left to the
-    reference anyway (``decide_any`` refuses a blank after a quote)."""
-    aliases = sorted(fields.alias_keys - set(FIELDS))
-    if lines is not None and aliases:
-        found = lines.str.extract_many([f'"{key}":' for key in aliases]).explode().drop_nulls().unique()
-        aliases = sorted({text[1:-2] for text in found.to_list()})
-    names = set(FIELDS) | set(aliases) | {"meta"}
-    return {name: pl.String() for name in sorted(names)}
+    reference anyway (``decide_any`` refuses a blank after a quote). Without ``aliases``: none of them (a
+    line holding one is then refused by ``decide_any``, given them as ``unread``)."""
+    names = sorted(fields.alias_keys - set(FIELDS)) if aliases else []
+    if lines is not None and names:
+        found = lines.str.extract_many(alias_patterns(fields)).explode().drop_nulls().unique()
+        names = sorted({text[1:-2] for text in found.to_list()})
+    return {name: pl.String() for name in sorted(set(FIELDS) | set(names) | {"meta"})}
 
 
 def _key_count(keys: Collection[str], *, null: bool = False) -> str:
@@ -210,6 +273,59 @@ def _time(text: pl.Series) -> tuple[pl.Series, pl.Series]:
     return _only(moment, (year >= 1) & (year <= 9999)), naive_form
 
 
+def _with_key_counts(
+    frame: pl.DataFrame, all_keys: Collection[str], nested: pl.Expr, unread: Sequence[str]
+) -> pl.DataFrame:
+    """``frame`` with, per line, the keys outside the rendered params ``nested`` (``__av_keys``: every
+    ``":``), the known ones among them (``__av_known``: the decoder's keys), the decoder's non-null fields
+    (``__av_present``) and whether the line holds one of the ``unread`` patterns (``__av_unread``).
+
+    Each field the decoder found has its ``"key":`` outside params, in a line without backslashes or blanks
+    after a quote (others are refused): so keys >= known >= present, and where keys == present the known keys
+    are present too, without their (slower) count, which runs only on the other lines (unknown keys, ...);
+    so does the search for ``unread`` keys (a line with no key besides the decoder's holds none).
+    """
+    line = pl.col("__av_line")
+    every_key = '":'
+    counts = frame.select(
+        __av_keys=line.str.count_matches(every_key).cast(pl.Int64)
+        - nested.str.count_matches(every_key).cast(pl.Int64),
+        __av_present=pl.sum_horizontal(pl.col(key).is_not_null().cast(pl.Int64) for key in all_keys),
+    )
+    known = counts["__av_present"].alias("__av_known")
+    found = pl.Series("__av_unread", [False] * frame.height, dtype=pl.Boolean)
+    rows = (counts["__av_keys"] != counts["__av_present"]).fill_null(True).arg_true()
+    if len(rows):
+        pattern = _key_count(all_keys)
+        others = frame.gather(rows)
+        counted = others.select(
+            line.str.count_matches(pattern).cast(pl.Int64) - nested.str.count_matches(pattern).cast(pl.Int64)
+        )
+        known = known.scatter(rows, counted.to_series())
+        if unread:
+            found = found.scatter(rows, others["__av_line"].str.contains_any(list(unread)))
+    return frame.hstack([*counts, known, found])
+
+
+def _with_extra(result: pl.DataFrame, used: list[pl.Expr]) -> pl.DataFrame:
+    """``result`` with ``__av_extra``: null on the proven lines whose keys are all read (``__av_clean``),
+    decoded per line on the other proven lines (``__av_ok`` then holds only where that succeeded)."""
+    ok = result["__av_ok"]
+    rows = (ok & ~result["__av_clean"].fill_null(False)).arg_true()
+    extra = pl.Series("__av_extra", [None] * result.height, dtype=pl.String)
+    if len(rows):
+        unclean = result.gather(rows)
+        keys = (
+            unclean.select(pl.concat_list(used).list.drop_nulls()).to_series().to_list()
+            if used
+            else [[] for _ in range(len(rows))]
+        )
+        positions, texts = line_extras(unclean["__av_line"].to_list(), keys)
+        ok = ok.scatter(rows, False).scatter(rows.gather(positions), True)
+        extra = extra.scatter(rows.gather(positions), pl.Series(texts, dtype=pl.String))
+    return result.with_columns(ok.alias("__av_ok"), extra)
+
+
 def decide_any(
     table: pl.DataFrame,
     decoded: pl.DataFrame,
@@ -217,12 +333,15 @@ def decide_any(
     *,
     tool_from_path: str | None,
     fields: FieldMap,
+    unread: Sequence[str] = (),
 ) -> tuple[pl.DataFrame, list[int]]:
     """The rows of ``table``'s lines that the checks prove (the wanted index ``columns`` and ``i``, in line
     order) and the indices of the lines left to the reference.
 
     ``decoded`` is ``read_ndjson`` of those lines with ``source_schema(fields)``, one row per line with its
-    ``i``; ``tool_from_path``: the tool the file's name gives a record without one.
+    ``i``; ``tool_from_path``: the tool the file's name gives a record without one; ``unread``: the
+    ``alias_patterns`` the decoder did not read (``source_schema`` without ``aliases``): a line holding one is
+    left to the caller.
     """
     all_keys = [name for name in decoded.columns if name != "i"]
     keys = {name: tuple(key for key in names if key in all_keys) for name, names in fields.keys.items()}
@@ -252,7 +371,7 @@ def decide_any(
     time_keys = keys["timestamp"]
     time_text, time_source = _chosen(time_keys)
     moment, naive = _time(frame.select(time_text).to_series())
-    frame = frame.with_columns(__av_ts=moment, __av_naive=naive)
+    frame = frame.with_columns(__av_ts=moment, __av_naive=naive, __av_params=params_match(frame["__av_line"]))
     checks.append(pl.col("__av_ts").is_not_null())
     exprs["ts"] = pl.col("__av_ts")
     derived.append(_derived_from("timestamp", time_keys, time_source))
@@ -287,8 +406,8 @@ def decide_any(
             exprs["error_message"] = value
         elif name == "params":  # the source text of an object under its own key, found once
             params_key = f'"params"{_WS}:'
-            found = line.str.extract_all(PARAMS_ANY_RE).list.first()
-            source_text = found.str.replace(PARAMS_PREFIX_RE, "")
+            found = pl.col("__av_params")
+            source_text = params_object(found)
             inner = value.str.count_matches(params_key)
             # the line's only top-level "params", and the match is it (not one nested in a deeper params)
             once = (line.str.count_matches(params_key) == 1 + inner) & (
@@ -320,34 +439,42 @@ def decide_any(
     # Keys are counted as ``"name":`` (no blank before the colon: a line with a ``"`` followed by a blank,
     # rare outside hand-aligned JSON, is left to the reference), so plain substring counts do.
     checks.append(~(line.str.contains('" ', literal=True) | line.str.contains('"\t', literal=True)))
-    known = _key_count(all_keys)
-    nested = chosen["params"].fill_null("")
-    present_count = pl.sum_horizontal(pl.col(key).is_not_null().cast(pl.Int32) for key in all_keys)
-    top_keys = line.str.count_matches(known) - nested.str.count_matches(known)
-    checks.append(top_keys == present_count)
+    frame = _with_key_counts(frame, all_keys, chosen["params"].fill_null(""), unread)
+    checks.append(pl.col("__av_known") == pl.col("__av_present"))
+    checks.append(~pl.col("__av_unread"))
     checks.append(~pl.col("__av_null_key"))
 
     wanted = set(columns)
+    clean: list[pl.Expr] = []
+    used: list[pl.Expr] = []
     if "extra" in wanted:
-        # no key besides the fields' own and the aliases read: every key of the line is a counted one, no
-        # alias or meta is present unread (null-valued ones are refused above), no field has two keys given
-        every_key = '":'
-        checks.append(
-            line.str.count_matches(every_key, literal=True)
-            - nested.str.count_matches(every_key, literal=True)
-            == top_keys
-        )
+        # ``extra`` is null where there is no key besides the fields' own and the aliases read: every key of
+        # the line is a counted one, no alias or meta is present unread (null-valued ones are refused above),
+        # no field has two keys given. The other lines' extra is decoded per line (``line_extras``) with the
+        # aliases read (``used``), which the reader leaves out of it.
+        clean.append(pl.col("__av_keys") == pl.col("__av_known"))
         for name in FIELDS:
-            checks.append(
+            clean.append(
                 pl.sum_horizontal(pl.col(key).is_not_null().cast(pl.Int32) for key in keys[name]) <= 1
             )
-        exprs["extra"] = pl.lit(None, pl.String)
+        sources["timestamp"] = time_source
+        used = [
+            pl.when(sources[name] == index).then(pl.lit(key))
+            for name in FIELDS
+            for index, key in enumerate(keys[name])
+            if index
+        ]
+        exprs["extra"] = pl.col("__av_extra")
     exprs["derived"] = pl.concat_str(derived, separator=",", ignore_nulls=True).replace("", None)
     exprs["warnings"] = pl.lit(None, pl.String)
 
     ok = pl.all_horizontal(checks).fill_null(False)
     out = [expr.alias(name) for name, expr in exprs.items() if name in wanted]
-    result = frame.lazy().with_columns(__av_ok=ok).collect()
+    if not clean:
+        result = frame.lazy().with_columns(__av_ok=ok).collect()
+    else:
+        result = frame.lazy().with_columns(__av_ok=ok, __av_clean=pl.all_horizontal(clean)).collect()
+        result = _with_extra(result, used)
     decided = result.filter(pl.col("__av_ok")).select(*out, "i")
     doubtful = result.filter(~pl.col("__av_ok"))["i"].to_list()
     return decided, doubtful

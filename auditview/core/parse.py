@@ -4,9 +4,11 @@ Owns: the index frame's schema (``SCHEMA``), ``parse_chunk()`` (a fast polars pa
 it can prove ordinary and hands every other line to the reader contract in Python) and ``parse_lines_exact()``
 (the reference path: one ``reader_contract.read_line`` per line). Both give the same rows and the same
 rejects: the reader contract decides, polars only goes faster. The fast paths take only lines that meet the
-writer contract (every field, our types), on which the reader contract derives nothing and warns of nothing;
-any other producer's line is read by the reference. Must not: read files, sort or merge frames
-(``auditview.core.index`` does), drop a line silently, or import any UI library.
+writer contract (every field, our types), on which the reader contract derives nothing and warns of nothing,
+or that ``any_layout`` proves; any other line is read by the reference. A line proven but for unknown
+top-level keys gets its ``extra`` from a decode of that line alone by the reference's decoder. Must not: read
+files, sort or merge frames of several chunks (``auditview.core.index`` does), drop a line silently, or import
+any UI library.
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ def record_row(read: ReadRecord, raw: bytes | None = None) -> tuple[Any, ...]:
         _json_text(error.get("type")) if error is not None else None,
         _json_text(error.get("message")) if error is not None else None,
         params_text,
-        orjson.dumps(read.extra).decode() if read.extra else None,
+        any_layout.extra_text(read.extra),
         ",".join(read.derived) or None,
         "\n".join(read.warnings) or None,
     )
@@ -260,6 +262,8 @@ assert set(_NDJSON_SCHEMA) == set(_KNOWN_FIELDS)
 
 _KNOWN_ALT: Final = "|".join(sorted(_KNOWN_FIELDS))
 _KNOWN_KEY_RE: Final = rf'"(?:{_KNOWN_ALT})"\s*:'
+#: The known keys of ``line`` (blanks allowed before the colon), wherever they are.
+_KNOWN_COUNT: Final = pl.col("line").str.count_matches(_KNOWN_KEY_RE)
 #: What polars makes of a number, boolean, object or array read into a String column: such a value of a
 #: String-typed field is decided exactly (it may have been a JSON string that only looks like this).
 _COERCED_RE: Final = r"^(?:-?[0-9][0-9.eE+-]*|true|false|\{.*|\[.*)$"
@@ -269,10 +273,8 @@ _COERCIBLE: Final = ("request_id", "trace_id", "parent_request_id")
 _KEY_END: Final = '":'
 _ERROR_KEY: Final = '"error":'
 _STR: Final = any_layout.PLAIN_STRING_RE
-#: A flat ``error`` object (anything nested in it is decided exactly).
-_ERROR_RE: Final = rf'"error":[ \t]*(\{{(?:[^{{}}\[\]\"]|{_STR})*\}})'
-#: The first ``"params":`` and its object, nested up to three levels deep (deeper ones are decided exactly).
-_PARAMS_RE: Final = any_layout.PARAMS_ANY_RE
+#: ``"error":`` and a flat object (anything nested in it is decided exactly).
+_ERROR_RE: Final = rf'"error":[ \t]*\{{(?:[^{{}}\[\]\"]|{_STR})*\}}'
 #: The reference's pattern for the text of ``params`` (blanks allowed around the colon), the text captured.
 _PARAMS_SOURCE: Final = re.compile(any_layout.PARAMS_SOURCE_RE)
 _TIMESTAMP_RE: Final = layout.UTC_TIMESTAMP_RE
@@ -369,12 +371,14 @@ def _decode_range(
     _decode_range(data, starts, middle, hi, decoded, exact, schema)
 
 
-def _screen(frame: pl.DataFrame, *, full: bool, errors: bool) -> tuple[pl.DataFrame, list[int]]:
+def _screen(
+    frame: pl.DataFrame, *, full: bool, errors: bool, extra: bool = False
+) -> tuple[pl.DataFrame, list[int]]:
     """Split decoded rows into those the counts prove ordinary and the rest (their line indices).
 
-    Proven rows get ``ts`` (and, when ``full``, ``params_text``; ``full`` also proves there are no unknown
-    fields, so ``extra`` is null; without ``full`` they lack the decoded ``params``). ``errors`` (always, with
-    ``full``) also proves ``error.type`` and ``error.message`` were strings.
+    Proven rows get ``ts`` (and, when ``full``, ``params_text`` and ``extra``; without ``full`` they lack the
+    decoded ``params``). ``errors`` (always, with ``full``) also proves ``error.type`` and ``error.message``
+    were strings. ``extra``: the rows' ``extra`` is wanted (see ``_screen_full``).
     """
     line = pl.col("line")
     present = pl.sum_horizontal(pl.col(name).is_not_null().cast(pl.Int32) for name in _NDJSON_SCHEMA)
@@ -399,9 +403,9 @@ def _screen(frame: pl.DataFrame, *, full: bool, errors: bool) -> tuple[pl.DataFr
     if not full and frame.height < _WHOLE_ROW_FIRST_LINES:
         return _screen_known(frame, base & ~_names_alias(), ts=ts, present=present, errors=errors)
     # the key count proves the line has no key besides the known fields: no unknown alias either
-    whole, left = _screen_full(frame, base & ~_names_alias(known_only=True), ts=ts, present=present)
+    whole, left = _screen_full(frame, base, ts=ts, present=present, extra=extra if full else None)
     if full or not left:
-        return (whole, left) if full else (whole.drop("params_text", "params"), left)
+        return (whole, left) if full else (whole.drop("params_text", "params", "extra"), left)
     # A projection takes the whole-row proof (one literal count) where it holds, and the counts of known keys
     # only over the lines it leaves (unknown keys, an error object the projection does not read, ...).
     rest_frame = frame.filter(pl.col("i").is_in(pl.Series(left, dtype=frame["i"].dtype).implode()))
@@ -416,11 +420,10 @@ def _screen_known(
 ) -> tuple[pl.DataFrame, list[int]]:
     """``_screen`` of a projection by the counts of known keys (unknown keys allowed, ``params`` text only
     where a known key hides in it)."""
-    line = pl.col("line")
     has_error = pl.col("error").is_not_null()
     flags = (
         frame.lazy()
-        .with_columns(ts=ts, present=present, known=line.str.count_matches(_KNOWN_KEY_RE))
+        .with_columns(ts=ts, present=present, known=_KNOWN_COUNT)
         .select("ts", "present", "known", base=base.fill_null(False), has_error=has_error)
         .collect()
     )
@@ -431,19 +434,19 @@ def _screen_known(
     if errors:
         simple = simple & ~flags["has_error"]
     rest = frame.select("i", "line", "present", "known", "error").filter(flags["base"] & ~simple)
-    settled = _settle(rest.lazy())
+    proven_rest = _settle(rest.with_columns(_params_text(rest["line"])))
     if errors:
-        settled = _settle_errors(settled)
-    proven_rest = settled.select("i").collect()
+        proven_rest = proven_rest.filter(_errors_ok(proven_rest))
     keep = simple | frame["i"].is_in(proven_rest["i"].implode())
     proven = frame.select(pl.exclude("line")).filter(keep)
     return proven, frame["i"].filter(~keep).to_list()
 
 
 def _screen_full(
-    frame: pl.DataFrame, base: pl.Expr, *, ts: pl.Expr, present: pl.Expr
+    frame: pl.DataFrame, base: pl.Expr, *, ts: pl.Expr, present: pl.Expr, extra: bool | None
 ) -> tuple[pl.DataFrame, list[int]]:
-    """``_screen`` when every row needs its params text: one count of key ends proves the whole row.
+    """``_screen`` by one count of key ends, which proves the whole row; with ``extra`` not None (every row
+    needs its params text) the rows it leaves are tried by the counts of known keys.
 
     In a line without backslashes where no ``"`` is followed by whitespace, every key ends in ``":`` and
     every other ``":`` (a string starting with ``:``) only adds to the count. Each non-null top-level field
@@ -451,34 +454,64 @@ def _screen_full(
     ``type`` and ``message``; so when the key ends outside ``params`` equal that minimum, there is no
     duplicate, no unknown (extra) field, no null-valued key and no nesting outside ``params``. Rows with an
     error object are further held to ``_error_ok`` (the error's two keys are ``type`` and ``message``, string
-    valued).
+    valued). The rows it leaves that have unknown top-level keys are proven by ``_prove_known`` (their
+    ``extra`` decoded per line when ``extra``).
     """
     line = pl.col("line")
     has_error = pl.col("error").is_not_null()
-    params_text = _params_text()
-    counted = frame.lazy().with_columns(ts=ts, present=present, params_text=params_text)
-    keys = line.str.count_matches(_KEY_END, literal=True) - pl.col("params_text").str.count_matches(
-        _KEY_END, literal=True
-    )
+    counted = frame.lazy().with_columns(ts=ts, present=present, params_text=_params_text(frame["line"]))
+    keys = line.str.count_matches(_KEY_END) - pl.col("params_text").str.count_matches(_KEY_END)
     flags = counted.select(
         "ts",
         "params_text",
-        ok=(
-            base
+        "present",
+        base=base.fill_null(False),
+        whole=(
+            ~_names_alias(known_only=True)
             & pl.col("params_text").is_not_null()
             & ~_spaced()
             & (keys == pl.col("present") + pl.when(has_error).then(2).otherwise(0))
         ).fill_null(False),
         has_error=has_error,
     ).collect()
-    ok = flags["ok"]
-    with_error = frame.select("i", "line").filter(ok & flags["has_error"])
-    if with_error.height:
-        refused = with_error.filter(~_error_ok().fill_null(False))
-        if refused.height:
-            ok = ok & ~frame["i"].is_in(refused["i"].implode())
-    proven = frame.select(pl.exclude("line")).hstack([flags["ts"], flags["params_text"]]).filter(ok)
+    ok = flags["base"] & flags["whole"]
+    rows = (ok & flags["has_error"]).arg_true()
+    if len(rows):
+        ok = ok.scatter(rows, _error_ok(frame["line"].gather(rows)))
+    extra_texts = pl.Series("extra", [None] * frame.height, dtype=pl.String)
+    if extra is not None:
+        ok, extra_texts = _prove_known(frame, flags, ok, extra_texts, extra=extra)
+    proven = (
+        frame.select(pl.exclude("line")).hstack([flags["ts"], flags["params_text"], extra_texts]).filter(ok)
+    )
     return proven, frame["i"].filter(~ok).to_list()
+
+
+def _prove_known(
+    frame: pl.DataFrame, flags: pl.DataFrame, ok: pl.Series, extra_texts: pl.Series, *, extra: bool
+) -> tuple[pl.Series, pl.Series]:
+    """``ok`` and ``extra_texts`` with the rows that ``_screen_full``'s count left but the counts of known
+    keys prove (``_settle``, ``_errors_ok``: unknown top-level keys allowed, no alias of a field the row
+    lacks, so that the reader reads no alias and ``extra`` is every unknown key). With ``extra`` wanted, each
+    such line is decoded by the reference's decoder for its ``extra`` (``any_layout.line_extras``)."""
+    rows = (~ok & flags["base"]).arg_true()
+    if not len(rows):
+        return ok, extra_texts
+    rest = (
+        frame.select("i", "line", "error")
+        .gather(rows)
+        .hstack(flags.select("present", "params_text").gather(rows))
+        .with_columns(row=rows)
+    )
+    candidates = _settle(rest.filter(~_names_alias()).with_columns(known=_KNOWN_COUNT))
+    proven = candidates.filter(_errors_ok(candidates))
+    if not proven.height:
+        return ok, extra_texts
+    if not extra:
+        return ok.scatter(proven["row"], True), extra_texts
+    positions, texts = any_layout.line_extras(proven["line"].to_list())
+    decided = proven["row"].gather(positions)
+    return ok.scatter(decided, True), extra_texts.scatter(decided, pl.Series(texts, dtype=pl.String))
 
 
 def _names_alias(*, known_only: bool = False) -> pl.Expr:
@@ -504,17 +537,15 @@ def _names_alias(*, known_only: bool = False) -> pl.Expr:
     return pl.col("line").str.contains_any([f'"{key}"' for key in optional])
 
 
-def _params_text() -> pl.Expr:
-    """The text of the first ``params`` object in ``line`` (null if none), without a capture group: finding
-    the match alone is cheaper than the regex engine's captures."""
-    found = pl.col("line").str.extract_all(_PARAMS_RE).list.first()
-    return found.str.replace(any_layout.PARAMS_PREFIX_RE, "")
+def _params_text(lines: pl.Series) -> pl.Series:
+    """The text of the first ``params`` object in ``lines`` (null where none; ``any_layout.params_match``)."""
+    found = any_layout.params_match(lines)
+    return pl.select(any_layout.params_object(pl.lit(found)).alias("params_text")).to_series()
 
 
-def _settle(counted: pl.LazyFrame) -> pl.LazyFrame:
-    """Keep the rows where every known key outside the ``params`` object is a top-level one with a non-null
-    value, once (no duplicates); adds ``params_text``."""
-    counted = counted.with_columns(params_text=_params_text())
+def _settle(counted: pl.DataFrame) -> pl.DataFrame:
+    """Keep the rows where every known key outside the ``params`` object (``params_text``) is a top-level one
+    with a non-null value, once (no duplicates)."""
     inner = pl.col("params_text")
     ok = inner.is_not_null() & (pl.col("known") - inner.str.count_matches(_KNOWN_KEY_RE) == pl.col("present"))
     return counted.filter(ok.fill_null(False))
@@ -526,29 +557,41 @@ def _spaced() -> pl.Expr:
     return line.str.contains('" ', literal=True) | line.str.contains('"\t', literal=True)
 
 
-def _error_ok() -> pl.Expr:
-    """The top-level error object (the line's only ``"error":``) has ``type`` and ``message`` as strings.
+def _error_ok(lines: pl.Series) -> pl.Series:
+    """Per line (each with an error object): whether the top-level error object (the line's only
+    ``"error":``) has ``type`` and ``message`` as strings.
 
-    With the key count of ``_screen_full``/``_settle_ok`` it then holds exactly those two keys (the reader
+    With the key count of ``_screen_full``/``_settle`` it then holds exactly those two keys (the reader
     keeps the first of duplicates, the contract the last; a number or object would be turned into text).
     """
     line = pl.col("line")
-    error_text = line.str.extract(_ERROR_RE, 1)
+    found = line.str.extract(_ERROR_RE, 0)  # (a match without captures is the cheaper search)
+    error_text = pl.col("error_text")
     return (
-        ~_spaced()
-        & (line.str.count_matches(_ERROR_KEY, literal=True) == 1)
-        & (error_text.str.count_matches(_KEY_END, literal=True) == 2)
-        & (error_text.str.count_matches('"type":[ \t]*"') == 1)
-        & (error_text.str.count_matches('"message":[ \t]*"') == 1)
+        pl.DataFrame([lines.alias("line")])
+        .lazy()
+        .with_columns(error_text=found.str.slice(found.str.find("{", literal=True)))
+        .select(
+            (
+                ~_spaced()
+                & (line.str.count_matches(_ERROR_KEY, literal=True) == 1)
+                & (error_text.str.count_matches(_KEY_END, literal=True) == 2)
+                & (error_text.str.count_matches('"type":[ \t]*"') == 1)
+                & (error_text.str.count_matches('"message":[ \t]*"') == 1)
+            ).fill_null(False)
+        )
+        .collect()
+        .to_series()
     )
 
 
-def _settle_errors(counted: pl.LazyFrame) -> pl.LazyFrame:
-    """Of the rows with an error object, keep those whose ``type`` and ``message`` were strings, each once;
-    counted only on the few rows that have one."""
-    has_error = pl.col("error").is_not_null()
-    with_error = counted.filter(has_error).filter(_error_ok().fill_null(False))
-    return pl.concat([counted.filter(~has_error), with_error], how="vertical")
+def _errors_ok(frame: pl.DataFrame) -> pl.Series:
+    """Per row of ``frame``: no error object, or one whose ``type`` and ``message`` were strings, each once
+    (``_error_ok``, run only on the rows with one)."""
+    has_error = frame["error"].is_not_null()
+    rows = has_error.arg_true()
+    ok = ~has_error
+    return ok.scatter(rows, _error_ok(frame["line"].gather(rows))) if len(rows) else ok
 
 
 def _fast_columns(columns: Collection[str] | None) -> list[pl.Expr]:
@@ -571,7 +614,7 @@ def _fast_columns(columns: Collection[str] | None) -> list[pl.Expr]:
         "error_type": pl.col("error").struct.field("type"),
         "error_message": pl.col("error").struct.field("message"),
         "params": pl.col("params_text"),
-        "extra": pl.lit(None, pl.String),
+        "extra": pl.col("extra"),  # wanted only with ``params``: the full screen adds it
         "derived": pl.lit(None, pl.String),
         "warnings": pl.lit(None, pl.String),
     }
@@ -642,11 +685,11 @@ def parse_chunk_prefiltered(
         located.append(frame.cast(schema))  # type: ignore[arg-type]
     if not located:
         return empty_frame(columns), rejects, table.height
-    # every part is in line order already: merging them keeps it without a sort
-    merged = located[0]
-    for part in located[1:]:
-        merged = merged.merge_sorted(part, key="line")
-    return merged, rejects, table.height
+    if len(located) == 1:
+        return located[0], rejects, table.height
+    # one sort of the parts together costs half the merges of parts already in line order (which copy the
+    # rows once per part)
+    return pl.concat(located, how="vertical").sort("line"), rejects, table.height
 
 
 def _parse_table(
@@ -679,11 +722,13 @@ def _parse_table(
     return parts, exact_lines
 
 
-def _sampled(table: pl.DataFrame, pattern: str) -> bool:
-    """Whether one of the ``_ROUTE_SAMPLE`` lines spread over ``table`` holds a match of ``pattern``."""
+def _sampled(table: pl.DataFrame, pattern: str | list[str]) -> bool:
+    """Whether one of the ``_ROUTE_SAMPLE`` lines spread over ``table`` holds a match of ``pattern`` (a
+    regex, or any of a list of texts)."""
     count = min(table.height, _ROUTE_SAMPLE)
     sample = table["line"].gather([k * table.height // count for k in range(count)])
-    return bool(sample.str.contains(pattern).any())
+    found = sample.str.contains(pattern) if isinstance(pattern, str) else sample.str.contains_any(pattern)
+    return bool(found.any())
 
 
 def _parse_subset(
@@ -819,7 +864,7 @@ def _decide(
     wanted = _project(SCHEMA, columns)
     full = "params" in wanted or "extra" in wanted
     errors = "error_type" in wanted or "error_message" in wanted
-    good, doubtful = _screen(values, full=full, errors=errors)
+    good, doubtful = _screen(values, full=full, errors=errors, extra="extra" in wanted)
     good = good.select(*_fast_columns(columns), "i")
     if len(doubtful) <= _SUBSET_EXACT_LINES:
         return good, doubtful
@@ -836,12 +881,26 @@ def _decide(
 
 
 def _decide_any(
-    data: bytes, table: pl.DataFrame, columns: Collection[str] | None, tool_path: str | None
+    data: bytes,
+    table: pl.DataFrame,
+    columns: Collection[str] | None,
+    tool_path: str | None,
+    *,
+    scan: bool = False,
 ) -> tuple[pl.DataFrame, list[int]]:
     """``any_layout.decide_any`` over ``table``: the reader decodes every known key as text (ranges it
-    refuses, which only invalid JSON or a blank line makes it do, are halved down to the reference)."""
+    refuses, which only invalid JSON or a blank line makes it do, are halved down to the reference).
+
+    The aliases the decoder reads are those some line holds (``source_schema``); when no sampled line holds
+    one (most logs), none (the search for them costs a tenth of the chunk), and the few lines that turn out to
+    hold one are decided again in a block of their own, their aliases searched for (``scan``)."""
     fields = active_field_map()
-    schema = any_layout.source_schema(fields, table["line"])
+    patterns = any_layout.alias_patterns(fields)
+    unread: list[str] = []
+    if scan or not patterns or _sampled(table, patterns):
+        schema = any_layout.source_schema(fields, table["line"])
+    else:
+        schema, unread = any_layout.source_schema(fields, aliases=False), patterns
     decoded: list[pl.DataFrame] = []
     exact_ranges: list[tuple[int, int]] = []
     _decode_range(data, table["start"], 0, table.height, decoded, exact_ranges, schema)
@@ -855,10 +914,28 @@ def _decide_any(
         wanted,
         tool_from_path=derived_tool(tool_path),
         fields=fields,
+        unread=unread,
     )
+    rows = rows.select(*wanted, "i")
+    if unread and doubtful:
+        left = table.select("i", "line").filter(
+            pl.col("i").is_in(pl.Series(doubtful, dtype=pl.UInt32).implode())
+        )
+        rescan = left.filter(pl.col("line").str.contains_any(unread))
+        if rescan.height:
+
+            def decide(sub_data: bytes, sub_table: pl.DataFrame) -> tuple[list[pl.DataFrame], list[int]]:
+                found, still = _decide_any(sub_data, sub_table, columns, tool_path, scan=True)
+                return [found], still
+
+            parts, still = _in_block(rescan, decide)
+            rescanned = set(rescan["i"].to_list())
+            doubtful = [i for i in doubtful if i not in rescanned] + still
+            if parts:
+                rows = pl.concat([rows, parts[0].select(rows.columns).cast(rows.schema)]).sort("i")
     exact_lines.extend(doubtful)
     exact_lines.sort()
-    return rows.select(*wanted, "i"), exact_lines
+    return rows, exact_lines
 
 
 def _locate(part: pl.DataFrame, table: pl.DataFrame, chunk: Chunk, file_id: int) -> pl.DataFrame:

@@ -160,3 +160,20 @@ def test_a_big_typed_chunk_with_unknown_keys_and_errors_is_decided_like_the_cont
     assert _route(lines) == (False, True)
     for columns in ROUTE_PROJECTIONS:
         assert_same_as_contract(lines, columns=columns)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32 - 1), st.sampled_from(ROUTE_PROJECTIONS))
+def test_aliases_the_sample_misses_are_decided_like_the_contract(
+    seed: int, columns: Collection[str] | None
+) -> None:
+    """Other producers' lines with aliases (``ts``, ``cmd``, ``hostname``, ``args``...) only between the
+    sampled lines, which hold none: the text read decodes no alias at first, and the lines holding one are
+    decided again with their aliases, as the reference decides them."""
+    rng = random.Random(seed)
+    plain = [_foreign(line, rng) for line in WRITER[:200]]
+    aliased = [line.line for line in corpus(seed, 200, path_tool="gatekeeper")]
+    others = [rng.choice(aliased) if rng.random() < 0.4 else rng.choice(plain) for _ in range(144)]
+    lines = _interleave(plain, others, 160)
+    assert _route(lines) == (False, False)
+    assert_same_as_contract(lines, source=GATEKEEPER, columns=columns)
