@@ -12,6 +12,7 @@ import pytest
 from auditview.contract import MAX_LINE_BYTES
 from auditview.core.parse import SCHEMA, parse_chunk
 from auditview.source.types import Chunk, SourceFile
+from tests.engine.spies import exact_lines
 
 SOURCE = SourceFile(Path("audit.jsonl"), "audit.jsonl")
 
@@ -169,16 +170,7 @@ def test_projection_keeps_rejects_identical() -> None:
 
 def test_ordinary_lines_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Writer-shaped lines (params naming contract fields, an error object) never reach the per-line path."""
-    import auditview.core.parse as parse_module
-
-    seen: list[int] = []
-    original = parse_module.parse_lines_exact
-
-    def counting(lines: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(len(lines))
-        return original(lines, *args, **kwargs)
-
-    monkeypatch.setattr(parse_module, "parse_lines_exact", counting)
+    seen = exact_lines(monkeypatch)
     lines = [
         orjson.dumps(record(params={"env": "prod", "version": "1.2"}, ok=True, host="h", pid=7)),
         orjson.dumps(record(exit_code=2, ok=False, error={"type": "E", "message": "failed: x"})),
@@ -188,4 +180,4 @@ def test_ordinary_lines_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> N
         frame, rejects = parse_chunk(chunk_of(lines), 0, columns=columns)
         assert frame.height == 150
         assert rejects == []
-    assert sum(seen) == 0
+    assert seen == []

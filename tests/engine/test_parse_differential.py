@@ -21,6 +21,7 @@ from auditview.demo.generate import generate_records
 from auditview.reader_contract import ENV_FIELDS, read_line, reset_active_field_map
 from auditview.source.types import Chunk, Reject, SourceFile
 from tests.engine.foreign import ForeignLine, corpus, expected_view, index_row_view, writer_line
+from tests.engine.spies import exact_lines
 
 SOURCE = SourceFile(Path("audit.jsonl"), "audit.jsonl")
 KNOWN = (
@@ -430,7 +431,6 @@ def test_user_mapping_of_an_optional_field_keeps_lines_off_the_fast_path(
 ) -> None:
     """With ``--field host=machine``, writer-valid lines that carry ``machine`` (and no ``host``) are decided
     by the reader contract: ``host`` comes from ``machine``, in every projection."""
-    import auditview.core.parse as parse_module
 
     field_mapping.setenv(ENV_FIELDS, "host=machine")
     reset_active_field_map()
@@ -445,14 +445,7 @@ def test_user_mapping_of_an_optional_field_keeps_lines_off_the_fast_path(
     assert rows["derived"].to_list()[1::2] == ["host<-machine"] * 40
     assert rows["derived"].to_list()[0::2] == [None] * 40
 
-    seen: list[bytes] = []
-    original = parse_module.parse_lines_exact
-
-    def counting(decided: list[bytes], *args: Any, **kwargs: Any) -> Any:
-        seen.extend(decided)
-        return original(decided, *args, **kwargs)
-
-    field_mapping.setattr(parse_module, "parse_lines_exact", counting)
+    seen = exact_lines(field_mapping)
     parse_chunk(Chunk(SOURCE, 0, 1, b"".join(line + b"\n" for line in lines)), 0)
     assert sorted(seen) == sorted(mapped)  # the mapped lines took the reference path, the writer's did not
 
@@ -494,7 +487,6 @@ def test_json_dumps_spacing_with_error_objects_reads_like_the_contract_without_t
     """Lines as ``json.dumps`` writes them (a blank after every ``:`` and ``,``), with nested params and error
     objects, read as the reference reads them, and every one is decided by the vectorised paths: none is left
     to the per-line reader (that was 5 % of such a log, and most of its cold time)."""
-    import auditview.core.parse as parse_module
 
     lines = [
         json.dumps(json.loads(_writer_valid(f"req-{i}", params={"env": "prod", "limits": {"cpu": i}})))
@@ -513,16 +505,9 @@ def test_json_dumps_spacing_with_error_objects_reads_like_the_contract_without_t
         )
         for i in range(20)
     ]
-    seen: list[int] = []
-    real = parse_module.parse_lines_exact
-
-    def counting(raw: list[bytes], *args: Any, **kwargs: Any) -> Any:
-        seen.append(len(raw))
-        return real(raw, *args, **kwargs)
-
-    monkeypatch.setattr(parse_module, "parse_lines_exact", counting)
+    seen = exact_lines(monkeypatch)
     for columns in (None, {"ts", "error_type", "error_message", "params"}):
         rows, rejects = assert_same_as_contract([line.encode() for line in lines], columns=columns)
         assert rows.height == 60
         assert not rejects
-    assert sum(seen) == 2 * 60  # the reference's own reads (parse_chunk_exact in the assertion) only
+    assert len(seen) == 2 * 60  # the reference's own reads (parse_chunk_exact in the assertion) only

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import auditview.core.parse as parse_module
 from auditview.core.parse import parse_chunk
 from auditview.source.types import Chunk
+from tests.engine.spies import exact_lines
 from tests.engine.test_parse_differential import GATEKEEPER, JSON_VALUES, SOURCE, assert_same_as_contract
 
 #: Projections that want ``extra`` or ``params`` (the typed read's full screen), and one that wants neither.
@@ -139,14 +139,7 @@ def test_unknown_keys_do_not_take_the_per_line_reference(
     lines = [_plain(number, layout) for number in range(60)]
     for columns in EXTRA_PROJECTIONS:
         assert_same_as_contract(lines, columns=columns)
-    seen: list[bytes] = []
-    real = parse_module.parse_lines_exact
-
-    def counting(raw: list[bytes], *args: Any, **kwargs: Any) -> Any:
-        seen.extend(raw)
-        return real(raw, *args, **kwargs)
-
-    monkeypatch.setattr(parse_module, "parse_lines_exact", counting)
+    seen = exact_lines(monkeypatch)
     for columns in EXTRA_PROJECTIONS:
         frame, rejects = parse_chunk(
             Chunk(SOURCE, 0, 1, b"".join(line + b"\n" for line in lines)), 0, columns
