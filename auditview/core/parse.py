@@ -472,12 +472,8 @@ def _screen_full(
             & ~_spaced()
             & (keys == pl.col("present") + pl.when(has_error).then(2).otherwise(0))
         ).fill_null(False),
-        has_error=has_error,
     ).collect()
-    ok = flags["base"] & flags["whole"]
-    rows = (ok & flags["has_error"]).arg_true()
-    if len(rows):
-        ok = ok.scatter(rows, _error_ok(frame["line"].gather(rows)))
+    ok = flags["base"] & flags["whole"] & _errors_ok(frame)
     extra_texts = pl.Series("extra", [None] * frame.height, dtype=pl.String)
     if extra is not None:
         ok, extra_texts = _prove_known(frame, flags, ok, extra_texts, extra=extra)

@@ -126,6 +126,31 @@ def merge_sorted(frame: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
     return merged if first > last else merged.sort(SORT_KEYS)
 
 
+def _from_scratch(
+    frame: pl.DataFrame,
+    rule: SlowStepRule,
+    filter_text: str,
+    compiled: CompiledFilter | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> FilterState:
+    """The view of the whole ``frame``, annotated against a baseline computed over it."""
+    baseline = rule.baseline(frame)
+    annotated = rule.annotate(frame, baseline=baseline)
+    ranged = _ranged(annotated, since, until)
+    return FilterState(
+        annotated,
+        baseline,
+        frame.height,
+        _matching(ranged, compiled),
+        filter_text,
+        since,
+        until,
+        ranged,
+        fresh=True,
+    )
+
+
 def update_view(
     state: FilterState | None,
     frame: pl.DataFrame,
@@ -148,26 +173,14 @@ def update_view(
         or added is None
         or state.annotated.height + sum(r.height for r in added) != frame.height
     ):
-        baseline = rule.baseline(frame)
-        annotated = rule.annotate(frame, baseline=baseline)
-        ranged = _ranged(annotated, since, until)
-        view = _matching(ranged, compiled)
-        return FilterState(
-            annotated, baseline, frame.height, view, filter_text, since, until, ranged, fresh=True
-        )
+        return _from_scratch(frame, rule, filter_text, compiled, since, until)
     rows = pl.concat(list(added), how="vertical_relaxed") if len(added) > 1 else added[0] if added else None
     annotated, baseline, baseline_rows = state.annotated, state.baseline, state.baseline_rows
     new_rows = annotated.head(0) if rows is None else rule.annotate(rows, baseline=baseline)
     annotated = merge_sorted(annotated, new_rows)
     if annotated.height > baseline_rows * 3 // 2 + 1000:
         # Enough new data that "usual" may have moved: recompute the baseline and re-annotate everything.
-        baseline = rule.baseline(frame)
-        annotated = rule.annotate(frame, baseline=baseline)
-        ranged = _ranged(annotated, since, until)
-        view = _matching(ranged, compiled)
-        return FilterState(
-            annotated, baseline, frame.height, view, filter_text, since, until, ranged, fresh=True
-        )
+        return _from_scratch(frame, rule, filter_text, compiled, since, until)
     ranged = _ranged(annotated, since, until, state)
     if (
         state.filter_text == filter_text
